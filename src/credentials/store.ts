@@ -1,0 +1,93 @@
+import { chmod, readFile, stat } from "node:fs/promises";
+import { z } from "zod";
+import { writeFileAtomic } from "./atomic-write.ts";
+
+/**
+ * The credentials file shared with the official Qwen Code CLI (`oauth_creds.json`). Extra keys
+ * are kept as they are: another tool may rely on them.
+ */
+export const oauthCredentialsSchema = z.looseObject({
+  access_token: z.string().min(1),
+  refresh_token: z.string().min(1),
+  token_type: z.string().min(1),
+  resource_url: z.string().optional(),
+  expiry_date: z.number().refine((n) => n !== 0 && Number.isFinite(n), "must be a non-zero number"),
+});
+
+export type OAuthCredentials = z.infer<typeof oauthCredentialsSchema>;
+
+export type ReadResult =
+  | { kind: "missing"; path: string }
+  /** Present but unusable: not JSON, wrong types, missing fields. `problem` names what. */
+  | { kind: "invalid"; path: string; problem: string }
+  /** Could not be read at all (permissions, a directory in its place, ...). */
+  | { kind: "unreadable"; path: string; problem: string }
+  | { kind: "ok"; path: string; credentials: OAuthCredentials; mtimeMs: number };
+
+export async function readOAuthCredentials(path: string): Promise<ReadResult> {
+  let text: string;
+  let mtimeMs: number;
+  try {
+    const info = await stat(path);
+    mtimeMs = info.mtimeMs;
+    text = await readFile(path, "utf8");
+    // Older official versions wrote 0644; tighten rather than reject.
+    if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT") return { kind: "missing", path };
+    return { kind: "unreadable", path, problem: (error as Error).message ?? String(error) };
+  }
+  return parseOAuthCredentials(path, text, mtimeMs);
+}
+
+export function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): ReadResult {
+  if (text.trim() === "") return { kind: "invalid", path, problem: "the file is empty" };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return { kind: "invalid", path, problem: `not valid JSON (${(error as Error).message})` };
+  }
+  const parsed = oauthCredentialsSchema.safeParse(json);
+  if (!parsed.success) {
+    return { kind: "invalid", path, problem: describeIssues(parsed.error, json) };
+  }
+  return { kind: "ok", path, credentials: parsed.data, mtimeMs };
+}
+
+function describeIssues(error: z.ZodError, json: unknown): string {
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return "expected a JSON object";
+  }
+  const missing: string[] = [];
+  const wrong: string[] = [];
+  for (const issue of error.issues) {
+    const key = issue.path.join(".");
+    const value = (json as Record<string, unknown>)[String(issue.path[0])];
+    if (value === undefined || value === "" || value === null) missing.push(`"${key}"`);
+    else wrong.push(`"${key}" ${issue.message.toLowerCase()}`);
+  }
+  const parts = [];
+  if (missing.length) parts.push(`missing ${missing.join(", ")}`);
+  if (wrong.length) parts.push(`wrong ${wrong.join("; ")}`);
+  return parts.join("; ");
+}
+
+/** Written as the official CLI writes it: 2-space JSON, atomically, mode 0600. */
+export async function writeOAuthCredentials(
+  path: string,
+  credentials: OAuthCredentials,
+): Promise<void> {
+  await writeFileAtomic(path, JSON.stringify(credentials, null, 2));
+}
+
+/** Official rule: a token is usable until 30 s before `expiry_date`. */
+export const EXPIRY_MARGIN_MS = 30_000;
+
+export function isTokenValid(
+  credentials: Pick<OAuthCredentials, "expiry_date">,
+  now: number,
+): boolean {
+  return now < credentials.expiry_date - EXPIRY_MARGIN_MS;
+}

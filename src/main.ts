@@ -1,0 +1,20 @@
+#!/usr/bin/env -S deno run -A
+/** The only place that touches the real process: argv in, exit code out. */
+import process from "node:process";
+import { runCli } from "./cli.ts";
+import { processContext } from "./cli/context.ts";
+import { runtime } from "./runtime/mod.ts";
+
+const controller = new AbortController();
+let interrupted = false;
+const onInterrupt = () => {
+  // A second Ctrl+C leaves at once, whatever the command is doing.
+  if (interrupted) runtime.exit(130);
+  interrupted = true;
+  controller.abort(new DOMException("Cancelled", "AbortError"));
+};
+process.on("SIGINT", onInterrupt);
+
+const code = await runCli(runtime.args(), processContext(controller.signal));
+process.off("SIGINT", onInterrupt);
+runtime.exit(code);

@@ -1,0 +1,72 @@
+import {
+  AddressInUseError,
+  type Handler,
+  type Runtime,
+  type ServeOptions,
+  type Server,
+} from "./types.ts";
+
+export const denoRuntime: Runtime = {
+  name: "deno",
+  get version() {
+    return Deno.version.deno;
+  },
+  args() {
+    return [...Deno.args];
+  },
+  serve(handler: Handler, options: ServeOptions): Promise<Server> {
+    let server: Deno.HttpServer<Deno.NetAddr>;
+    try {
+      server = Deno.serve({
+        hostname: options.hostname,
+        port: options.port,
+        onListen() {},
+      }, (request, info) =>
+        handler(request, {
+          remoteAddress: info.remoteAddr.hostname,
+          // Deno.serve has no idle limit on a response in progress; nothing to lift.
+          disableIdleTimeout() {},
+        }));
+    } catch (error) {
+      if (error instanceof Deno.errors.AddrInUse) {
+        return Promise.reject(new AddressInUseError(options.hostname, options.port));
+      }
+      return Promise.reject(error);
+    }
+    const { hostname, port } = server.addr;
+    return Promise.resolve({
+      hostname,
+      port,
+      url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
+      async close(force = false) {
+        const done = server.shutdown();
+        // Deno cannot cut open responses; with force we stop waiting and let the process exit.
+        if (!force) await done;
+      },
+    });
+  },
+  setRawMode(on) {
+    try {
+      Deno.stdin.setRaw(on);
+    } catch {
+      // Not a terminal: nothing to change.
+    }
+  },
+  spawnDetached(command, args) {
+    try {
+      const child = new Deno.Command(command, {
+        args,
+        stdin: "null",
+        stdout: "null",
+        stderr: "null",
+      }).spawn();
+      child.unref();
+      return Promise.resolve(true);
+    } catch {
+      return Promise.resolve(false);
+    }
+  },
+  exit(code) {
+    Deno.exit(code);
+  },
+};
