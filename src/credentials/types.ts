@@ -1,0 +1,38 @@
+/**
+ * What `serve`, `status` and `auth` need from an account, whatever kind it is. The OAuth
+ * implementation is `OAuthTokenSource` (token-source.ts); API-key accounts implement it too.
+ */
+
+/** What it takes to call the model API as this account. */
+export interface UpstreamAuth {
+  /** The bearer credential: an OAuth access token or an API key. Never log it. */
+  token: string;
+  /** Model API base, e.g. `https://portal.qwen.ai/v1` (no trailing slash). */
+  baseUrl: string;
+  kind: "oauth" | "api_key";
+}
+
+export type AccountState =
+  /** Usable now without a network call. */
+  | "valid"
+  /** Access token expired, refresh token present: a refresh may bring it back. */
+  | "expired"
+  /** The file exists but cannot be used (not JSON, wrong types, missing fields, unreadable). */
+  | "invalid"
+  /** No credentials file. */
+  | "missing"
+  /** The server refused the refresh token: only `qwen auth` helps. */
+  | "needs_login";
+
+export interface TokenSource {
+  /** Account name: `default` for `oauth_creds.json`, NAME for `oauth_creds_<NAME>.json`. */
+  readonly account: string;
+  /**
+   * A usable token, refreshed first when it expires soon (or always with `forceRefresh`, used
+   * after the upstream refused a token). Throws a QwenError: code `no_credentials` (401),
+   * `invalid_credentials` (500), `needs_login` (401) or a transient refresh failure (502).
+   */
+  getToken(options?: { forceRefresh?: boolean; signal?: AbortSignal }): Promise<UpstreamAuth>;
+  /** The state as of now, from the file (re-read when its mtime changed), without network. */
+  state(): Promise<{ state: AccountState; problem?: string; expiryDate?: number }>;
+}
