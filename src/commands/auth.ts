@@ -1,10 +1,417 @@
+/**
+ * `qwen auth`: log in to Qwen with the OAuth device flow and save the credentials exactly as
+ * the official Qwen Code CLI does, so both tools share one file.
+ *
+ * Everything it says goes to stderr; stdout stays empty so scripts can call it. The order of
+ * business: an existing valid token is kept without any network request; an expired one is
+ * refreshed through the official lock; only when that is impossible (no file, an invalid file,
+ * a refused refresh token) or `--force` is given does a new device flow start. A file is
+ * replaced only by a successful login, never before.
+ */
+import { readFile, rm } from "node:fs/promises";
+import process from "node:process";
 import type { Command } from "../cli.ts";
-import { ExitCode } from "../errors.ts";
+import type { Context } from "../cli/context.ts";
+import { parseFlags } from "../cli/flags.ts";
+import {
+  DEFAULT_ACCOUNT,
+  oauthCredentialsPath,
+  qwenHome,
+  validateAccountName,
+} from "../credentials/paths.ts";
+import {
+  isTokenValid,
+  type OAuthCredentials,
+  readOAuthCredentials,
+  writeOAuthCredentials,
+} from "../credentials/store.ts";
+import { OAuthTokenSource } from "../credentials/token-source.ts";
+import { CancelledError, ExitCode, QwenError, UsageError } from "../errors.ts";
+import { hostOf, type TokenResponse } from "../oauth/client.ts";
+import { oauthBaseUrl } from "../oauth/constants.ts";
+import { type DeviceCodePrompt, formatSeconds, runDeviceFlow } from "../oauth/device-flow.ts";
+import { runtime } from "../runtime/mod.ts";
+import { type BrowserResult, openBrowser } from "../terminal/browser.ts";
+import { renderQr } from "../terminal/qr.ts";
+import { type Style, styleFor } from "../terminal/style.ts";
+import { colorAllowed } from "../cli/context.ts";
+
+export const AUTH_HELP =
+  `Log in to Qwen with the OAuth device flow, sharing the official Qwen Code CLI's file
+
+Usage:
+  qwen auth [--force] [--account NAME] [--qr | --no-qr] [--no-browser]
+  qwen auth --logout [--account NAME]
+
+Flags:
+      --force         Start a new login even when the saved one still works
+      --account NAME  Use oauth_creds_NAME.json instead of oauth_creds.json
+                      (NAME: 1 to 64 letters, digits, "-" or "_")
+      --logout        Delete that account's credentials file, and nothing else
+      --qr, --no-qr   Show or hide the QR code (default: shown when stderr is a terminal)
+      --no-browser    Do not open the browser (also skipped with NO_BROWSER, CI, over SSH,
+                      and on Linux without DISPLAY or WAYLAND_DISPLAY)
+  -h, --help          Show this help
+
+A valid saved token is kept without any network request; an expired one is refreshed.
+Everything is written to stderr; stdout stays empty.
+
+Exit codes: 0 logged in (or logged out), 1 failure (login refused, code expired, network),
+2 usage, 130 cancelled with Ctrl+C.
+Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (default https://chat.qwen.ai),
+NO_COLOR, NO_BROWSER.
+`;
+
+export interface AuthOptions {
+  /** Always start a new device flow. */
+  force: boolean;
+  /** `default` for `oauth_creds.json`, else NAME for `oauth_creds_<NAME>.json`. */
+  account: string;
+  logout: boolean;
+  /** true: show the QR code, false: hide it, undefined: show it when stderr is a terminal. */
+  qr?: boolean;
+  /** false with `--no-browser`. */
+  browser: boolean;
+}
+
+export interface AuthDeps {
+  /** Opens the verification URL; the default launches the real browser (or explains why not). */
+  openUrl?(url: string, options: AuthOptions): Promise<BrowserResult>;
+}
 
 export const authCommand: Command = {
-  summary: "auth",
-  run(_argv, ctx) {
-    ctx.stderr("qwen auth is not built yet.\n");
-    return Promise.resolve(ExitCode.failure);
+  summary: "Log in to Qwen (OAuth device flow)",
+  async run(argv, ctx) {
+    const { values } = parseFlags("qwen auth", argv, {
+      force: { type: "boolean" },
+      account: { type: "string" },
+      logout: { type: "boolean" },
+      qr: { type: "boolean" },
+      browser: { type: "boolean" },
+      help: { type: "boolean", short: "h" },
+    });
+    if (values.help) {
+      ctx.stdout(AUTH_HELP);
+      return ExitCode.ok;
+    }
+    if (values.logout) {
+      for (const flag of ["force", "qr", "browser"] as const) {
+        if (values[flag] !== undefined) {
+          const name = flag === "force" ? "--force" : values[flag] ? `--${flag}` : `--no-${flag}`;
+          throw new UsageError(
+            `Flag "${name}" cannot be combined with "--logout": run "qwen auth --help" for usage`,
+          );
+        }
+      }
+    }
+    const options: AuthOptions = {
+      force: values.force ?? false,
+      account: values.account === undefined ? DEFAULT_ACCOUNT : validateAccountName(values.account),
+      logout: values.logout ?? false,
+      qr: values.qr,
+      browser: values.browser ?? true,
+    };
+    try {
+      return await runAuth(options, ctx);
+    } catch (error) {
+      if (error instanceof CancelledError) {
+        ctx.stderr("Login cancelled; nothing was written.\n");
+        return ExitCode.cancelled;
+      }
+      throw error;
+    }
   },
 };
+
+/** `qwen auth` without the flag parsing: returns the exit code, throws QwenErrors. */
+export async function runAuth(
+  options: AuthOptions,
+  ctx: Context,
+  deps: AuthDeps = {},
+): Promise<number> {
+  try {
+    return await authenticate(options, ctx, deps);
+  } catch (error) {
+    if (ctx.signal.aborted && !(error instanceof CancelledError)) {
+      throw new CancelledError("Login cancelled");
+    }
+    throw error;
+  }
+}
+
+async function authenticate(options: AuthOptions, ctx: Context, deps: AuthDeps): Promise<number> {
+  const style = styleFor(ctx);
+  const say = (text: string) => ctx.stderr(`${text}\n`);
+  const account = options.account;
+  const path = oauthCredentialsPath(qwenHome(ctx.env), account);
+  const accountLabel = account === DEFAULT_ACCOUNT ? "" : ` (account "${account}")`;
+
+  if (options.logout) return await logout(path, accountLabel, say);
+
+  if (!options.force) {
+    const read = await readOAuthCredentials(path);
+    switch (read.kind) {
+      case "ok": {
+        const now = ctx.now();
+        if (isTokenValid(read.credentials, now)) {
+          say(
+            `${style.green("Already logged in")}${accountLabel}: the token is valid until ${
+              formatExpiry(read.credentials.expiry_date, now)
+            }.`,
+          );
+          say(style.dim(`Credentials: ${path}. Run "qwen auth --force" to log in again.`));
+          return ExitCode.ok;
+        }
+        const refreshed = await refreshExpired(path, account, ctx, style, say);
+        if (refreshed) {
+          say(
+            `${style.green("Token refreshed")}${accountLabel}: valid until ${
+              formatExpiry(refreshed.expiry_date, ctx.now())
+            }.`,
+          );
+          say(style.dim(`Credentials: ${path}`));
+          return ExitCode.ok;
+        }
+        break;
+      }
+      case "invalid":
+        say(
+          `${
+            style.yellow("The credentials file is invalid")
+          }: "${path}": ${read.problem}. Starting a new login; the file is replaced only if it succeeds.`,
+        );
+        break;
+      case "unreadable":
+        throw new QwenError(`Cannot read the credentials "${path}": ${read.problem}`);
+      case "missing":
+        break;
+    }
+  }
+
+  const baseUrl = oauthBaseUrl(ctx.env);
+  const token = await runDeviceFlow({
+    client: { baseUrl, fetch: ctx.fetch },
+    now: ctx.now,
+    sleep: ctx.sleep,
+    signal: ctx.signal,
+    onCode: (prompt) => showPrompt(prompt, options, ctx, style, deps),
+    onSlowDown: (intervalMs) =>
+      say(style.dim(`The server asked to slow down: polling every ${intervalMs / 1000} s.`)),
+  });
+  if (ctx.signal.aborted) throw new CancelledError("Login cancelled");
+  const credentials = await saveLogin(path, token, ctx.now(), hostOf(baseUrl));
+  say(
+    `${
+      style.green("Logged in")
+    }${accountLabel}. Saved the credentials to "${path}"; the token is valid until ${
+      formatExpiry(credentials.expiry_date, ctx.now())
+    } and is refreshed when needed.`,
+  );
+  say(
+    style.dim(
+      "Note: Qwen ended its free OAuth tier on 2026-04-15; if model calls answer 401, use an API key upstream instead.",
+    ),
+  );
+  return ExitCode.ok;
+}
+
+async function logout(
+  path: string,
+  accountLabel: string,
+  say: (text: string) => void,
+): Promise<number> {
+  try {
+    await rm(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") {
+      // Logging out is idempotent: the state asked for (no credentials) already holds.
+      say(`Not logged in${accountLabel}: there is no "${path}" to remove.`);
+      return ExitCode.ok;
+    }
+    throw new QwenError(`Cannot remove the credentials "${path}": ${messageOf(error)}`);
+  }
+  say(`Logged out${accountLabel}: removed "${path}".`);
+  return ExitCode.ok;
+}
+
+/**
+ * Refreshes an expired token through the token source (and so through the official lock).
+ * Returns the new credentials, or undefined when only a new login helps.
+ */
+async function refreshExpired(
+  path: string,
+  account: string,
+  ctx: Context,
+  style: Style,
+  say: (text: string) => void,
+): Promise<OAuthCredentials | undefined> {
+  const source = new OAuthTokenSource({
+    path,
+    account,
+    oauthBaseUrl: oauthBaseUrl(ctx.env),
+    fetch: ctx.fetch,
+    now: ctx.now,
+    sleep: ctx.sleep,
+  });
+  say(style.dim("The saved token has expired; refreshing it..."));
+  try {
+    const result = await source.refresh({ signal: ctx.signal });
+    return result.credentials;
+  } catch (error) {
+    if (ctx.signal.aborted) throw new CancelledError("Login cancelled");
+    if (error instanceof QwenError) {
+      switch (error.code) {
+        case "needs_login":
+          say(
+            `${style.yellow("Cannot refresh the saved login")}: ${
+              error.message.replace(/: run "qwen auth[^"]*" to log in again$/, "")
+            }. Starting a new login.`,
+          );
+          return undefined;
+        case "no_credentials":
+        case "invalid_credentials":
+          // The file changed under us (removed or rewritten): log in afresh.
+          say(`${style.yellow("The saved login changed while refreshing")}: ${error.message}.`);
+          return undefined;
+      }
+      const cause = error.cause instanceof Error ? error.cause.message : error.message;
+      throw new QwenError(
+        `Cannot refresh the expired token in "${path}": ${cause}; try again, or run "qwen auth --force" for a new login`,
+        { cause: error },
+      );
+    }
+    throw error;
+  }
+}
+
+async function showPrompt(
+  prompt: DeviceCodePrompt,
+  options: AuthOptions,
+  ctx: Context,
+  style: Style,
+  deps: AuthDeps,
+): Promise<void> {
+  const say = (text = "") => ctx.stderr(`${text}\n`);
+  const url = prompt.verificationUriComplete ?? prompt.verificationUri;
+  say();
+  if (prompt.verificationUriComplete) {
+    say("To log in to Qwen, open this page and approve the request:");
+    say();
+    say(`  ${style.bold(style.cyan(url))}`);
+    say();
+    say(`  Code: ${style.bold(prompt.userCode)}  (the page should show the same code)`);
+  } else {
+    say("To log in to Qwen, open this page and enter the code:");
+    say();
+    say(`  ${style.bold(style.cyan(url))}`);
+    say();
+    say(`  Code: ${style.bold(prompt.userCode)}`);
+  }
+  say();
+  if (options.qr ?? ctx.stderrIsTTY) {
+    ctx.stderr(renderQr(url, { color: colorAllowed(ctx) }));
+    say();
+  }
+  const opener = deps.openUrl ?? defaultOpenUrl(ctx);
+  const browser = await opener(url, options);
+  if (browser.opened) say("Browser opened.");
+  else say(style.dim(`Browser not opened (${browser.reason}): open the link above yourself.`));
+  say(
+    style.dim(
+      `Waiting for approval (the code expires in ${
+        formatSeconds(prompt.expiresIn)
+      }; Ctrl+C to cancel)...`,
+    ),
+  );
+}
+
+function defaultOpenUrl(ctx: Context): NonNullable<AuthDeps["openUrl"]> {
+  return (url, options) =>
+    openBrowser(url, {
+      platform: process.platform,
+      env: ctx.env,
+      noBrowser: !options.browser,
+      runtime,
+    });
+}
+
+/**
+ * Writes the new login as the official CLI does (`access_token`, `refresh_token`,
+ * `token_type`, `resource_url`, `expiry_date` in ms), keeping any other keys of the file
+ * being replaced.
+ */
+async function saveLogin(
+  path: string,
+  token: TokenResponse,
+  now: number,
+  host: string,
+): Promise<OAuthCredentials> {
+  if (!token.refresh_token) {
+    throw new QwenError(
+      `Cannot save the login: "${host}" answered without a refresh token; run "qwen auth" again`,
+      { code: "upstream_bad_response", status: 502 },
+    );
+  }
+  const previous = await readJsonObject(path);
+  const credentials: OAuthCredentials = {
+    ...previous,
+    access_token: token.access_token,
+    refresh_token: token.refresh_token,
+    token_type: token.token_type,
+    resource_url: token.resource_url,
+    expiry_date: now + token.expires_in * 1000,
+  };
+  if (credentials.resource_url === undefined) delete credentials.resource_url;
+  try {
+    await writeOAuthCredentials(path, credentials);
+  } catch (error) {
+    throw new QwenError(`Cannot save the credentials "${path}": ${messageOf(error)}`, {
+      cause: error,
+    });
+  }
+  return credentials;
+}
+
+/** The file's JSON object (to keep keys we do not know), or {} when there is none. */
+async function readJsonObject(path: string): Promise<Record<string, unknown>> {
+  try {
+    const json: unknown = JSON.parse(await readFile(path, "utf8"));
+    if (typeof json === "object" && json !== null && !Array.isArray(json)) {
+      return json as Record<string, unknown>;
+    }
+  } catch {
+    // Missing or not JSON: nothing to keep.
+  }
+  return {};
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** "2026-05-01 14:03 +02:00 (in 5 h 59 min)": local time with its offset, and how far off. */
+export function formatExpiry(expiryMs: number, now: number): string {
+  const d = new Date(expiryMs);
+  const pad = (n: number) => String(n).padStart(2, "0");
+  const offsetMin = -d.getTimezoneOffset();
+  const sign = offsetMin >= 0 ? "+" : "-";
+  const offset = `${sign}${pad(Math.floor(Math.abs(offsetMin) / 60))}:${
+    pad(Math.abs(offsetMin) % 60)
+  }`;
+  const when = `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${
+    pad(d.getHours())
+  }:${pad(d.getMinutes())} ${offset}`;
+  const delta = expiryMs - now;
+  const span = formatSpan(Math.abs(delta));
+  return `${when} (${delta >= 0 ? `in ${span}` : `${span} ago`})`;
+}
+
+function formatSpan(ms: number): string {
+  const minutes = Math.round(ms / 60_000);
+  if (minutes < 1) return "less than a minute";
+  if (minutes < 60) return `${minutes} min`;
+  const hours = Math.floor(minutes / 60);
+  const rest = minutes % 60;
+  if (hours < 48) return rest ? `${hours} h ${rest} min` : `${hours} h`;
+  return `${Math.floor(hours / 24)} days`;
+}
