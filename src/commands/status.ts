@@ -7,7 +7,7 @@
 import type { Command } from "../cli.ts";
 import type { Context } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
-import { ExitCode, QwenError } from "../errors.ts";
+import { describeError, ExitCode, QwenError } from "../errors.ts";
 import { type AccountFile, listOAuthAccounts } from "../credentials/accounts.ts";
 import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
 import {
@@ -215,13 +215,14 @@ async function refreshAccount(
     return after;
   } catch (error) {
     if (ctx.signal.aborted) throw error;
-    if (!(error instanceof QwenError)) throw error;
-    ctx.stderr(`error: ${error.message}\n`);
-    if (error.code === "needs_login") {
-      return { ...before, state: "needs_login", error: error.message };
+    // Reported in the account, so that --json still prints its one object.
+    const message = error instanceof QwenError ? error.message : describeError(error);
+    ctx.stderr(`error: ${message}\n`);
+    if (error instanceof QwenError && error.code === "needs_login") {
+      return { ...before, state: "needs_login", error: message };
     }
     const after = (await inspect(file, ctx.now())) ?? before;
-    return { ...after, error: after.error ?? error.message };
+    return { ...after, error: after.error ?? message };
   }
 }
 

@@ -182,6 +182,8 @@ describe("qwen status", () => {
     await writeCreds(h, "oauth_creds.json", creds());
     await writeCreds(h, "oauth_creds_bad name.json", creds());
     await writeCreds(h, "settings.json", "{}");
+    // Not the default account (that is oauth_creds.json): ignored rather than shown twice.
+    await writeCreds(h, "oauth_creds_default.json", creds());
     const r = await status(h, ["--json"]);
     assert.equal(r.code, 0, r.stderr);
     const accounts = JSON.parse(r.stdout).accounts as JsonAccount[];
