@@ -11,7 +11,7 @@
 import { readFile, rm } from "node:fs/promises";
 import process from "node:process";
 import type { Command } from "../cli.ts";
-import type { Context } from "../cli/context.ts";
+import { colorAllowed, type Context } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import {
   DEFAULT_ACCOUNT,
@@ -34,7 +34,6 @@ import { runtime } from "../runtime/mod.ts";
 import { type BrowserResult, openBrowser } from "../terminal/browser.ts";
 import { renderQr } from "../terminal/qr.ts";
 import { type Style, styleFor } from "../terminal/style.ts";
-import { colorAllowed } from "../cli/context.ts";
 
 export const AUTH_HELP =
   `Log in to Qwen with the OAuth device flow, sharing the official Qwen Code CLI's file
@@ -255,10 +254,12 @@ async function refreshExpired(
   });
   say(style.dim("The saved token has expired; refreshing it..."));
   try {
-    const result = await source.refresh({ signal: ctx.signal });
+    // No Ctrl+C signal here on purpose: refresh tokens rotate, so a refresh the server has
+    // answered must reach the file, or the account is lost. It is bounded (lock back-off and
+    // an 8 s request timeout); a second Ctrl+C still leaves at once.
+    const result = await source.refresh();
     return result.credentials;
   } catch (error) {
-    if (ctx.signal.aborted) throw new CancelledError("Login cancelled");
     if (error instanceof QwenError) {
       switch (error.code) {
         case "needs_login":
