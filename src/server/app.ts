@@ -1,0 +1,199 @@
+/**
+ * The proxy as a plain `(Request) => Promise<Response>`: security checks, routing, one log line
+ * per request. Everything from outside (upstream fetch, token source, clock, logger) is injected,
+ * so tests call it with `new Request(...)` and the runtime adapters only serve it.
+ */
+import { type Fetch, sleep as defaultSleep } from "../cli/context.ts";
+import type { TokenSource } from "../credentials/types.ts";
+import type { RequestInfo } from "../runtime/types.ts";
+import { type CallReport, jsonResponse, UpstreamClient } from "../upstream/client.ts";
+import { openAIError } from "../upstream/errors.ts";
+import type { PassThroughOutcome } from "../upstream/pass-through.ts";
+import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
+import type { Logger, RequestLogEntry } from "./log.ts";
+import { chatCompletions } from "./routes/chat-completions.ts";
+import type { RouteContext } from "./routes/context.ts";
+import { forwardOther } from "./routes/forward.ts";
+import { health } from "./routes/health.ts";
+import { listModels, ModelsCache } from "./routes/models.ts";
+import { Guard, type SecurityOptions } from "./security.ts";
+
+export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+export const DEFAULT_TIMEOUT_MS = 300_000;
+
+export interface AppDeps {
+  tokens: TokenSource;
+  fetch: Fetch;
+  logger: Logger;
+  security: SecurityOptions;
+  userAgent: string;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  maxBodyBytes?: number;
+  firstByteTimeoutMs?: number;
+  idleTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  modelsCacheMs?: number;
+  /** True once shutdown began: `/health` turns 503 so balancers stop sending. */
+  draining?: () => boolean;
+}
+
+export type App = (request: Request, info?: RequestInfo) => Promise<Response>;
+
+export function createApp(deps: AppDeps): App {
+  const now = deps.now ?? Date.now;
+  const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const guard = new Guard(deps.security);
+  const client = new UpstreamClient({
+    fetch: deps.fetch,
+    tokens: deps.tokens,
+    userAgent: deps.userAgent,
+    firstByteTimeoutMs: deps.firstByteTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    idleTimeoutMs: deps.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    retry: { ...DEFAULT_RETRY_POLICY, ...deps.retry },
+    sleep: deps.sleep ?? defaultSleep,
+    now,
+  });
+  const models = new ModelsCache({
+    fetch: deps.fetch,
+    now,
+    ttlMs: deps.modelsCacheMs ?? 5 * 60_000,
+    fallbackTtlMs: 30_000,
+  });
+  const { logger } = deps;
+
+  return async (request, info) => {
+    const start = now();
+    const url = new URL(request.url);
+    const entry: RequestLogEntry = {
+      method: request.method,
+      path: url.pathname,
+      status: 0,
+      durationMs: 0,
+      retries: 0,
+    };
+    const report: CallReport = { retries: 0, streaming: false };
+    const finish = (status: number) => {
+      entry.status = status;
+      entry.durationMs = now() - start;
+      entry.retries = report.retries;
+      if (report.upstreamStatus !== undefined) entry.upstreamStatus = report.upstreamStatus;
+      if (report.upstreamError !== undefined) entry.upstreamError = report.upstreamError;
+      if (entry.path !== "/health" || logger.verbose) logger.request(entry);
+    };
+
+    const origin = request.headers.get("origin");
+    let response: Response;
+    if (!guard.hostAllowed(request.headers.get("host"))) {
+      response = forbidden(
+        "This Host is not allowed: call the proxy as localhost or 127.0.0.1, or allow the name " +
+          'with "--allow-host"',
+        "host_not_allowed",
+      );
+    } else if (origin !== null && !guard.originAllowed(origin)) {
+      response = forbidden(
+        'Requests from web pages of this origin are not allowed: list it with "--cors-origin"',
+        "origin_not_allowed",
+      );
+    } else if (request.method === "OPTIONS") {
+      response = preflight(request, origin);
+    } else {
+      try {
+        response = await route(request, url, info, entry, report, (outcome) => {
+          // May run before `response` is assigned (the stream pulls ahead); the status is the upstream's.
+          finish(outcome.kind === "cancelled" ? 499 : report.upstreamStatus ?? 200);
+        });
+      } catch (error) {
+        report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
+        response = jsonResponse(500, openAIError(500, "Internal error in qwen serve", "internal"));
+        report.streaming = false;
+      }
+    }
+    if (origin !== null && response.status !== 403) {
+      response.headers.set("access-control-allow-origin", origin);
+      response.headers.append("vary", "Origin");
+    }
+    if (!report.streaming) finish(response.status);
+    return response;
+  };
+
+  function route(
+    request: Request,
+    url: URL,
+    info: RequestInfo | undefined,
+    entry: RequestLogEntry,
+    report: CallReport,
+    onBodyEnd: (outcome: PassThroughOutcome) => void,
+  ): Promise<Response> {
+    const path = url.pathname;
+    if (path === "/health") {
+      if (request.method !== "GET" && request.method !== "HEAD") {
+        return Promise.resolve(methodNotAllowed("GET"));
+      }
+      return health(deps.tokens, deps.draining?.() ?? false);
+    }
+    if (!path.startsWith("/v1/")) {
+      return Promise.resolve(jsonResponse(
+        404,
+        openAIError(404, `Unknown path "${path}": the API is under /v1`, "not_found"),
+      ));
+    }
+    if (!guard.apiKeyAllowed(request)) {
+      return Promise.resolve(jsonResponse(
+        401,
+        openAIError(
+          401,
+          'Missing or wrong API key: send one of the keys of "qwen serve" as ' +
+            '"Authorization: Bearer <key>" or "x-api-key: <key>"',
+          "invalid_api_key",
+        ),
+        { "www-authenticate": "Bearer" },
+      ));
+    }
+    // A model may think for minutes before its first byte; our own timeouts bound the wait.
+    info?.disableIdleTimeout();
+    const ctx: RouteContext = {
+      request,
+      url,
+      entry,
+      report,
+      onBodyEnd,
+      client,
+      tokens: deps.tokens,
+      maxBodyBytes,
+    };
+    if (path === "/v1/chat/completions") {
+      if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
+      return chatCompletions(ctx);
+    }
+    if (path === "/v1/models" && request.method === "GET") return listModels(ctx, models);
+    return forwardOther(ctx);
+  }
+
+  function preflight(request: Request, origin: string | null): Response {
+    if (origin === null) return new Response(null, { status: 204, headers: { allow: ALLOW } });
+    const requested = request.headers.get("access-control-request-headers");
+    return new Response(null, {
+      status: 204,
+      headers: {
+        "access-control-allow-methods": ALLOW,
+        "access-control-allow-headers": requested ?? "authorization, content-type, x-api-key",
+        "access-control-max-age": "600",
+      },
+    });
+  }
+}
+
+const ALLOW = "GET, POST, OPTIONS";
+
+function forbidden(message: string, code: string): Response {
+  return jsonResponse(403, openAIError(403, message, code, "invalid_request_error"));
+}
+
+function methodNotAllowed(allow: string): Response {
+  return jsonResponse(
+    405,
+    openAIError(405, `Method not allowed: use ${allow}`, "method_not_allowed"),
+    { allow },
+  );
+}

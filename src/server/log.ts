@@ -1,0 +1,85 @@
+/**
+ * One line per request, as text or JSON, on stderr (journald picks it up under systemd). What a
+ * line may hold is fixed by RequestLogEntry: no headers, no bodies, no tokens; free text from the
+ * upstream (its error message) goes through redact() first.
+ */
+
+export interface RequestLogEntry {
+  method: string;
+  /** The path only: a query string may carry a key. */
+  path: string;
+  status: number;
+  durationMs: number;
+  model?: string;
+  upstreamStatus?: number;
+  retries: number;
+  upstreamError?: string;
+}
+
+export interface Logger {
+  request(entry: RequestLogEntry): void;
+  info(message: string): void;
+  readonly verbose: boolean;
+}
+
+export type LogFormat = "text" | "json";
+
+export function createLogger(options: {
+  format: LogFormat;
+  verbose: boolean;
+  write(line: string): void;
+  now?: () => number;
+  /** Literal secrets (the server's API keys) to blank out of any free text. */
+  secrets?: readonly string[];
+}): Logger {
+  const now = options.now ?? Date.now;
+  const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
+  const clean = (text: string) => {
+    let out = redact(text);
+    for (const secret of secrets) out = out.replaceAll(secret, "[redacted]");
+    return out;
+  };
+  if (options.format === "json") {
+    return {
+      verbose: options.verbose,
+      request(entry) {
+        const record = { time: new Date(now()).toISOString(), ...entry };
+        if (entry.upstreamError !== undefined) record.upstreamError = clean(entry.upstreamError);
+        options.write(`${JSON.stringify(record)}\n`);
+      },
+      info(message) {
+        options.write(
+          `${JSON.stringify({ time: new Date(now()).toISOString(), message: clean(message) })}\n`,
+        );
+      },
+    };
+  }
+  return {
+    verbose: options.verbose,
+    request(e) {
+      let line = `${new Date(now()).toISOString()} ${e.method} ${e.path} ${e.status} ${
+        Math.round(e.durationMs)
+      }ms`;
+      if (e.model !== undefined) line += ` model=${quoteIfNeeded(e.model)}`;
+      if (e.upstreamStatus !== undefined) line += ` upstream=${e.upstreamStatus}`;
+      if (e.retries > 0) line += ` retries=${e.retries}`;
+      if (e.upstreamError !== undefined) line += ` error=${JSON.stringify(clean(e.upstreamError))}`;
+      options.write(`${line}\n`);
+    },
+    info(message) {
+      options.write(`${new Date(now()).toISOString()} ${clean(message)}\n`);
+    },
+  };
+}
+
+/** Blanks bearer credentials and key-looking strings out of free text. */
+export function redact(text: string): string {
+  return text
+    .replace(/(bearer\s+)[^\s"',;]+/gi, "$1[redacted]")
+    .replace(/\bsk-[A-Za-z0-9_-]{4,}/g, "sk-[redacted]")
+    .replace(/((?:access|refresh)_token["'=:\s]+)[^\s"',;&]+/gi, "$1[redacted]");
+}
+
+function quoteIfNeeded(value: string): string {
+  return /^[\w.:/-]+$/.test(value) ? value : JSON.stringify(value);
+}

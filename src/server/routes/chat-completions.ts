@@ -1,0 +1,88 @@
+/**
+ * `POST /v1/chat/completions`. The body is checked for its minimal shape only (a JSON object
+ * with a `messages` array) and then forwarded byte for byte; it is re-serialized only to add the
+ * account's default model when the client named none.
+ */
+import type { UpstreamAuth } from "../../credentials/types.ts";
+import { jsonResponse } from "../../upstream/client.ts";
+import { openAIError } from "../../upstream/errors.ts";
+import { readBody } from "../body.ts";
+import type { RouteContext } from "./context.ts";
+
+/** The OAuth portal's server-side alias for its current coding model (shared doc §6). */
+export const OAUTH_DEFAULT_MODEL = "coder-model";
+
+const decoder = new TextDecoder();
+
+export async function chatCompletions(ctx: RouteContext): Promise<Response> {
+  const { request, entry } = ctx;
+  const read = await readBody(request, ctx.maxBodyBytes);
+  if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
+
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(read.bytes));
+  } catch (error) {
+    return badRequest(
+      `The request body is not valid JSON: ${(error as Error).message}`,
+      "invalid_json",
+      null,
+    );
+  }
+  // A hand-written check rather than a schema: this runs on every request and needs two facts.
+  if (
+    typeof json !== "object" || json === null || Array.isArray(json) ||
+    !Array.isArray((json as { messages?: unknown }).messages)
+  ) {
+    return badRequest(
+      'The request body must be a JSON object with a "messages" array',
+      "invalid_request_body",
+      "messages",
+    );
+  }
+  const body = json as Record<string, unknown>;
+  if (typeof body.model === "string") entry.model = body.model;
+
+  const payload = body.model === undefined
+    ? (auth: UpstreamAuth) => {
+      const model = defaultModelFor(auth);
+      if (model === undefined) return read.bytes;
+      entry.model = model;
+      return JSON.stringify({ model, ...body });
+    }
+    : read.bytes;
+
+  return await ctx.client.forward(
+    {
+      method: "POST",
+      path: "/chat/completions",
+      body: payload,
+      contentType: "application/json",
+      accept: request.headers.get("accept"),
+      userAgent: request.headers.get("user-agent"),
+      signal: request.signal,
+    },
+    ctx.report,
+    ctx.onBodyEnd,
+  );
+}
+
+/** API-key plans name their models differently; only the OAuth portal has a known alias. */
+function defaultModelFor(auth: UpstreamAuth): string | undefined {
+  return auth.kind === "oauth" ? OAUTH_DEFAULT_MODEL : undefined;
+}
+
+export function badRequest(message: string, code: string, param: string | null): Response {
+  return jsonResponse(400, openAIError(400, message, code, "invalid_request_error", param));
+}
+
+export function tooLarge(maxBytes: number): Response {
+  return jsonResponse(
+    413,
+    openAIError(
+      413,
+      `The request body is larger than ${maxBytes} bytes: raise "--max-body" to allow it`,
+      "request_too_large",
+    ),
+  );
+}

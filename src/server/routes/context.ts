@@ -1,0 +1,16 @@
+import type { TokenSource } from "../../credentials/types.ts";
+import type { CallReport, UpstreamClient } from "../../upstream/client.ts";
+import type { PassThroughOutcome } from "../../upstream/pass-through.ts";
+import type { RequestLogEntry } from "../log.ts";
+
+/** What a route gets for one request. */
+export interface RouteContext {
+  request: Request;
+  url: URL;
+  entry: RequestLogEntry;
+  report: CallReport;
+  onBodyEnd(outcome: PassThroughOutcome): void;
+  client: UpstreamClient;
+  tokens: TokenSource;
+  maxBodyBytes: number;
+}

@@ -1,0 +1,28 @@
+/** Any other `/v1/...` path: forwarded to the same upstream base as is (method, body, type). */
+import { readBody } from "../body.ts";
+import { tooLarge } from "./chat-completions.ts";
+import type { RouteContext } from "./context.ts";
+
+export async function forwardOther(ctx: RouteContext): Promise<Response> {
+  const { request, url } = ctx;
+  let body: Uint8Array<ArrayBuffer> | null = null;
+  if (request.method !== "GET" && request.method !== "HEAD") {
+    // Held (up to the limit) rather than streamed, so a retry can send it again.
+    const read = await readBody(request, ctx.maxBodyBytes);
+    if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
+    body = read.bytes;
+  }
+  return await ctx.client.forward(
+    {
+      method: request.method,
+      path: url.pathname.slice("/v1".length) + url.search,
+      body,
+      contentType: request.headers.get("content-type"),
+      accept: request.headers.get("accept"),
+      userAgent: request.headers.get("user-agent"),
+      signal: request.signal,
+    },
+    ctx.report,
+    ctx.onBodyEnd,
+  );
+}

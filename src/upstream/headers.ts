@@ -1,0 +1,61 @@
+/**
+ * Headers on the way to the upstream and back. Requests carry only what the upstream needs (the
+ * client's own `Authorization`, cookies and hop-by-hop headers never leave); responses lose the
+ * hop-by-hop headers and the framing headers the runtime sets again itself.
+ */
+import type { UpstreamAuth } from "../credentials/types.ts";
+import { VERSION } from "../version.ts";
+
+/**
+ * Our own User-Agent, in the official client's format (shared/qwen-upstream.md §6) but under our
+ * own name: Alibaba's WAF wants one, and the upstream deserves to know who is calling.
+ */
+export function defaultUserAgent(platform: string, arch: string): string {
+  return `qwen/${VERSION} (${platform}; ${arch})`;
+}
+
+/** Built once per token: the OAuth header set of the official client (shared doc §6). */
+export function authHeaders(
+  auth: UpstreamAuth,
+  userAgent: string,
+  clientUserAgent: string | null,
+): Record<string, string> {
+  if (auth.kind === "oauth") {
+    return {
+      "authorization": `Bearer ${auth.token}`,
+      "user-agent": userAgent,
+      "x-dashscope-cachecontrol": "enable",
+      "x-dashscope-useragent": userAgent,
+      "x-dashscope-authtype": "qwen-oauth",
+    };
+  }
+  // API-key plans (Coding Plan) only serve coding agents: the calling client speaks for itself.
+  return {
+    "authorization": `Bearer ${auth.token}`,
+    "user-agent": clientUserAgent ?? userAgent,
+  };
+}
+
+const DROPPED_RESPONSE_HEADERS = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-authenticate",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+  // fetch() already decoded the body, so its encoding and length no longer describe our bytes.
+  "content-encoding",
+  "content-length",
+  "set-cookie",
+]);
+
+/** The upstream's response headers that are safe and still true on our response. */
+export function responseHeaders(upstream: Headers): Headers {
+  const headers = new Headers();
+  for (const [name, value] of upstream) {
+    if (!DROPPED_RESPONSE_HEADERS.has(name)) headers.set(name, value);
+  }
+  return headers;
+}

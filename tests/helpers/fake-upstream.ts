@@ -1,0 +1,365 @@
+/**
+ * A strict fake of the Qwen model API (shared/qwen-upstream.md §6–7) for tests on loopback. It
+ * refuses what the real one would (unknown tokens, non-JSON bodies, missing `model` or
+ * `messages`, an OAuth call without the official header set) and answers chat completions as
+ * JSON or SSE. Tests queue scenarios (errors, delays, a stream cut half way) with `next()`; every
+ * request is recorded, and so is a client that went away (`aborted`).
+ */
+import type { Server } from "../../src/runtime/mod.ts";
+import { startServer } from "./with-server.ts";
+
+export type Scenario =
+  /** The normal answer: JSON, or SSE when the body asks `stream: true`. */
+  | {
+    kind: "ok";
+    /** Milliseconds before the response headers (and so before any byte). */
+    firstByteDelayMs?: number;
+    /** SSE only: milliseconds between events. */
+    chunkDelayMs?: number;
+    /** SSE only: the text pieces, one event each. */
+    chunks?: string[];
+    /** SSE only: stop after this many events and break the connection (no [DONE]). */
+    breakAfter?: number;
+  }
+  | {
+    kind: "error";
+    status: number;
+    body: string;
+    contentType?: string;
+    headers?: Record<string, string>;
+  }
+  /** Never answers; ends only when the client goes away. */
+  | { kind: "hang" };
+
+/** Bodies the real upstream sends (shared doc §7). */
+export const UPSTREAM_ERRORS = {
+  invalidToken: {
+    status: 401,
+    body: JSON.stringify({
+      error: {
+        code: "invalid_api_key",
+        message: "invalid access token or token expired",
+        type: "invalid_request_error",
+      },
+    }),
+  },
+  throttling: {
+    status: 429,
+    body: JSON.stringify({
+      error: {
+        message: "Requests rate limit exceeded, please try again later.",
+        type: "requests",
+        param: null,
+        code: "Throttling.RateQuota",
+      },
+    }),
+  },
+  quota: {
+    status: 429,
+    body: JSON.stringify({
+      error: {
+        message: "Free allocated quota exceeded.",
+        type: "insufficient_quota",
+        param: null,
+        code: "insufficient_quota",
+      },
+    }),
+  },
+  flatDashScope: {
+    status: 400,
+    body: JSON.stringify({
+      code: "InvalidParameter",
+      message: "Range of input length should be [1, 98304]",
+      request_id: "req-1",
+    }),
+  },
+  bareString: {
+    status: 405,
+    body: JSON.stringify({ error: "Coding Plan is currently only available for Coding Agents" }),
+  },
+  html: {
+    status: 502,
+    body: "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    contentType: "text/html",
+  },
+  gatewayTimeout: {
+    status: 504,
+    body: "<html><body>504 Gateway Time-out</body></html>",
+    contentType: "text/html",
+  },
+} as const;
+
+export interface UpstreamRequest {
+  path: string;
+  method: string;
+  headers: Headers;
+  body: string;
+  /** Set when the client went away before the answer was complete. */
+  aborted: boolean;
+}
+
+export interface FakeUpstreamOptions {
+  /** Bearer tokens accepted; others get the §7 401. Default: any non-empty token. */
+  acceptTokens?: Iterable<string>;
+  /** Whether `GET /models` has a list (else 404). */
+  models?: boolean;
+}
+
+export const DEFAULT_CHUNKS = ["Hel", "lo", "!"];
+
+export class FakeUpstream {
+  readonly requests: UpstreamRequest[] = [];
+  private readonly queue: Scenario[] = [];
+  acceptTokens?: Set<string>;
+  models: boolean;
+  private counter = 0;
+
+  constructor(options: FakeUpstreamOptions = {}) {
+    this.acceptTokens = options.acceptTokens ? new Set(options.acceptTokens) : undefined;
+    this.models = options.models ?? true;
+  }
+
+  /** Queues the answer to the next chat completion (first in, first out). */
+  next(...scenarios: Scenario[]): this {
+    this.queue.push(...scenarios);
+    return this;
+  }
+
+  get chatRequests(): UpstreamRequest[] {
+    return this.requests.filter((r) => r.path.endsWith("/chat/completions"));
+  }
+
+  readonly handler = async (request: Request): Promise<Response> => {
+    let answered = false;
+    const response = await this.answer(request, () => answered);
+    answered = true;
+    return response;
+  };
+
+  private async answer(request: Request, answered: () => boolean): Promise<Response> {
+    const url = new URL(request.url);
+    const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
+    const record: UpstreamRequest = {
+      path: url.pathname + url.search,
+      method: request.method,
+      headers: request.headers,
+      body,
+      aborted: false,
+    };
+    this.requests.push(record);
+    // Deno (legacy mode) also aborts request.signal after a response was delivered in full:
+    // only an abort before the answer, or a cancelled body, means the client went away.
+    request.signal.addEventListener("abort", () => {
+      if (!answered()) record.aborted = true;
+    }, { once: true });
+
+    const authError = this.checkAuth(request.headers);
+    if (authError) return authError;
+
+    if (url.pathname === "/v1/models" && request.method === "GET") {
+      if (!this.models) return Response.json({ error: "not found" }, { status: 404 });
+      return Response.json({
+        object: "list",
+        data: [
+          { id: "coder-model", object: "model", created: 1, owned_by: "qwen" },
+          { id: "qwen3-coder-plus", object: "model", created: 1, owned_by: "qwen" },
+        ],
+      });
+    }
+    if (url.pathname === "/v1/embeddings" && request.method === "POST") {
+      return Response.json({
+        object: "list",
+        data: [{ object: "embedding", index: 0, embedding: [0.1, 0.2] }],
+        echo: { contentType: request.headers.get("content-type"), body },
+      });
+    }
+    if (url.pathname !== "/v1/chat/completions") {
+      return Response.json({ error: { message: "not found", type: "invalid_request_error" } }, {
+        status: 404,
+      });
+    }
+    if (request.method !== "POST") return new Response(null, { status: 405 });
+    if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
+      return openAIError(400, "content-type must be application/json", "invalid_request");
+    }
+    let json: { model?: unknown; messages?: unknown; stream?: unknown };
+    try {
+      json = JSON.parse(body);
+    } catch {
+      return openAIError(400, "body is not JSON", "invalid_request");
+    }
+    if (typeof json.model !== "string") {
+      return openAIError(400, "model is required", "invalid_request");
+    }
+    if (!Array.isArray(json.messages) || json.messages.length === 0) {
+      return openAIError(400, "messages is required", "invalid_request");
+    }
+
+    const scenario = this.queue.shift() ?? { kind: "ok" };
+    if (scenario.kind === "error") {
+      return new Response(scenario.body, {
+        status: scenario.status,
+        headers: {
+          "content-type": scenario.contentType ?? "application/json",
+          ...scenario.headers,
+        },
+      });
+    }
+    if (scenario.kind === "hang") {
+      await new Promise<void>((resolve) => {
+        if (request.signal.aborted) resolve();
+        request.signal.addEventListener("abort", () => resolve(), { once: true });
+      });
+      record.aborted = true;
+      return new Response(null, { status: 499 });
+    }
+    if (scenario.firstByteDelayMs) {
+      const waited = await delay(scenario.firstByteDelayMs, request.signal);
+      if (!waited) {
+        record.aborted = true;
+        return new Response(null, { status: 499 });
+      }
+    }
+    const id = `chatcmpl-${++this.counter}`;
+    const model = json.model;
+    if (json.stream !== true) {
+      return Response.json({
+        id,
+        object: "chat.completion",
+        created: 1,
+        model,
+        choices: [{
+          index: 0,
+          message: { role: "assistant", content: (scenario.chunks ?? DEFAULT_CHUNKS).join("") },
+          finish_reason: "stop",
+        }],
+        usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
+      }, { headers: { "x-request-id": id } });
+    }
+    return this.sse(id, model, scenario, record, request.signal);
+  }
+
+  private checkAuth(headers: Headers): Response | undefined {
+    const authorization = headers.get("authorization") ?? "";
+    const token = /^Bearer (.+)$/.exec(authorization)?.[1];
+    const refused = () =>
+      new Response(UPSTREAM_ERRORS.invalidToken.body, {
+        status: 401,
+        headers: { "content-type": "application/json" },
+      });
+    if (!token) return refused();
+    if (this.acceptTokens && !this.acceptTokens.has(token)) return refused();
+    if (!headers.get("user-agent")) return new Response("<html>blocked</html>", { status: 403 });
+    if (headers.get("x-dashscope-authtype") === "qwen-oauth") {
+      if (
+        headers.get("x-dashscope-cachecontrol") !== "enable" ||
+        headers.get("x-dashscope-useragent") !== headers.get("user-agent")
+      ) return openAIError(400, "incomplete DashScope header set", "invalid_request");
+    }
+    return undefined;
+  }
+
+  private sse(
+    id: string,
+    model: string,
+    scenario: Extract<Scenario, { kind: "ok" }>,
+    record: UpstreamRequest,
+    signal: AbortSignal,
+  ): Response {
+    const encoder = new TextEncoder();
+    const events = (scenario.chunks ?? DEFAULT_CHUNKS).map((content, i) => ({
+      id,
+      object: "chat.completion.chunk",
+      created: 1,
+      model,
+      choices: [{
+        index: 0,
+        delta: i === 0 ? { role: "assistant", content } : { content },
+        finish_reason: null,
+      }],
+    }));
+    const lines = events.map((e) => `data: ${JSON.stringify(e)}\n\n`);
+    if (scenario.breakAfter === undefined) {
+      lines.push(
+        `data: ${
+          JSON.stringify({
+            id,
+            object: "chat.completion.chunk",
+            created: 1,
+            model,
+            choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
+          })
+        }\n\n`,
+        "data: [DONE]\n\n",
+      );
+    }
+    let sent = 0;
+    const stream = new ReadableStream<Uint8Array>({
+      async pull(controller) {
+        if (sent > 0 && scenario.chunkDelayMs) {
+          if (!await delay(scenario.chunkDelayMs, signal)) {
+            record.aborted = true;
+            return;
+          }
+        }
+        if (scenario.breakAfter !== undefined && sent >= scenario.breakAfter) {
+          // Let the runtime flush the events sent so far: Bun sends nothing, not even the
+          // headers, when the body fails in the same tick.
+          await delay(50, signal);
+          controller.error(new Error("connection reset by the fake upstream"));
+          return;
+        }
+        if (sent >= lines.length) {
+          controller.close();
+          return;
+        }
+        controller.enqueue(encoder.encode(lines[sent++]));
+      },
+      cancel() {
+        record.aborted = true;
+      },
+    });
+    return new Response(stream, {
+      headers: { "content-type": "text/event-stream", "cache-control": "no-cache" },
+    });
+  }
+}
+
+function openAIError(status: number, message: string, code: string): Response {
+  return Response.json(
+    { error: { message, type: "invalid_request_error", param: null, code } },
+    { status },
+  );
+}
+
+/** Resolves true after `ms`, or false as soon as `signal` aborts. */
+function delay(ms: number, signal: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal.aborted) return resolve(false);
+    const timer = setTimeout(() => {
+      signal.removeEventListener("abort", onAbort);
+      resolve(true);
+    }, ms);
+    const onAbort = () => {
+      clearTimeout(timer);
+      resolve(false);
+    };
+    signal.addEventListener("abort", onAbort, { once: true });
+  });
+}
+
+export interface RunningFakeUpstream {
+  fake: FakeUpstream;
+  server: Server;
+  /** The model API base, as a token source gives it: `http://127.0.0.1:PORT/v1`. */
+  baseUrl: string;
+  close(): Promise<void>;
+}
+
+export async function startFakeUpstream(
+  options: FakeUpstreamOptions = {},
+): Promise<RunningFakeUpstream> {
+  const fake = new FakeUpstream(options);
+  const server = await startServer(fake.handler);
+  return { fake, server, baseUrl: `${server.url}/v1`, close: () => server.close(true) };
+}
