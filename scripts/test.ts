@@ -15,7 +15,9 @@ const bun = bin("bun");
 
 interface StepResult {
   code: number;
+  /** stdout and stderr interleaved, as shown. */
   output: string;
+  stdout: string;
 }
 
 function run(cmd: string, args: string[], env: Record<string, string> = {}): Promise<StepResult> {
@@ -25,14 +27,18 @@ function run(cmd: string, args: string[], env: Record<string, string> = {}): Pro
       env: { ...process.env, ...env },
     });
     let output = "";
-    const tee = (stream: NodeJS.WriteStream) => (chunk: Buffer) => {
+    let stdout = "";
+    child.stdout.on("data", (chunk: Buffer) => {
       output += chunk.toString();
-      stream.write(chunk);
-    };
-    child.stdout.on("data", tee(process.stdout));
-    child.stderr.on("data", tee(process.stderr));
-    child.on("error", (error) => resolve({ code: 127, output: String(error) }));
-    child.on("close", (code) => resolve({ code: code ?? 1, output }));
+      stdout += chunk.toString();
+      process.stdout.write(chunk);
+    });
+    child.stderr.on("data", (chunk: Buffer) => {
+      output += chunk.toString();
+      process.stderr.write(chunk);
+    });
+    child.on("error", (error) => resolve({ code: 127, output: String(error), stdout }));
+    child.on("close", (code) => resolve({ code: code ?? 1, output, stdout }));
   });
 }
 
@@ -93,7 +99,7 @@ if (build.code === 0) {
     process.stdout.write(`\n== smoke: status --json on an empty QWEN_HOME → exit ${s.code}\n`);
     let json: { usable?: unknown } | undefined;
     try {
-      json = JSON.parse(s.output.split("\n").find((l) => l.startsWith("{")) ?? "");
+      json = JSON.parse(s.stdout);
     } catch { /* reported below */ }
     if (s.code !== 3 || json?.usable !== false) {
       failures.push(
