@@ -1,10 +1,199 @@
+/**
+ * `qwen serve`: flags and environment → ServeConfig → the app on the runtime's own server, until
+ * SIGTERM/SIGINT; then a graceful drain bounded by `--grace`, and a second signal exits at once.
+ */
+import process from "node:process";
 import type { Command } from "../cli.ts";
-import { ExitCode } from "../errors.ts";
+import type { Context } from "../cli/context.ts";
+import { parseFlags } from "../cli/flags.ts";
+import { listOAuthAccounts } from "../credentials/accounts.ts";
+import {
+  DEFAULT_ACCOUNT,
+  oauthCredentialsPath,
+  qwenHome,
+  validateAccountName,
+} from "../credentials/paths.ts";
+import { OAuthTokenSource } from "../credentials/token-source.ts";
+import { ExitCode, QwenError, UsageError } from "../errors.ts";
+import { oauthBaseUrl } from "../oauth/constants.ts";
+import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
+import { createApp } from "../server/app.ts";
+import { ENV_NAMES, isLoopback, resolveServeConfig, type ServeConfig } from "../server/config.ts";
+import { createLogger } from "../server/log.ts";
+import { defaultUserAgent } from "../upstream/headers.ts";
+
+export const SERVE_USAGE = `Usage: qwen serve [flags]
+
+Runs an OpenAI-compatible API on http://127.0.0.1:8080/v1 for the account "qwen auth" logged in.
+
+Flags:
+      --host HOST               Address to bind (default 127.0.0.1)
+  -p, --port PORT               Port, 0 for any free one (default 8080)
+      --api-key KEY             Require this key from clients; repeatable
+      --account NAME            Credentials to use (default: oauth_creds.json, or the only account)
+      --allow-host NAME         Extra Host name accepted on loopback (reverse proxy); repeatable
+      --cors-origin ORIGIN      Web origin allowed to call the API (CORS); repeatable
+      --max-body SIZE           Largest request body, e.g. 32MiB (default 32MiB)
+      --grace SECONDS           Time open requests get on shutdown (default 30)
+      --first-byte-timeout S    Longest wait for the upstream's answer (default 300)
+      --idle-timeout S          Longest silence inside a streamed answer (default 300)
+      --verbose                 Also log /health requests
+      --log-format text|json    One line per request, as text or JSON (default text)
+  -h, --help                    Show this help
+
+Environment (a flag replaces its variable; lists are comma-separated):
+${Object.entries(ENV_NAMES).map(([flag, name]) => `  ${name.padEnd(31)} --${flag}`).join("\n")}
+  PORT                            --port, when ${ENV_NAMES.port} is not set
+
+Binding an address other than loopback requires at least one API key.
+Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health.
+`;
 
 export const serveCommand: Command = {
   summary: "Run the OpenAI-compatible proxy",
-  run(_argv, ctx) {
-    ctx.stderr("qwen serve is not built yet.\n");
-    return Promise.resolve(ExitCode.failure);
+  async run(argv, ctx) {
+    const { values } = parseFlags("qwen serve", argv, {
+      host: { type: "string" },
+      port: { type: "string", short: "p" },
+      "api-key": { type: "string", multiple: true },
+      account: { type: "string" },
+      "allow-host": { type: "string", multiple: true },
+      "cors-origin": { type: "string", multiple: true },
+      "max-body": { type: "string" },
+      grace: { type: "string" },
+      "first-byte-timeout": { type: "string" },
+      "idle-timeout": { type: "string" },
+      verbose: { type: "boolean" },
+      "log-format": { type: "string" },
+      help: { type: "boolean", short: "h", default: false },
+    });
+    if (values.help) {
+      ctx.stdout(SERVE_USAGE);
+      return ExitCode.ok;
+    }
+    const { help: _help, ...flags } = values;
+    return await runServe(resolveServeConfig(flags, ctx.env), ctx);
   },
 };
+
+export async function runServe(config: ServeConfig, ctx: Context): Promise<number> {
+  if (!isLoopback(config.host) && config.apiKeys.length === 0) {
+    throw new UsageError(
+      `Refusing to listen on "${config.host}" without an API key: anyone who can reach it ` +
+        `could use your Qwen account. Set "--api-key" (or ${ENV_NAMES["api-key"]}), or bind ` +
+        `"127.0.0.1"`,
+    );
+  }
+  const home = qwenHome(ctx.env);
+  const account = await chooseAccount(home, config.account);
+  const tokens = new OAuthTokenSource({
+    path: oauthCredentialsPath(home, account),
+    account,
+    oauthBaseUrl: oauthBaseUrl(ctx.env),
+    fetch: ctx.fetch,
+    now: ctx.now,
+    // Refresh a few minutes early so a long request never starts on a token about to expire.
+    refreshAheadMs: 5 * 60_000,
+  });
+  const logger = createLogger({
+    format: config.logFormat,
+    verbose: config.verbose,
+    write: ctx.stderr,
+    secrets: config.apiKeys,
+  });
+
+  let draining = false;
+  let server: Server | undefined;
+  const app = createApp({
+    tokens,
+    fetch: ctx.fetch,
+    logger,
+    security: {
+      apiKeys: config.apiKeys,
+      corsOrigins: config.corsOrigins,
+      allowHosts: config.allowHosts,
+      loopback: isLoopback(config.host),
+      port: () => server?.port,
+    },
+    userAgent: defaultUserAgent(process.platform, process.arch),
+    now: ctx.now,
+    maxBodyBytes: config.maxBodyBytes,
+    firstByteTimeoutMs: config.firstByteTimeoutMs,
+    idleTimeoutMs: config.idleTimeoutMs,
+    draining: () => draining,
+  });
+
+  try {
+    server = await runtime.serve(app, { hostname: config.host, port: config.port });
+  } catch (error) {
+    if (error instanceof AddressInUseError) throw new QwenError(error.message);
+    throw new QwenError(
+      `Cannot listen on "${config.host}:${config.port}": ${(error as Error)?.message ?? error}`,
+    );
+  }
+  ctx.stderr(`listening on ${server.url}\n`);
+  const state = await tokens.state().catch(() => undefined);
+  if (state?.state === "missing") {
+    logger.info('no credentials yet: run "qwen auth"; requests get 401 until they appear');
+  }
+
+  const signal = await waitForSignal(ctx);
+  draining = true;
+  logger.info(
+    `${signal}: no new connections; open requests get up to ${config.graceMs / 1000} s`,
+  );
+  // A second signal during the drain means "now".
+  const exitNow = () => runtime.exit(signal === "SIGINT" ? 130 : 143);
+  process.on("SIGTERM", exitNow);
+  ctx.signal.addEventListener("abort", exitNow, { once: true });
+
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  const graceOver = new Promise<"timeout">((resolve) => {
+    timer = setTimeout(() => resolve("timeout"), config.graceMs);
+  });
+  const outcome = await Promise.race([
+    server.close(false).then(() => "drained" as const),
+    graceOver,
+  ]);
+  clearTimeout(timer);
+  if (outcome === "timeout") {
+    logger.info("grace period over: closing the requests still open");
+    await Promise.race([server.close(true), new Promise((r) => setTimeout(r, 1000))]);
+  } else {
+    logger.info("stopped");
+  }
+  process.off("SIGTERM", exitNow);
+  return ExitCode.ok;
+}
+
+function waitForSignal(ctx: Context): Promise<"SIGTERM" | "SIGINT"> {
+  return new Promise((resolve) => {
+    const onTerm = () => {
+      ctx.signal.removeEventListener("abort", onInt);
+      process.off("SIGTERM", onTerm);
+      resolve("SIGTERM");
+    };
+    const onInt = () => {
+      process.off("SIGTERM", onTerm);
+      resolve("SIGINT");
+    };
+    process.on("SIGTERM", onTerm);
+    if (ctx.signal.aborted) return onInt();
+    ctx.signal.addEventListener("abort", onInt, { once: true });
+  });
+}
+
+/** `--account`, else the official file, else the only named account there is. */
+async function chooseAccount(home: string, requested: string | undefined): Promise<string> {
+  if (requested !== undefined) return validateAccountName(requested);
+  const accounts = await listOAuthAccounts(home).catch(() => []);
+  if (accounts.length === 0 || accounts.some((a) => a.name === DEFAULT_ACCOUNT)) {
+    // Nothing yet is fine: the server starts and picks the file up once "qwen auth" writes it.
+    return DEFAULT_ACCOUNT;
+  }
+  if (accounts.length === 1) return accounts[0].name;
+  throw new UsageError(
+    `Several accounts in "${home}" (${accounts.map((a) => `"${a.name}"`).join(", ")}): ` +
+      'choose one with "--account NAME"',
+  );
+}

@@ -79,7 +79,10 @@ export function createApp(deps: AppDeps): App {
       entry.retries = report.retries;
       if (report.upstreamStatus !== undefined) entry.upstreamStatus = report.upstreamStatus;
       if (report.upstreamError !== undefined) entry.upstreamError = report.upstreamError;
-      if (entry.path !== "/health" || logger.verbose) logger.request(entry);
+      // Monitors poll /health every few seconds: only its refusals are worth a line by default.
+      if (entry.path !== "/health" || logger.verbose || (status !== 200 && status !== 503)) {
+        logger.request(entry);
+      }
     };
 
     const origin = request.headers.get("origin");

@@ -189,8 +189,12 @@ export class UpstreamClient {
           return jsonResponse(401, openAIError(401, FREE_TIER_ENDED_MESSAGE, "oauth_rejected"));
         }
         refreshed = true;
+        // Naming the refused token lets a token source that supports it (OAuthTokenSource) run
+        // one refresh for many requests refused at once, and skip it when the file already
+        // holds a newer token.
+        const refresh = { forceRefresh: true, signal, rejectedToken: auth.token };
         try {
-          auth = await options.tokens.getToken({ forceRefresh: true, signal });
+          auth = await options.tokens.getToken(refresh);
         } catch (tokenError) {
           return tokenErrorResponse(tokenError, signal);
         }

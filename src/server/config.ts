@@ -1,0 +1,160 @@
+/**
+ * The options of `qwen serve`, from flags and from the environment (so that a systemd
+ * `EnvironmentFile` is enough). A flag replaces its variable; a repeatable flag replaces the whole
+ * list. Values are validated with zod and a bad one is named with where it came from.
+ */
+import { z } from "zod";
+import { UsageError } from "../errors.ts";
+
+export interface ServeConfig {
+  host: string;
+  port: number;
+  apiKeys: string[];
+  account?: string;
+  allowHosts: string[];
+  corsOrigins: string[];
+  maxBodyBytes: number;
+  graceMs: number;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+  verbose: boolean;
+  logFormat: "text" | "json";
+}
+
+/** The raw flag values as parseArgs gives them. */
+export interface ServeFlags {
+  host?: string;
+  port?: string;
+  "api-key"?: string[];
+  account?: string;
+  "allow-host"?: string[];
+  "cors-origin"?: string[];
+  "max-body"?: string;
+  grace?: string;
+  "first-byte-timeout"?: string;
+  "idle-timeout"?: string;
+  verbose?: boolean;
+  "log-format"?: string;
+}
+
+/** Flag → environment variable; the README and `--help` print this table. */
+export const ENV_NAMES = {
+  host: "QWEN_SERVE_HOST",
+  port: "QWEN_SERVE_PORT",
+  "api-key": "QWEN_SERVE_API_KEYS",
+  account: "QWEN_SERVE_ACCOUNT",
+  "allow-host": "QWEN_SERVE_ALLOW_HOSTS",
+  "cors-origin": "QWEN_SERVE_CORS_ORIGINS",
+  "max-body": "QWEN_SERVE_MAX_BODY",
+  grace: "QWEN_SERVE_GRACE",
+  "first-byte-timeout": "QWEN_SERVE_FIRST_BYTE_TIMEOUT",
+  "idle-timeout": "QWEN_SERVE_IDLE_TIMEOUT",
+  verbose: "QWEN_SERVE_VERBOSE",
+  "log-format": "QWEN_SERVE_LOG_FORMAT",
+} as const satisfies Record<keyof ServeFlags, string>;
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+const UNITS: Record<string, number> = {
+  "": 1,
+  b: 1,
+  k: 1024,
+  kb: 1000,
+  kib: 1024,
+  m: 1024 ** 2,
+  mb: 1000 ** 2,
+  mib: 1024 ** 2,
+  g: 1024 ** 3,
+  gb: 1000 ** 3,
+  gib: 1024 ** 3,
+};
+
+const portSchema = z.string().trim().regex(/^\d+$/, "expected a port number from 0 to 65535")
+  .transform(Number).pipe(z.number().int().max(65535, "expected a port number from 0 to 65535"));
+
+const sizeSchema = z.string().trim().transform((text, ctx) => {
+  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+  const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
+  if (!match || unit === undefined) {
+    ctx.addIssue({ code: "custom", message: "expected bytes, or a size such as 32MiB or 500KB" });
+    return z.NEVER;
+  }
+  return Math.floor(Number(match[1]) * unit);
+}).pipe(z.number().int().positive("expected a size above 0"));
+
+const secondsSchema = (min: number) =>
+  z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of seconds")
+    .transform((s) => Math.round(Number(s) * 1000))
+    .pipe(z.number().min(min * 1000, `expected at least ${min} s`));
+
+const booleanSchema = z.string().trim().toLowerCase().transform((value, ctx) => {
+  if (["1", "true", "yes", "on"].includes(value)) return true;
+  if (["0", "false", "no", "off", ""].includes(value)) return false;
+  ctx.addIssue({ code: "custom", message: "expected true or false" });
+  return z.NEVER;
+});
+
+const logFormatSchema = z.enum(["text", "json"], { message: 'expected "text" or "json"' });
+
+const nonEmpty = z.string().trim().min(1, "expected a value");
+
+export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
+  const pick = (name: keyof ServeFlags): { value: string; source: string } | undefined => {
+    const flag = flags[name];
+    if (typeof flag === "string") return { value: flag, source: `--${name}` };
+    const variable = ENV_NAMES[name];
+    const fromEnv = env[variable];
+    if (fromEnv !== undefined && fromEnv.trim() !== "") return { value: fromEnv, source: variable };
+    // PORT is what platforms and process managers set; ours wins over it.
+    if (name === "port" && env.PORT !== undefined && env.PORT.trim() !== "") {
+      return { value: env.PORT, source: "PORT" };
+    }
+    return undefined;
+  };
+  const list = (name: "api-key" | "allow-host" | "cors-origin"): string[] => {
+    const values = flags[name];
+    if (values !== undefined && values.length > 0) {
+      return values.map((v) => check(nonEmpty, v, `--${name}`));
+    }
+    const fromEnv = env[ENV_NAMES[name]];
+    if (fromEnv === undefined) return [];
+    return fromEnv.split(",").map((v) => v.trim()).filter((v) => v !== "");
+  };
+  const value = <T>(name: keyof ServeFlags, schema: z.ZodType<T, string>, fallback: T): T => {
+    const found = pick(name);
+    return found === undefined ? fallback : check(schema, found.value, found.source);
+  };
+
+  const verboseEnv = env[ENV_NAMES.verbose];
+  const account = pick("account");
+  return {
+    host: value("host", nonEmpty, "127.0.0.1").replace(/^\[(.*)\]$/, "$1"),
+    port: value("port", portSchema, 8080),
+    apiKeys: list("api-key"),
+    account: account === undefined ? undefined : check(nonEmpty, account.value, account.source),
+    allowHosts: list("allow-host"),
+    corsOrigins: list("cors-origin"),
+    maxBodyBytes: value("max-body", sizeSchema, 32 * 1024 ** 2),
+    graceMs: value("grace", secondsSchema(0), 30_000),
+    firstByteTimeoutMs: value("first-byte-timeout", secondsSchema(1), 300_000),
+    idleTimeoutMs: value("idle-timeout", secondsSchema(1), 300_000),
+    verbose: flags.verbose ??
+      (verboseEnv === undefined ? false : check(booleanSchema, verboseEnv, ENV_NAMES.verbose)),
+    logFormat: value("log-format", logFormatSchema, "text"),
+  };
+}
+
+function check<T>(schema: z.ZodType<T, string>, value: string, source: string): T {
+  const parsed = schema.safeParse(value);
+  if (parsed.success) return parsed.data;
+  const shown = source === ENV_NAMES["api-key"] || source === "--api-key" ? "…" : value;
+  throw new UsageError(
+    `Invalid value "${shown}" for "${source}": ${parsed.error.issues[0]?.message ?? "invalid"}`,
+  );
+}
+
+/** Whether a bind address only accepts connections from this machine. */
+export function isLoopback(host: string): boolean {
+  const h = host.toLowerCase();
+  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
+}
