@@ -123,10 +123,15 @@ await writeFile(join(dist, "SHA256SUMS"), lines.join("\n") + "\n");
 process.stderr.write(`wrote ${join(dist, "SHA256SUMS")} (${files.length} files)\n`);
 process.exit(failed ? 1 : 0);
 
+/** The most telling line of a failed tool's output: its root cause, else its error line. */
 function lastLine(text: string): string {
-  // deno-lint-ignore no-control-regex
-  const lines = text.replace(/\x1b\[[0-9;]*m/g, "").trim().split("\n").filter((l) =>
-    l.trim() !== ""
-  );
-  return lines.at(-1)?.trim() ?? "unknown error";
+  const lines = text
+    // deno-lint-ignore no-control-regex
+    .replace(/\x1b\[[0-9;]*m/g, "")
+    .split("\n")
+    .map((l) => l.trim())
+    .filter((l) => l !== "" && !/^\d+: <unknown>$|^Stack backtrace:$/.test(l));
+  const cause = lines.find((l) => /error sending request|dns error/i.test(l));
+  return (cause ?? lines.find((l) => /^error/i.test(l)) ?? lines.at(-1) ?? "unknown error")
+    .replace(/^\d+: /, "");
 }
