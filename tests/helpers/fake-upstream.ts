@@ -99,8 +99,8 @@ export interface UpstreamRequest {
 }
 
 export interface FakeUpstreamOptions {
-  /** Bearer tokens accepted; others get the §7 401. Default: any non-empty token. */
-  acceptTokens?: Iterable<string>;
+  /** Bearer tokens accepted (a list or a test); others get the §7 401. Default: any token. */
+  acceptTokens?: Iterable<string> | ((token: string) => boolean);
   /** Whether `GET /models` has a list (else 404). */
   models?: boolean;
 }
@@ -110,12 +110,15 @@ export const DEFAULT_CHUNKS = ["Hel", "lo", "!"];
 export class FakeUpstream {
   readonly requests: UpstreamRequest[] = [];
   private readonly queue: Scenario[] = [];
-  acceptTokens?: Set<string>;
+  acceptTokens?: Set<string> | ((token: string) => boolean);
   models: boolean;
   private counter = 0;
 
   constructor(options: FakeUpstreamOptions = {}) {
-    this.acceptTokens = options.acceptTokens ? new Set(options.acceptTokens) : undefined;
+    const accept = options.acceptTokens;
+    this.acceptTokens = typeof accept === "function" || accept === undefined
+      ? accept
+      : new Set(accept);
     this.models = options.models ?? true;
   }
 
@@ -248,7 +251,10 @@ export class FakeUpstream {
         headers: { "content-type": "application/json" },
       });
     if (!token) return refused();
-    if (this.acceptTokens && !this.acceptTokens.has(token)) return refused();
+    const accept = this.acceptTokens;
+    if (typeof accept === "function" ? !accept(token) : accept && !accept.has(token)) {
+      return refused();
+    }
     if (!headers.get("user-agent")) return new Response("<html>blocked</html>", { status: 403 });
     if (headers.get("x-dashscope-authtype") === "qwen-oauth") {
       if (

@@ -5,7 +5,7 @@ import { parseUpstreamError } from "../../src/upstream/errors.ts";
 import { parseRetryAfter, retryDelay } from "../../src/upstream/retry.ts";
 import { DEFAULT_RETRY_POLICY } from "../../src/upstream/retry.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
-import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
+import { type Harness, HELLO, setup, sseEvents, waitFor } from "./harness.ts";
 
 describe("upstream error bodies", () => {
   it("passes an OpenAI-shaped error through unchanged", () => {
@@ -338,11 +338,3 @@ describe("serve app: connection failures and timeouts", () => {
     }
   });
 });
-
-export async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}
