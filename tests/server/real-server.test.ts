@@ -11,18 +11,18 @@ import { startServer } from "../helpers/with-server.ts";
 import { type Harness, HELLO, setup, sseEvents, waitFor } from "./harness.ts";
 
 async function served(options: Parameters<typeof setup>[0] = {}) {
-  let server: Server | undefined;
+  const bound: { server?: Server } = {};
   const h = await setup({
     ...options,
-    security: { port: () => server?.port, ...options.security },
+    security: { port: () => bound.server?.port, ...options.security },
   });
-  server = await startServer(h.app);
+  const server = bound.server = await startServer(h.app);
   const url = server.url;
   return {
     h,
     url,
     close: async () => {
-      await server!.close(true);
+      await server.close(true);
       await h.close();
     },
   };
