@@ -1,0 +1,122 @@
+/**
+ * The TokenSource of an API-key account: a key file in QWEN_HOME (re-read when it changes, so a
+ * new key replaces a refused one without a restart) or a key from the environment (fixed for
+ * the life of the process). Keys are never refreshed: `forceRefresh` returns the same key.
+ */
+import { stat } from "node:fs/promises";
+import type { AccountState, TokenSource, UpstreamAuth } from "../credentials/types.ts";
+import { ExitCode, QwenError } from "../errors.ts";
+import { type KeyReadResult, readApiKeyFile } from "./api-key-store.ts";
+import { fingerprint } from "./providers.ts";
+
+export interface ApiKeyStatus {
+  state: AccountState;
+  problem?: string;
+  expiryDate?: number;
+  baseUrl?: string;
+  keyFingerprint?: string;
+  /** Changes when the key or its URL changes: a refused key is tried again once this moves. */
+  identity?: string;
+}
+
+export interface ApiKeyTokenSource extends TokenSource {
+  readonly kind: "api_key";
+  state(): Promise<ApiKeyStatus>;
+}
+
+/** A key given by an environment variable. */
+export class EnvKeyTokenSource implements ApiKeyTokenSource {
+  readonly kind = "api_key" as const;
+  constructor(
+    readonly account: string,
+    private readonly key: string,
+    private readonly baseUrl: string,
+  ) {}
+
+  getToken(): Promise<UpstreamAuth> {
+    return Promise.resolve({ token: this.key, baseUrl: this.baseUrl, kind: "api_key" });
+  }
+
+  state(): Promise<ApiKeyStatus> {
+    return Promise.resolve({
+      state: "valid",
+      baseUrl: this.baseUrl,
+      keyFingerprint: fingerprint(this.key),
+      identity: `env:${fingerprint(this.key)}:${this.baseUrl}`,
+    });
+  }
+}
+
+/** A key stored in `qwen_key_<NAME>.json`; the file is stat'ed at most once per interval. */
+export class StoredKeyTokenSource implements ApiKeyTokenSource {
+  readonly kind = "api_key" as const;
+  #cache?: KeyReadResult;
+  #identity?: string;
+  #checkedAt = -Infinity;
+
+  constructor(
+    readonly account: string,
+    readonly path: string,
+    private readonly options: { statIntervalMs?: number } = {},
+  ) {}
+
+  async getToken(): Promise<UpstreamAuth> {
+    const read = await this.#load();
+    switch (read.kind) {
+      case "ok":
+        return { token: read.file.api_key, baseUrl: read.file.base_url, kind: "api_key" };
+      case "missing":
+        throw new QwenError(
+          `Cannot find the API key file "${read.path}": run "qwen auth --provider PRESET --account ${this.account}" to store a key`,
+          {
+            code: "no_credentials",
+            status: 401,
+            exitCode: ExitCode.notAuthenticated,
+            type: "authentication_error",
+          },
+        );
+      default:
+        throw new QwenError(
+          `Cannot use the API key file "${read.path}": ${read.problem}; run "qwen auth --provider PRESET --account ${this.account} --force" to store the key again`,
+          { code: "invalid_credentials", status: 500, exitCode: ExitCode.failure },
+        );
+    }
+  }
+
+  async state(): Promise<ApiKeyStatus> {
+    const read = await this.#load();
+    switch (read.kind) {
+      case "missing":
+        return { state: "missing", problem: `no file "${read.path}"` };
+      case "invalid":
+      case "unreadable":
+        return { state: "invalid", problem: read.problem };
+    }
+    return {
+      state: "valid",
+      baseUrl: read.file.base_url,
+      keyFingerprint: fingerprint(read.file.api_key),
+      identity: `file:${read.identity}`,
+    };
+  }
+
+  /** The file as last read (re-read when it changed). */
+  async read(): Promise<KeyReadResult> {
+    return await this.#load();
+  }
+
+  async #load(): Promise<KeyReadResult> {
+    const clock = performance.now();
+    const interval = this.options.statIntervalMs ?? 1_000;
+    if (this.#cache && clock - this.#checkedAt < interval) return this.#cache;
+    this.#checkedAt = clock;
+    const identity = await stat(this.path).then(
+      (info) => `${info.ino}:${info.mtimeMs}:${info.size}`,
+      () => undefined,
+    );
+    if (this.#cache && identity !== undefined && identity === this.#identity) return this.#cache;
+    this.#cache = await readApiKeyFile(this.path);
+    this.#identity = identity;
+    return this.#cache;
+  }
+}

@@ -1,0 +1,133 @@
+/**
+ * Stored API-key accounts: one file per account in QWEN_HOME, `qwen_key_<NAME>.json`, our own
+ * format (documented in the README):
+ *
+ * ```json
+ * {
+ *   "version": 1,
+ *   "type": "api_key",
+ *   "provider": "dashscope",
+ *   "base_url": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
+ *   "api_key": "sk-...",
+ *   "created_at": "2026-05-01T12:00:00.000Z"
+ * }
+ * ```
+ *
+ * Written atomically with mode 0600; validated with zod on read. Unknown keys are tolerated
+ * (a later version may add some). A file that does not validate is reported, never rewritten.
+ */
+import { chmod, readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { z } from "zod";
+import { writeFileAtomic } from "../credentials/atomic-write.ts";
+import { validateAccountName } from "../credentials/paths.ts";
+import { PRESET_NAMES } from "./providers.ts";
+
+export const KEY_FILE_VERSION = 1;
+
+export const apiKeyFileSchema = z.looseObject({
+  version: z.literal(KEY_FILE_VERSION),
+  type: z.literal("api_key"),
+  provider: z.enum(PRESET_NAMES),
+  base_url: z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL"),
+  api_key: z.string().min(1).regex(/^\S+$/, "must not contain whitespace"),
+  created_at: z.string().min(1),
+});
+
+export type ApiKeyFile = z.infer<typeof apiKeyFileSchema>;
+
+export type KeyReadResult =
+  | { kind: "missing"; path: string }
+  | { kind: "invalid"; path: string; problem: string }
+  | { kind: "unreadable"; path: string; problem: string }
+  | { kind: "ok"; path: string; file: ApiKeyFile; identity: string };
+
+const FILE_NAME = /^qwen_key_([A-Za-z0-9_-]{1,64})\.json$/;
+
+export function apiKeyPath(home: string, account: string): string {
+  return join(home, `qwen_key_${validateAccountName(account)}.json`);
+}
+
+/** The account name of a key file name, or undefined when it is not one. */
+export function accountFromKeyFileName(fileName: string): string | undefined {
+  return FILE_NAME.exec(fileName)?.[1];
+}
+
+/** Every key file in `home`, by account name. A missing home means none. */
+export async function listApiKeyFiles(home: string): Promise<{ name: string; file: string }[]> {
+  let names: string[];
+  try {
+    names = await readdir(home);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
+  const found: { name: string; file: string }[] = [];
+  for (const fileName of names) {
+    const name = accountFromKeyFileName(fileName);
+    if (name !== undefined) found.push({ name, file: join(home, fileName) });
+  }
+  return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+}
+
+export async function readApiKeyFile(path: string): Promise<KeyReadResult> {
+  let text: string;
+  let identity: string;
+  try {
+    const info = await stat(path);
+    identity = `${info.ino}:${info.mtimeMs}:${info.size}`;
+    text = await readFile(path, "utf8");
+    // A key file readable by others is tightened, like the OAuth file.
+    if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT") return { kind: "missing", path };
+    return { kind: "unreadable", path, problem: (error as Error).message ?? String(error) };
+  }
+  return parseApiKeyFile(path, text, identity);
+}
+
+export function parseApiKeyFile(path: string, text: string, identity = ""): KeyReadResult {
+  if (text.trim() === "") return { kind: "invalid", path, problem: "the file is empty" };
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch {
+    // The parser's message may quote the file's content, and so the key: not repeated.
+    return { kind: "invalid", path, problem: "not valid JSON" };
+  }
+  if (typeof json !== "object" || json === null || Array.isArray(json)) {
+    return { kind: "invalid", path, problem: "expected a JSON object" };
+  }
+  const parsed = apiKeyFileSchema.safeParse(json);
+  if (!parsed.success) {
+    const record = json as Record<string, unknown>;
+    const parts = parsed.error.issues.map((issue) => {
+      const key = issue.path.join(".");
+      const value = record[String(issue.path[0])];
+      if (value === undefined || value === null || value === "") return `missing "${key}"`;
+      if (key === "version") return `unsupported "version" ${JSON.stringify(value)}`;
+      // Never the value itself: it may be the key.
+      return `wrong "${key}"`;
+    });
+    return { kind: "invalid", path, problem: [...new Set(parts)].join("; ") };
+  }
+  return { kind: "ok", path, file: parsed.data, identity };
+}
+
+export async function writeApiKeyFile(path: string, file: ApiKeyFile): Promise<void> {
+  await writeFileAtomic(path, `${JSON.stringify(file, null, 2)}\n`);
+}
+
+/** Removes a key file; false when there was none. */
+export async function removeApiKeyFile(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+  } catch (error) {
+    if ((error as { code?: string }).code === "ENOENT") return false;
+    throw error;
+  }
+  await rm(path);
+  return true;
+}
