@@ -210,7 +210,7 @@ export function keyProblem(preset: ProviderPreset, key: string): string | undefi
   if (/[\x00-\x1f\x7f]/.test(key)) return "the key contains control characters";
   if (key.length < 8) return "the key is too short";
   if (preset.keyPrefix && !key.startsWith(preset.keyPrefix)) {
-    return `${preset.label} keys start with "${preset.keyPrefix}"`;
+    return `${preset.label.split(",")[0]} keys start with "${preset.keyPrefix}"`;
   }
   return undefined;
 }
