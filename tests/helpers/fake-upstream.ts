@@ -20,6 +20,8 @@ export type Scenario =
     chunks?: string[];
     /** SSE only: stop after this many events and break the connection (no [DONE]). */
     breakAfter?: number;
+    /** SSE only: add `"sent_at"` (epoch ms, sub-ms precision) to each event as it is sent. */
+    stampChunks?: boolean;
   }
   | {
     kind: "error";
@@ -103,6 +105,10 @@ export interface FakeUpstreamOptions {
   acceptTokens?: Iterable<string> | ((token: string) => boolean);
   /** Whether `GET /models` has a list (else 404). */
   models?: boolean;
+  /** Keep every request in `requests` (default true); a benchmark turns it off. */
+  record?: boolean;
+  /** The answer when none is queued (default `{ kind: "ok" }`), or a choice by request body. */
+  defaultScenario?: Scenario | ((body: Record<string, unknown>) => Scenario);
 }
 
 export const DEFAULT_CHUNKS = ["Hel", "lo", "!"];
@@ -112,6 +118,8 @@ export class FakeUpstream {
   private readonly queue: Scenario[] = [];
   acceptTokens?: Set<string> | ((token: string) => boolean);
   models: boolean;
+  private readonly record: boolean;
+  private readonly defaultScenario: NonNullable<FakeUpstreamOptions["defaultScenario"]>;
   private counter = 0;
 
   constructor(options: FakeUpstreamOptions = {}) {
@@ -120,6 +128,8 @@ export class FakeUpstream {
       ? accept
       : new Set(accept);
     this.models = options.models ?? true;
+    this.record = options.record ?? true;
+    this.defaultScenario = options.defaultScenario ?? { kind: "ok" };
   }
 
   /** Queues the answer to the next chat completion (first in, first out). */
@@ -149,7 +159,7 @@ export class FakeUpstream {
       body,
       aborted: false,
     };
-    this.requests.push(record);
+    if (this.record) this.requests.push(record);
     // Deno (legacy mode) also aborts request.signal after a response was delivered in full:
     // only an abort before the answer, or a cancelled body, means the client went away.
     request.signal.addEventListener("abort", () => {
@@ -198,7 +208,9 @@ export class FakeUpstream {
       return openAIError(400, "messages is required", "invalid_request");
     }
 
-    const scenario = this.queue.shift() ?? { kind: "ok" };
+    const fallback = this.defaultScenario;
+    const scenario = this.queue.shift() ??
+      (typeof fallback === "function" ? fallback(json as Record<string, unknown>) : fallback);
     if (scenario.kind === "error") {
       return new Response(scenario.body, {
         status: scenario.status,
@@ -319,7 +331,12 @@ export class FakeUpstream {
           controller.close();
           return;
         }
-        controller.enqueue(encoder.encode(lines[sent++]));
+        let line = lines[sent++];
+        if (scenario.stampChunks && line.startsWith("data: {")) {
+          const sentAt = performance.timeOrigin + performance.now();
+          line = `data: {"sent_at":${sentAt},${line.slice("data: {".length)}`;
+        }
+        controller.enqueue(encoder.encode(line));
       },
       cancel() {
         record.aborted = true;
