@@ -46,10 +46,27 @@ export interface ProbeOutcome {
   status: number | null;
   /** One sentence for a person: what happened and what to do. Never contains the key. */
   message: string;
-  /** True when the upstream answered and refused the call (exit code 5). */
+  /** True when the upstream answered and refused the credential or account (exit code 5). */
   refused: boolean;
   /** For `quota` and `throttled`: when the account should work again (ms), if known. */
   resetAt: number | null;
+  /** For `credentials_error`: the token source's error code (`needs_login`, ...). */
+  credentialsCode?: string;
+}
+
+/** The results where the upstream answered and refused the credential or the account. */
+export const REFUSALS: ReadonlySet<ProbeResultName> = new Set<ProbeResultName>([
+  "oauth_discontinued",
+  "invalid_key",
+  "wrong_plan_or_region",
+  "coding_plan_client",
+  "arrears",
+  "quota",
+  "throttled",
+]);
+
+export function isRefusal(result: ProbeResultName): boolean {
+  return REFUSALS.has(result);
 }
 
 /** The commands that switch an OAuth user to an API key (shown by `oauth_discontinued`). */
@@ -99,8 +116,9 @@ export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<Probe
       result: "credentials_error",
       status: null,
       message: error instanceof Error ? error.message : String(error),
-      refused: error instanceof QwenError && error.code === "needs_login",
+      refused: false,
       resetAt: null,
+      credentialsCode: error instanceof QwenError ? error.code : undefined,
     };
   }
   const headers: Record<string, string> = {
@@ -180,16 +198,22 @@ export function classifyAnswer(
     result: ProbeResultName,
     message: string,
     extra: Partial<ProbeOutcome> = {},
-  ): ProbeOutcome => ({ result, status, message, refused: true, resetAt: null, ...extra });
+  ): ProbeOutcome => ({
+    result,
+    status,
+    message,
+    refused: isRefusal(result),
+    resetAt: null,
+    ...extra,
+  });
 
   if (status >= 200 && status < 300) {
     if (looksLikeCompletion(text)) {
-      return outcome("ok", `"${host}" answered a 1-token chat call`, { refused: false });
+      return outcome("ok", `"${host}" answered a 1-token chat call`);
     }
     return outcome(
       "upstream_error",
       `"${host}" answered HTTP ${status} without a chat completion: is the base URL right?`,
-      { refused: false },
     );
   }
   if (status >= 300 && status < 400) {
@@ -199,7 +223,6 @@ export function classifyAnswer(
       `"${host}" redirected the call${
         location ? ` to "${redactUrl(location)}"` : ""
       }; not followed, so the key stays with its host: check the base URL`,
-      { refused: false },
     );
   }
 
@@ -255,9 +278,7 @@ export function classifyAnswer(
     );
   }
   if (error.failure === "server" || error.failure === "timeout") {
-    return outcome("upstream_error", `"${host}" failed (${quoted}): try again later`, {
-      refused: false,
-    });
+    return outcome("upstream_error", `"${host}" failed (${quoted}): try again later`);
   }
   const hint = status === 404 || /model/i.test(detail)
     ? `; is the model "${context.model}" available there?`

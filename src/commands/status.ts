@@ -1,58 +1,91 @@
 /**
- * `qwen status`: whether the stored logins can be used, for people and for scripts. Offline by
- * default (the file alone decides); `--refresh` refreshes expired accounts first, through the
- * official lock. Exit codes, first match wins: 0 some account valid, 4 some expired, 1 some
- * file invalid or unreadable, 3 otherwise.
+ * `qwen status`: whether the stored logins and API keys can be used, for people and for scripts.
+ * Offline by default (the files alone decide); `--refresh` refreshes expired OAuth accounts
+ * first, through the official lock; `--probe` asks the upstream with one 1-token chat call per
+ * account. Exit codes, first match wins: 0 some account valid, 4 some expired, 1 some file
+ * invalid or unreadable, 3 otherwise; with `--probe`: 0 some probe answered ok, 5 some was
+ * refused, else the codes above with 0 turned into 1 (nobody answered).
  */
 import type { Command } from "../cli.ts";
 import type { Context } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { describeError, ExitCode, QwenError } from "../errors.ts";
-import { type AccountFile, listOAuthAccounts } from "../credentials/accounts.ts";
-import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
+import process from "node:process";
 import {
-  DEFAULT_ACCOUNT,
-  oauthCredentialsPath,
-  qwenHome,
-  validateAccountName,
-} from "../credentials/paths.ts";
+  type AccountEntry,
+  findAccounts,
+  keyFingerprintOf,
+  listAccounts,
+  providerOf,
+} from "../accounts/accounts.ts";
+import { isRefusal, type ProbeResultName, SWITCH_COMMANDS } from "../accounts/probe.ts";
+import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
+import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
 import { isTokenValid, readOAuthCredentials } from "../credentials/store.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 
-export const STATUS_USAGE = `Usage: qwen status [--json] [--refresh] [--account NAME]
+export const STATUS_USAGE = `Usage: qwen status [--json] [--refresh] [--probe] [--account NAME]
 
-Tell whether the stored Qwen logins can be used. Offline unless --refresh is given; never
-prints a token.
+Tell whether the stored Qwen logins and API keys can be used: OAuth files, API-key files
+(qwen auth --provider) and keys in environment variables (DASHSCOPE_API_KEY and the like, as
+accounts "env-<preset>"). Offline unless --refresh or --probe is given; never prints a token
+or a key (only its fingerprint).
 
 Flags:
       --json          Print one JSON object (schema version 1) instead of text
-      --refresh       Refresh expired accounts first (through the official refresh lock)
+      --refresh       Refresh expired OAuth accounts first (through the official refresh lock)
+      --probe         Make one 1-token chat call per account and say what the upstream answered:
+                      ok, oauth_discontinued, invalid_key, wrong_plan_or_region,
+                      coding_plan_client, arrears, quota, throttled, unreachable,
+                      upstream_error, credentials_error
       --account NAME  Only this account ("default" is oauth_creds.json)
   -h, --help          Show this help
 
 Exit codes (first match wins):
-  0  at least one account is valid now
+  0  at least one account is valid now (with --probe: some probe answered ok)
+  5  with --probe: no probe answered ok and the upstream refused at least one
   4  an account is expired but has a refresh token (run "qwen status --refresh" or "qwen auth")
-  1  a credentials file is unreadable or invalid
+  1  a credentials file is unreadable or invalid (with --probe: also when no upstream answered)
   3  no credentials, or only accounts that need a new login ("qwen auth")
 
-Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (used by --refresh).
+Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (used by --refresh), the key
+variables BAILIAN_CODING_PLAN_API_KEY, BAILIAN_TOKEN_PLAN_API_KEY, DASHSCOPE_API_KEY,
+OPENROUTER_API_KEY and their *_BASE_URL overrides.
 `;
 
 export interface StatusOptions {
   json: boolean;
   refresh: boolean;
+  /** One 1-token chat call per account. */
+  probe?: boolean;
   /** Only this account. */
   account?: string;
 }
 
-export type AccountStateName = "valid" | "expired" | "invalid" | "needs_login";
+export type AccountStateName =
+  | "valid"
+  | "expired"
+  | "invalid"
+  | "needs_login"
+  /** Set by `qwen serve` after a quota answer, until `cooldown_until` (shared state, later). */
+  | "cooling_down"
+  /** Set by `qwen serve` after the upstream refused the key or token (shared state, later). */
+  | "rejected";
+
+/** `probe` in `status --json`: what the 1-token chat call of `--probe` got. */
+export interface ProbeReport {
+  result: ProbeResultName;
+  /** The upstream's HTTP status, null when there was no answer. */
+  status: number | null;
+  message: string;
+}
 
 /** One entry of `accounts` in `status --json`. Fields may be added later, never renamed. */
 export interface AccountReport {
   name: string;
-  type: "oauth";
-  file: string;
+  type: "oauth" | "api_key";
+  /** The file behind the account; null for a key from an environment variable. */
+  file: string | null;
   state: AccountStateName;
   expiry_date: number | null;
   expires_at: string | null;
@@ -60,6 +93,18 @@ export interface AccountReport {
   resource_url: string | null;
   base_url: string | null;
   error: string | null;
+  /** `qwen-oauth` for OAuth accounts, else the preset (`dashscope`, `coding-plan`, ...). */
+  provider: string | null;
+  /** The variable holding the key of an environment account, else null. */
+  env: string | null;
+  /** `sk-sp-…9f2c` for API keys, null for OAuth. */
+  key_fingerprint: string | null;
+  /** ISO time a quota cooldown ends (written by `qwen serve`; null until then). */
+  cooldown_until: string | null;
+  /** Today's usage `{requests, prompt_tokens, completion_tokens}` (from `qwen serve`; null until then). */
+  usage_today: { requests: number; prompt_tokens: number; completion_tokens: number } | null;
+  /** With `--probe`: what the upstream answered; else null. */
+  probe: ProbeReport | null;
 }
 
 export interface StatusReport {
@@ -75,6 +120,7 @@ export const statusCommand: Command = {
     const { values } = parseFlags("qwen status", argv, {
       json: { type: "boolean", default: false },
       refresh: { type: "boolean", default: false },
+      probe: { type: "boolean", default: false },
       account: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     });
@@ -84,7 +130,12 @@ export const statusCommand: Command = {
     }
     const account = values.account === undefined ? undefined : validateAccountName(values.account);
     return await runStatus(
-      { json: values.json === true, refresh: values.refresh === true, account },
+      {
+        json: values.json === true,
+        refresh: values.refresh === true,
+        probe: values.probe === true,
+        account,
+      },
       ctx,
     );
   },
@@ -92,34 +143,43 @@ export const statusCommand: Command = {
 
 export async function runStatus(options: StatusOptions, ctx: Context): Promise<number> {
   const home = qwenHome(ctx.env);
-  let files: AccountFile[];
+  let entries: AccountEntry[];
   let homeProblem: string | undefined;
   try {
-    files = options.account === undefined
-      ? await listOAuthAccounts(home)
-      : await selectAccount(home, options.account);
+    entries = await listAccounts(home, ctx.env);
+    if (options.account !== undefined) entries = findAccounts(entries, options.account);
   } catch (error) {
-    files = [];
+    entries = [];
     homeProblem = `Cannot list the accounts in "${home}": ${(error as Error).message ?? error}`;
   }
 
-  const accounts: AccountReport[] = [];
-  for (const file of files) {
-    let report = await inspect(file, ctx.now());
-    if (report === undefined) continue;
-    if (options.refresh && report.state === "expired") {
-      report = await refreshAccount(file, report, ctx);
+  const inspected = await Promise.all(entries.map(async (entry) => {
+    let report = await inspect(entry, ctx.now());
+    if (report === undefined) return undefined;
+    if (options.refresh && entry.kind === "oauth" && report.state === "expired") {
+      report = await refreshAccount(entry, report, ctx);
     }
-    accounts.push(report);
-  }
+    return { entry, report };
+  }));
+  const present = inspected.filter((x) => x !== undefined);
+  const accounts: AccountReport[] = options.probe
+    ? await Promise.all(present.map(({ entry, report }) => probeAccount(entry, report, ctx)))
+    : present.map((x) => x.report);
 
+  const probed = accounts.filter((a) => a.probe !== null);
   const report: StatusReport = {
     version: 1,
     home,
-    usable: accounts.some((a) => a.state === "valid"),
+    usable: options.probe
+      ? probed.some((a) => a.probe!.result === "ok")
+      : accounts.some((a) => a.state === "valid"),
     accounts,
   };
-  const code = homeProblem ? ExitCode.failure : exitCodeFor(accounts);
+  const code = homeProblem
+    ? ExitCode.failure
+    : options.probe
+    ? probeExitCode(accounts)
+    : exitCodeFor(accounts);
 
   if (homeProblem) ctx.stderr(`error: ${homeProblem}\n`);
   if (options.json) {
@@ -127,11 +187,11 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
   } else {
     ctx.stdout(renderText(report, options, ctx.now()));
   }
-  if (options.account !== undefined && files.length === 0 && !homeProblem) {
+  if (options.account !== undefined && entries.length === 0 && !homeProblem) {
     ctx.stderr(
       `No credentials for account "${options.account}" in "${home}": run "${
         authCommand(options.account)
-      }" to log in\n`,
+      }" to log in, or "qwen auth --provider PRESET --account ${options.account}" to store an API key\n`,
     );
   }
   return code;
@@ -145,17 +205,24 @@ export function exitCodeFor(accounts: Pick<AccountReport, "state">[]): number {
   return ExitCode.notAuthenticated;
 }
 
-async function selectAccount(home: string, account: string): Promise<AccountFile[]> {
-  const file = oauthCredentialsPath(home, account);
-  const read = await readOAuthCredentials(file);
-  return read.kind === "missing" ? [] : [{ type: "oauth", name: account, file }];
+/**
+ * With `--probe`: 0 when some probe answered ok, else 5 when the upstream refused some, else
+ * the offline codes, except that 0 (a valid file nobody could check) becomes 1.
+ */
+export function probeExitCode(accounts: Pick<AccountReport, "state" | "probe">[]): number {
+  if (accounts.some((a) => a.probe?.result === "ok")) return ExitCode.ok;
+  if (accounts.some((a) => a.probe !== null && isRefusal(a.probe.result))) {
+    return ExitCode.refused;
+  }
+  const code = exitCodeFor(accounts);
+  return code === ExitCode.ok ? ExitCode.failure : code;
 }
 
-function emptyReport(file: AccountFile): AccountReport {
+function emptyReport(entry: AccountEntry): AccountReport {
   return {
-    name: file.name,
-    type: file.type,
-    file: file.file,
+    name: entry.name,
+    type: entry.kind,
+    file: entry.origin === "file" ? entry.file : null,
     state: "invalid",
     expiry_date: null,
     expires_at: null,
@@ -163,12 +230,29 @@ function emptyReport(file: AccountFile): AccountReport {
     resource_url: null,
     base_url: null,
     error: null,
+    provider: providerOf(entry) ?? null,
+    env: entry.origin === "env" ? entry.env.envVar : null,
+    key_fingerprint: keyFingerprintOf(entry) ?? null,
+    cooldown_until: null,
+    usage_today: null,
+    probe: null,
   };
 }
 
-async function inspect(file: AccountFile, now: number): Promise<AccountReport | undefined> {
-  const report = emptyReport(file);
-  const read = await readOAuthCredentials(file.file);
+async function inspect(entry: AccountEntry, now: number): Promise<AccountReport | undefined> {
+  const report = emptyReport(entry);
+  if (entry.kind === "api_key") {
+    if (entry.origin === "env") {
+      const env = entry.env;
+      if (env.problem) return { ...report, state: "invalid", error: env.problem };
+      return { ...report, state: "valid", base_url: env.baseUrl ?? null };
+    }
+    const read = entry.read;
+    if (read.kind === "missing") return undefined;
+    if (read.kind !== "ok") return { ...report, state: "invalid", error: read.problem };
+    return { ...report, state: "valid", base_url: read.file.base_url };
+  }
+  const read = await readOAuthCredentials(entry.file);
   switch (read.kind) {
     case "missing":
       // Deleted between listing and reading: no longer an account.
@@ -190,15 +274,15 @@ async function inspect(file: AccountFile, now: number): Promise<AccountReport | 
 }
 
 async function refreshAccount(
-  file: AccountFile,
+  entry: AccountEntry & { kind: "oauth" },
   before: AccountReport,
   ctx: Context,
 ): Promise<AccountReport> {
   // Loaded only here: plain `qwen status` stays offline and light.
   const { OAuthTokenSource } = await import("../credentials/token-source.ts");
   const source = new OAuthTokenSource({
-    path: file.file,
-    account: file.name,
+    path: entry.file,
+    account: entry.name,
     oauthBaseUrl: oauthBaseUrl(ctx.env),
     fetch: ctx.fetch,
     now: () => ctx.now(),
@@ -206,11 +290,11 @@ async function refreshAccount(
   });
   try {
     const { refreshed } = await source.refresh({ signal: ctx.signal });
-    const after = (await inspect(file, ctx.now())) ?? before;
+    const after = (await inspect(entry, ctx.now())) ?? before;
     ctx.stderr(
       refreshed
-        ? `Refreshed account "${file.name}".\n`
-        : `Account "${file.name}" was already refreshed by another process.\n`,
+        ? `Refreshed account "${entry.name}".\n`
+        : `Account "${entry.name}" was already refreshed by another process.\n`,
     );
     return after;
   } catch (error) {
@@ -221,9 +305,58 @@ async function refreshAccount(
     if (error instanceof QwenError && error.code === "needs_login") {
       return { ...before, state: "needs_login", error: message };
     }
-    const after = (await inspect(file, ctx.now())) ?? before;
+    const after = (await inspect(entry, ctx.now())) ?? before;
     return { ...after, error: after.error ?? message };
   }
+}
+
+/** One 1-token chat call for the account; an unusable file is reported without a call. */
+async function probeAccount(
+  entry: AccountEntry,
+  before: AccountReport,
+  ctx: Context,
+): Promise<AccountReport> {
+  // Loaded only here: plain `qwen status` stays offline and light.
+  const [{ openAccount }, { probe }, { defaultUserAgent }] = await Promise.all([
+    import("../accounts/open.ts"),
+    import("../accounts/probe.ts"),
+    import("../upstream/headers.ts"),
+  ]);
+  if (before.state === "invalid" || before.state === "needs_login") {
+    return {
+      ...before,
+      probe: {
+        result: "credentials_error",
+        status: null,
+        message: `Not probed: ${before.error ?? "the account cannot be used"}`,
+      },
+    };
+  }
+  const account = openAccount(entry, {
+    oauthBaseUrl: oauthBaseUrl(ctx.env),
+    fetch: ctx.fetch,
+    now: () => ctx.now(),
+    sleep: ctx.sleep,
+  });
+  const outcome = await probe({
+    name: account.name,
+    source: account.source,
+    model: account.modelMap["coder-model"] ?? "coder-model",
+  }, {
+    fetch: ctx.fetch,
+    userAgent: defaultUserAgent(process.platform, process.arch),
+    now: () => ctx.now(),
+    signal: ctx.signal,
+  });
+  // The probe may have refreshed an expired OAuth token: show the file as it is now.
+  let after = entry.kind === "oauth" ? ((await inspect(entry, ctx.now())) ?? before) : before;
+  if (outcome.credentialsCode === "needs_login") {
+    after = { ...after, state: "needs_login", error: outcome.message };
+  }
+  return {
+    ...after,
+    probe: { result: outcome.result, status: outcome.status, message: outcome.message },
+  };
 }
 
 function isoOrNull(ms: number): string | null {
@@ -246,8 +379,11 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
     return lines.join("\n") + "\n";
   }
   for (const a of report.accounts) {
-    lines.push("", `Account "${a.name}" (${a.type}): ${describeState(a.state)}`);
-    lines.push(`  File:      ${a.file}`);
+    const kind = a.type === "oauth" ? a.type : `${a.type}, ${a.provider ?? "unknown provider"}`;
+    lines.push("", `Account "${a.name}" (${kind}): ${describeState(a.state)}`);
+    if (a.file !== null) lines.push(`  File:      ${a.file}`);
+    if (a.env !== null) lines.push(`  From:      the variable ${a.env}`);
+    if (a.key_fingerprint !== null) lines.push(`  Key:       ${a.key_fingerprint}`);
     if (a.expiry_date !== null) {
       lines.push(
         `  Expires:   ${localTime(a.expiry_date)} (${relative(a.expiry_date - now)})`,
@@ -255,17 +391,34 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
     }
     if (a.resource_url !== null) lines.push(`  Resource:  ${a.resource_url}`);
     if (a.base_url !== null) lines.push(`  API base:  ${a.base_url}`);
+    if (a.cooldown_until !== null) lines.push(`  Cooldown:  until ${a.cooldown_until}`);
     if (a.error !== null) lines.push(`  Problem:   ${a.error}`);
+    if (a.probe !== null) {
+      lines.push(
+        `  Probe:     ${a.probe.result}${
+          a.probe.status === null ? "" : ` (HTTP ${a.probe.status})`
+        }`,
+        `             ${a.probe.message}`,
+      );
+    }
     const hint = hintFor(a);
     if (hint) lines.push(`  Next:      ${hint}`);
   }
-  const valid = report.accounts.filter((a) => a.state === "valid").length;
-  lines.push(
-    "",
-    `Usable: ${report.usable ? "yes" : "no"} (${valid} of ${report.accounts.length} ${
-      report.accounts.length === 1 ? "account" : "accounts"
-    } valid)`,
-  );
+  const count = report.accounts.length;
+  const plural = count === 1 ? "account" : "accounts";
+  if (options.probe) {
+    const ok = report.accounts.filter((a) => a.probe?.result === "ok").length;
+    lines.push(
+      "",
+      `Usable: ${report.usable ? "yes" : "no"} (${ok} of ${count} ${plural} answered)`,
+    );
+  } else {
+    const valid = report.accounts.filter((a) => a.state === "valid").length;
+    lines.push(
+      "",
+      `Usable: ${report.usable ? "yes" : "no"} (${valid} of ${count} ${plural} valid)`,
+    );
+  }
   return lines.join("\n") + "\n";
 }
 
@@ -279,10 +432,24 @@ function describeState(state: AccountStateName): string {
       return "invalid";
     case "needs_login":
       return "needs a new login";
+    case "cooling_down":
+      return "cooling down (quota)";
+    case "rejected":
+      return "rejected by the upstream";
   }
 }
 
 function hintFor(a: AccountReport): string | undefined {
+  if (a.probe?.result === "oauth_discontinued") return `run '${SWITCH_COMMANDS[0]}'`;
+  if (a.type === "api_key") {
+    if (a.env !== null) {
+      return a.state === "invalid" ? `fix the variable ${a.env}` : undefined;
+    }
+    if (a.state === "invalid") {
+      return `run "qwen auth --provider PRESET --account ${a.name} --force" to store the key again`;
+    }
+    return undefined;
+  }
   switch (a.state) {
     case "expired":
       return `run "qwen status --refresh" or "${authCommand(a.name)}"`;

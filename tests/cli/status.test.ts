@@ -91,15 +91,21 @@ describe("qwen status", () => {
     const [a] = report.accounts as JsonAccount[];
     assert.deepEqual(Object.keys(a).sort(), [
       "base_url",
+      "cooldown_until",
+      "env",
       "error",
       "expires_at",
       "expires_in_s",
       "expiry_date",
       "file",
+      "key_fingerprint",
       "name",
+      "probe",
+      "provider",
       "resource_url",
       "state",
       "type",
+      "usage_today",
     ]);
     assert.equal(a.name, "default");
     assert.equal(a.type, "oauth");
