@@ -123,64 +123,78 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     draining: () => draining,
   });
 
+  // Watching signals before listening: a SIGTERM that comes right after start must drain too.
+  const signals = watchSignals(ctx);
   try {
-    server = await runtime.serve(app, { hostname: config.host, port: config.port });
-  } catch (error) {
-    if (error instanceof AddressInUseError) throw new QwenError(error.message);
-    throw new QwenError(
-      `Cannot listen on "${config.host}:${config.port}": ${(error as Error)?.message ?? error}`,
+    try {
+      server = await runtime.serve(app, { hostname: config.host, port: config.port });
+    } catch (error) {
+      if (error instanceof AddressInUseError) throw new QwenError(error.message);
+      throw new QwenError(
+        `Cannot listen on "${config.host}:${config.port}": ${(error as Error)?.message ?? error}`,
+      );
+    }
+    ctx.stderr(`listening on ${server.url}\n`);
+    const state = await tokens.state().catch(() => undefined);
+    if (state?.state === "missing") {
+      logger.info('no credentials yet: run "qwen auth"; requests get 401 until they appear');
+    }
+
+    const signal = await signals.first;
+    draining = true;
+    logger.info(
+      `${signal}: no new connections; open requests get up to ${config.graceMs / 1000} s`,
     );
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    const graceOver = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), config.graceMs);
+    });
+    const outcome = await Promise.race([
+      server.close(false).then(() => "drained" as const),
+      graceOver,
+    ]);
+    clearTimeout(timer);
+    if (outcome === "timeout") {
+      logger.info("grace period over: closing the requests still open");
+      await Promise.race([server.close(true), new Promise((r) => setTimeout(r, 1000))]);
+    } else {
+      logger.info("stopped");
+    }
+    return ExitCode.ok;
+  } finally {
+    signals.dispose();
   }
-  ctx.stderr(`listening on ${server.url}\n`);
-  const state = await tokens.state().catch(() => undefined);
-  if (state?.state === "missing") {
-    logger.info('no credentials yet: run "qwen auth"; requests get 401 until they appear');
-  }
-
-  const signal = await waitForSignal(ctx);
-  draining = true;
-  logger.info(
-    `${signal}: no new connections; open requests get up to ${config.graceMs / 1000} s`,
-  );
-  // A second signal during the drain means "now".
-  const exitNow = () => runtime.exit(signal === "SIGINT" ? 130 : 143);
-  process.on("SIGTERM", exitNow);
-  ctx.signal.addEventListener("abort", exitNow, { once: true });
-
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  const graceOver = new Promise<"timeout">((resolve) => {
-    timer = setTimeout(() => resolve("timeout"), config.graceMs);
-  });
-  const outcome = await Promise.race([
-    server.close(false).then(() => "drained" as const),
-    graceOver,
-  ]);
-  clearTimeout(timer);
-  if (outcome === "timeout") {
-    logger.info("grace period over: closing the requests still open");
-    await Promise.race([server.close(true), new Promise((r) => setTimeout(r, 1000))]);
-  } else {
-    logger.info("stopped");
-  }
-  process.off("SIGTERM", exitNow);
-  return ExitCode.ok;
 }
 
-function waitForSignal(ctx: Context): Promise<"SIGTERM" | "SIGINT"> {
-  return new Promise((resolve) => {
-    const onTerm = () => {
+/**
+ * The first SIGTERM or SIGINT starts the drain; any signal after it exits at once. One listener
+ * for the whole run: removing and re-adding signal listeners races in Deno.
+ */
+function watchSignals(ctx: Context): {
+  first: Promise<"SIGTERM" | "SIGINT">;
+  dispose(): void;
+} {
+  let received: "SIGTERM" | "SIGINT" | undefined;
+  let resolveFirst!: (signal: "SIGTERM" | "SIGINT") => void;
+  const first = new Promise<"SIGTERM" | "SIGINT">((resolve) => (resolveFirst = resolve));
+  const on = (signal: "SIGTERM" | "SIGINT") => {
+    if (received !== undefined) runtime.exit(received === "SIGINT" ? 130 : 143);
+    received = signal;
+    resolveFirst(signal);
+  };
+  const onTerm = () => on("SIGTERM");
+  // main.ts turns the first SIGINT into ctx.signal (and exits on its own on the second).
+  const onInt = () => on("SIGINT");
+  process.on("SIGTERM", onTerm);
+  if (ctx.signal.aborted) onInt();
+  else ctx.signal.addEventListener("abort", onInt, { once: true });
+  return {
+    first,
+    dispose() {
+      process.off("SIGTERM", onTerm);
       ctx.signal.removeEventListener("abort", onInt);
-      process.off("SIGTERM", onTerm);
-      resolve("SIGTERM");
-    };
-    const onInt = () => {
-      process.off("SIGTERM", onTerm);
-      resolve("SIGINT");
-    };
-    process.on("SIGTERM", onTerm);
-    if (ctx.signal.aborted) return onInt();
-    ctx.signal.addEventListener("abort", onInt, { once: true });
-  });
+    },
+  };
 }
 
 /** `--account`, else the official file, else the only named account there is. */

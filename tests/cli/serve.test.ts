@@ -1,0 +1,301 @@
+/**
+ * `qwen serve` as a process: the real entrypoint on the runtime running the tests, against the
+ * fake OAuth server and the fake model API on loopback, with a temporary QWEN_HOME.
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import process from "node:process";
+import type { ChildProcess } from "node:child_process";
+import { oauthCredentialsPath } from "../../src/credentials/paths.ts";
+import { writeOAuthCredentials } from "../../src/credentials/store.ts";
+import type { Server } from "../../src/runtime/mod.ts";
+import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
+import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
+import { runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { startServer } from "../helpers/with-server.ts";
+
+const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
+
+interface Running {
+  child: ChildProcess;
+  url: string;
+  stderr: () => string;
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
+}
+
+/** Spawns `qwen serve --port 0 …` and waits for its `listening on` line. */
+function startServe(args: string[], env: Record<string, string>): Promise<Running> {
+  const child = spawnCli(["serve", "--port", "0", ...args], { env });
+  let stderr = "";
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
+    (resolve) => child.on("exit", (code, signal) => resolve({ code, signal })),
+  );
+  return new Promise((resolve, reject) => {
+    const timer = setTimeout(() => {
+      child.kill("SIGKILL");
+      reject(new Error(`qwen serve did not start; stderr: ${stderr}`));
+    }, 15_000);
+    child.stderr!.on("data", (chunk) => {
+      stderr += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve({ child, url: match[1], stderr: () => stderr, exited });
+      }
+    });
+    child.stdout!.resume();
+    exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`qwen serve exited early; stderr: ${stderr}`));
+    });
+  });
+}
+
+async function stop(running: Running | undefined) {
+  if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
+  running.child.kill("SIGKILL");
+  await running.exited;
+}
+
+async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error("condition not met in time");
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
+describe("qwen serve: refusals at start", () => {
+  it("prints its help with every flag and variable", async () => {
+    const r = await runCli(["serve", "--help"]);
+    assert.equal(r.code, 0);
+    for (
+      const word of [
+        "--host",
+        "--port",
+        "--api-key",
+        "--account",
+        "--allow-host",
+        "--cors-origin",
+        "--max-body",
+        "--grace",
+        "--first-byte-timeout",
+        "--idle-timeout",
+        "--verbose",
+        "--log-format",
+        "QWEN_SERVE_API_KEYS",
+        "PORT",
+      ]
+    ) assert.ok(r.stdout.includes(word), word);
+  });
+
+  it("refuses a non-loopback bind without an API key: exit 2", async () => {
+    const home = await tempHome();
+    try {
+      const r = await runCli(["serve", "--host", "0.0.0.0", "--port", "0"], {
+        env: { QWEN_HOME: home.home },
+      });
+      assert.equal(r.code, 2);
+      assert.match(r.stderr, /^error: Refusing to listen on "0\.0\.0\.0" without an API key/);
+      assert.equal(r.stderr.trim().split("\n").length, 1);
+    } finally {
+      await home.cleanup();
+    }
+  });
+
+  it("refuses it from the environment too, and names a bad value's variable", async () => {
+    const home = await tempHome();
+    try {
+      const r = await runCli(["serve"], {
+        env: { QWEN_HOME: home.home, QWEN_SERVE_HOST: "0.0.0.0", QWEN_SERVE_PORT: "0" },
+      });
+      assert.equal(r.code, 2);
+      const bad = await runCli(["serve"], {
+        env: { QWEN_HOME: home.home, QWEN_SERVE_MAX_BODY: "lots" },
+      });
+      assert.equal(bad.code, 2);
+      assert.match(bad.stderr, /Invalid value "lots" for "QWEN_SERVE_MAX_BODY"/);
+    } finally {
+      await home.cleanup();
+    }
+  });
+
+  it("says in one line that the port is taken: exit 1", async () => {
+    const home = await tempHome();
+    const taken: Server = await startServer(() => new Response("busy"));
+    try {
+      const r = await runCli(["serve", "--port", String(taken.port)], {
+        env: { QWEN_HOME: home.home },
+      });
+      assert.equal(r.code, 1);
+      assert.equal(
+        r.stderr,
+        `error: Cannot listen on "127.0.0.1:${taken.port}": address already in use\n`,
+      );
+    } finally {
+      await taken.close(true);
+      await home.cleanup();
+    }
+  });
+});
+
+describe("qwen serve: running", () => {
+  let qwen: RunningFakeQwen;
+  let upstream: RunningFakeUpstream;
+  before(async () => {
+    upstream = await startFakeUpstream();
+    qwen = await startFakeQwen({ refreshDelayMs: 300, resourceUrl: upstream.server.url });
+  });
+  after(async () => {
+    await upstream.close();
+    await qwen.close();
+  });
+
+  async function writeCredentials(home: string, expiryDate: number) {
+    const refresh = `seed-${crypto.randomUUID()}`;
+    qwen.fake.addRefreshToken(refresh);
+    await writeOAuthCredentials(oauthCredentialsPath(home), {
+      access_token: `access-${crypto.randomUUID()}`,
+      refresh_token: refresh,
+      token_type: "Bearer",
+      resource_url: upstream.server.url,
+      expiry_date: expiryDate,
+    });
+  }
+
+  it("starts without credentials and becomes ready once they appear", async () => {
+    const home = await tempHome();
+    let serve: Running | undefined;
+    try {
+      serve = await startServe([], { QWEN_HOME: home.home, QWEN_OAUTH_BASE_URL: qwen.url });
+      const before = await fetch(`${serve.url}/health`);
+      assert.equal(before.status, 503);
+      assert.match((await before.json()).reason, /qwen auth/);
+      const refused = await fetch(`${serve.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(HELLO),
+      });
+      assert.equal(refused.status, 401);
+      assert.equal((await refused.json()).error.code, "no_credentials");
+
+      await writeCredentials(home.home, Date.now() + 3_600_000);
+      await waitFor(async () => {
+        const response = await fetch(`${serve!.url}/health`);
+        await response.body?.cancel();
+        return response.status === 200;
+      });
+      const answered = await fetch(`${serve.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(HELLO),
+      });
+      assert.equal(answered.status, 200);
+      assert.equal((await answered.json()).choices[0].message.content, "Hello!");
+      assert.match(serve.stderr(), /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/);
+    } finally {
+      await stop(serve);
+      await home.cleanup();
+    }
+  });
+
+  it("on SIGTERM lets an open stream finish, then exits 0", { timeout: 30_000 }, async () => {
+    const home = await tempHome();
+    let serve: Running | undefined;
+    try {
+      await writeCredentials(home.home, Date.now() + 3_600_000);
+      serve = await startServe(["--grace", "10"], {
+        QWEN_HOME: home.home,
+        QWEN_OAUTH_BASE_URL: qwen.url,
+      });
+      upstream.fake.next({ kind: "ok", chunkDelayMs: 200, chunks: ["a", "b", "c", "d", "e"] });
+      const response = await fetch(`${serve.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...HELLO, stream: true }),
+      });
+      const reader = response.body!.getReader();
+      let text = new TextDecoder().decode((await reader.read()).value);
+      process.kill(serve.child.pid!, "SIGTERM");
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) break;
+        text += new TextDecoder().decode(value);
+      }
+      assert.match(text, /data: \[DONE\]\n\n$/);
+      const exit = await serve.exited;
+      assert.equal(exit.code, 0);
+      assert.match(serve.stderr(), /SIGTERM: no new connections/);
+    } finally {
+      await stop(serve);
+      await home.cleanup();
+    }
+  });
+
+  it("exits at once on a second signal during the drain", { timeout: 30_000 }, async () => {
+    const home = await tempHome();
+    let serve: Running | undefined;
+    try {
+      await writeCredentials(home.home, Date.now() + 3_600_000);
+      serve = await startServe(["--grace", "20"], {
+        QWEN_HOME: home.home,
+        QWEN_OAUTH_BASE_URL: qwen.url,
+      });
+      upstream.fake.next({ kind: "ok", chunkDelayMs: 1000, chunks: ["a", "b", "c", "d", "e"] });
+      const controller = new AbortController();
+      const response = await fetch(`${serve.url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({ ...HELLO, stream: true }),
+        signal: controller.signal,
+      });
+      const reader = response.body!.getReader();
+      await reader.read();
+      process.kill(serve.child.pid!, "SIGTERM");
+      await waitFor(() => Promise.resolve(/SIGTERM: no new/.test(serve!.stderr())));
+      const started = Date.now();
+      process.kill(serve.child.pid!, "SIGTERM");
+      const exit = await serve.exited;
+      assert.ok(Date.now() - started < 2000, `exited after ${Date.now() - started} ms`);
+      assert.notEqual(exit.code, 0);
+      controller.abort();
+      await reader.read().catch(() => {});
+    } finally {
+      await stop(serve);
+      await home.cleanup();
+    }
+  });
+
+  it(
+    "two processes sharing one expired file refresh it exactly once",
+    { timeout: 30_000 },
+    async () => {
+      const home = await tempHome();
+      const serves: Running[] = [];
+      try {
+        await writeCredentials(home.home, Date.now() - 1000);
+        const env = { QWEN_HOME: home.home, QWEN_OAUTH_BASE_URL: qwen.url };
+        serves.push(await startServe([], env), await startServe([], env));
+        const before = qwen.fake.refreshRequests.length;
+        const responses = await Promise.all(
+          serves.flatMap((s) =>
+            Array.from({ length: 10 }, () =>
+              fetch(`${s.url}/v1/chat/completions`, {
+                method: "POST",
+                headers: { "content-type": "application/json" },
+                body: JSON.stringify(HELLO),
+              }))
+          ),
+        );
+        for (const response of responses) {
+          assert.equal(response.status, 200);
+          await response.body?.cancel();
+        }
+        assert.equal(qwen.fake.refreshRequests.length - before, 1);
+      } finally {
+        for (const s of serves) await stop(s);
+        await home.cleanup();
+      }
+    },
+  );
+});
