@@ -1,0 +1,114 @@
+import { describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { isLoopback, resolveServeConfig } from "../../src/server/config.ts";
+import { UsageError } from "../../src/errors.ts";
+
+describe("serve config from flags and environment", () => {
+  it("has the documented defaults", () => {
+    assert.deepEqual(resolveServeConfig({}, {}), {
+      host: "127.0.0.1",
+      port: 8080,
+      apiKeys: [],
+      account: undefined,
+      allowHosts: [],
+      corsOrigins: [],
+      maxBodyBytes: 32 * 1024 * 1024,
+      graceMs: 30_000,
+      firstByteTimeoutMs: 300_000,
+      idleTimeoutMs: 300_000,
+      verbose: false,
+      logFormat: "text",
+    });
+  });
+
+  it("reads every option from QWEN_SERVE_* variables", () => {
+    const config = resolveServeConfig({}, {
+      QWEN_SERVE_HOST: "0.0.0.0",
+      QWEN_SERVE_PORT: "9000",
+      QWEN_SERVE_API_KEYS: "k1, k2,,",
+      QWEN_SERVE_ACCOUNT: "work",
+      QWEN_SERVE_ALLOW_HOSTS: "proxy.lan",
+      QWEN_SERVE_CORS_ORIGINS: "https://a.example,https://b.example",
+      QWEN_SERVE_MAX_BODY: "1MiB",
+      QWEN_SERVE_GRACE: "5",
+      QWEN_SERVE_FIRST_BYTE_TIMEOUT: "600",
+      QWEN_SERVE_IDLE_TIMEOUT: "1.5",
+      QWEN_SERVE_VERBOSE: "true",
+      QWEN_SERVE_LOG_FORMAT: "json",
+    });
+    assert.deepEqual(config, {
+      host: "0.0.0.0",
+      port: 9000,
+      apiKeys: ["k1", "k2"],
+      account: "work",
+      allowHosts: ["proxy.lan"],
+      corsOrigins: ["https://a.example", "https://b.example"],
+      maxBodyBytes: 1024 * 1024,
+      graceMs: 5000,
+      firstByteTimeoutMs: 600_000,
+      idleTimeoutMs: 1500,
+      verbose: true,
+      logFormat: "json",
+    });
+  });
+
+  it("lets a flag replace its variable, lists included", () => {
+    const config = resolveServeConfig(
+      { port: "7000", "api-key": ["flag-key"], verbose: false },
+      { QWEN_SERVE_PORT: "9000", QWEN_SERVE_API_KEYS: "env-key", QWEN_SERVE_VERBOSE: "1" },
+    );
+    assert.equal(config.port, 7000);
+    assert.deepEqual(config.apiKeys, ["flag-key"]);
+    assert.equal(config.verbose, false);
+  });
+
+  it("takes PORT when QWEN_SERVE_PORT is not set", () => {
+    assert.equal(resolveServeConfig({}, { PORT: "3000" }).port, 3000);
+    assert.equal(resolveServeConfig({}, { PORT: "3000", QWEN_SERVE_PORT: "4000" }).port, 4000);
+  });
+
+  it("understands sizes with units", () => {
+    const size = (text: string) => resolveServeConfig({ "max-body": text }, {}).maxBodyBytes;
+    assert.equal(size("1024"), 1024);
+    assert.equal(size("32MiB"), 32 * 1024 ** 2);
+    assert.equal(size("500KB"), 500_000);
+    assert.equal(size("1.5 GiB"), 1.5 * 1024 ** 3);
+  });
+
+  for (
+    const [flags, env, pattern] of [
+      [{ port: "http" }, {}, /Invalid value "http" for "--port": expected a port/],
+      [{}, { QWEN_SERVE_PORT: "70000" }, /"QWEN_SERVE_PORT"/],
+      [{ "max-body": "lots" }, {}, /"--max-body": expected bytes/],
+      [{ "max-body": "0" }, {}, /"--max-body"/],
+      [{ grace: "-1" }, {}, /"--grace"/],
+      [{ "idle-timeout": "0" }, {}, /"--idle-timeout": expected at least 1 s/],
+      [{ "log-format": "xml" }, {}, /"--log-format": expected "text" or "json"/],
+      [{}, { QWEN_SERVE_VERBOSE: "maybe" }, /"QWEN_SERVE_VERBOSE"/],
+    ] as const
+  ) {
+    it(`refuses ${JSON.stringify({ ...flags, ...env })} as a usage error`, () => {
+      assert.throws(() => resolveServeConfig(flags, env), (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, pattern);
+        return true;
+      });
+    });
+  }
+
+  it("never echoes an API key in an error", () => {
+    assert.throws(() => resolveServeConfig({ "api-key": ["  "] }, {}), (error: unknown) => {
+      assert.doesNotMatch((error as Error).message, /"  "/);
+      return true;
+    });
+  });
+
+  it("knows loopback addresses", () => {
+    for (const host of ["127.0.0.1", "127.1.2.3", "localhost", "::1"]) {
+      assert.equal(isLoopback(host), true, host);
+    }
+    for (const host of ["0.0.0.0", "::", "192.168.1.2", "example.com"]) {
+      assert.equal(isLoopback(host), false, host);
+    }
+  });
+});
