@@ -176,7 +176,7 @@ describe("qwen status --probe", () => {
     const report = JSON.parse(r.stdout);
     assert.equal(report.usable, true);
     const probes = Object.fromEntries(
-      (report.accounts as JsonAccount[]).map((a) => [a.name, a.probe]),
+      (report.accounts as JsonAccount[]).map((a) => [a.name, a.probe!]),
     );
     assert.equal(probes.good.result, "ok");
     assert.equal(probes.good.status, 200);
