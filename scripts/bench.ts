@@ -1,0 +1,767 @@
+/**
+ * `npm run bench` (`bun scripts/bench.ts [--quick]`): what `qwen serve` costs, measured against
+ * the practical limit in one run, on loopback only.
+ *
+ * Set-up: `wrk` from Debian's packages (`apt-get install -y wrk`). The script checks for it and,
+ * when it is missing, prints that command and exits 2; it never installs anything itself.
+ *
+ * One run starts, each in its own process:
+ *   - the project's fake model API (scripts/bench/upstream.ts → tests/helpers/fake-upstream.ts);
+ *   - the minimal pass-through proxies, the practical limit (scripts/bench/passthrough-*.ts);
+ *   - `qwen serve` from source on Bun, from source on Deno, and the compiled binary dist/qwen
+ *     (rebuilt with `bun scripts/build.ts --host` when missing or older than src/);
+ * and measures, with every target side by side in the same run:
+ *   1. wrk (`--latency`, one thread): non-streaming and streaming (20 events) chat completions,
+ *      a tiny and a ~50 KB coding-agent request, at 1, 16 and 256 connections; requests/s, p50,
+ *      p99, and the ratios qwen ÷ limit and qwen ÷ direct;
+ *   2. a stream of 20 events 50 ms apart: the fake stamps each event with its send time and the
+ *      driver notes when it arrives (delay = arrival − send, same machine clock); median and
+ *      worst, through each target and directly;
+ *   3. resident memory (VmRSS) of a fresh dist/qwen: idle, with 256 open streams, and after
+ *      10,000 and 100,000 requests (a mix of the four request kinds at 16 connections);
+ *   4. wall time of `dist/qwen --version` and `dist/qwen status --json` against a hello-world
+ *      compiled the same way (`bun build --compile --minify`), median of many runs.
+ * Prints a Markdown report and writes it to .bench/results.md (raw numbers: .bench/results.json).
+ * `--quick` (under a minute): 1 s per cell, four cells, one delayed stream, memory up to 10,000.
+ * Every child process is killed at the end, also on failure and on Ctrl+C.
+ */
+import { spawnSync } from "node:child_process";
+import { cpus } from "node:os";
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { connect, type Socket } from "node:net";
+import { join } from "node:path";
+import process from "node:process";
+import { agentBody, tinyBody } from "./bench/bodies.ts";
+import {
+  killChildrenOnExit,
+  rssMiB,
+  run,
+  sleep,
+  type Started,
+  startServerProcess,
+  stopAll,
+} from "./bench/procs.ts";
+import { BENCH_TOKEN, CHUNKS } from "./bench/upstream.ts";
+import { wrk, type WrkResult } from "./bench/wrk.ts";
+
+const ROOT = join(import.meta.dirname ?? ".", "..");
+const OUT = join(ROOT, ".bench");
+const TMP = join(OUT, "tmp");
+const LOGS = join(OUT, "logs");
+const BUN = existsSync(join(ROOT, "node_modules/.bin/bun"))
+  ? join(ROOT, "node_modules/.bin/bun")
+  : process.execPath;
+const DENO = join(ROOT, "node_modules/.bin/deno");
+const BINARY = join(ROOT, "dist/qwen");
+const HELLO = join(OUT, "hello");
+
+const quick = process.argv.includes("--quick");
+const plan = quick
+  ? {
+    warmupSeconds: 0,
+    seconds: 1,
+    cells: [
+      { mode: "json", size: "tiny", c: 16 },
+      { mode: "stream", size: "tiny", c: 16 },
+      { mode: "json", size: "tiny", c: 1 },
+      { mode: "json", size: "agent", c: 1 },
+    ] as Cell[],
+    delayedStreams: 1,
+    memoryCounts: [10_000],
+    startupRuns: 10,
+  }
+  : {
+    warmupSeconds: 1,
+    seconds: 5,
+    cells: (["json", "stream"] as const).flatMap((mode) =>
+      (["tiny", "agent"] as const).flatMap((size) => [1, 16, 256].map((c) => ({ mode, size, c })))
+    ),
+    delayedStreams: 5,
+    memoryCounts: [10_000, 100_000],
+    startupRuns: 30,
+  };
+
+interface Cell {
+  mode: "json" | "stream";
+  size: "tiny" | "agent";
+  c: number;
+}
+
+type TargetName = "direct" | "limit-bun" | "qwen-bun" | "qwen-bin" | "limit-deno" | "qwen-deno";
+
+interface Target {
+  name: TargetName;
+  label: string;
+  /** The chat completions URL. */
+  url: string;
+  /** The target it is held against (the minimal pass-through of its runtime). */
+  limit?: TargetName;
+  pid?: number;
+}
+
+const TARGET_ORDER: TargetName[] = [
+  "direct",
+  "limit-bun",
+  "qwen-bun",
+  "qwen-bin",
+  "limit-deno",
+  "qwen-deno",
+];
+
+const LABELS: Record<TargetName, string> = {
+  "direct": "direct",
+  "limit-bun": "limit Bun",
+  "qwen-bun": "qwen Bun",
+  "qwen-bin": "qwen binary",
+  "limit-deno": "limit Deno",
+  "qwen-deno": "qwen Deno",
+};
+
+const CLIENT_HEADERS = {
+  "content-type": "application/json",
+  "authorization": `Bearer ${BENCH_TOKEN}`,
+  "user-agent": "qwen-bench/1",
+};
+
+const CHUNK_INTERVAL_MS = 50;
+
+// ---------------------------------------------------------------------------------------------
+
+function requireWrk(): void {
+  const found = spawnSync("wrk", ["-v"], { stdio: "ignore" });
+  if (found.error) {
+    process.stderr.write(
+      "The benchmark needs wrk (an HTTP load generator) and it is not installed.\n" +
+        "Install it with:\n\n  apt-get install -y wrk\n\n(as root, or with sudo), then run " +
+        '"npm run bench" again.\n',
+    );
+    process.exit(2);
+  }
+}
+
+function newestMtime(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    const mtime = entry.isDirectory() ? newestMtime(path) : statSync(path).mtimeMs;
+    if (mtime > newest) newest = mtime;
+  }
+  return newest;
+}
+
+async function ensureBinaries(): Promise<void> {
+  const stale = !existsSync(BINARY) ||
+    statSync(BINARY).mtimeMs < newestMtime(join(ROOT, "src"));
+  if (stale) {
+    log("building dist/qwen (missing or older than src/) with scripts/build.ts --host");
+    const r = await run(BUN, [join(ROOT, "scripts/build.ts"), "--host"], process.env);
+    if (r.code !== 0) throw new Error(`Cannot build dist/qwen:\n${r.stderr}${r.stdout}`);
+  }
+  const source = join(ROOT, "scripts/bench/hello.ts");
+  if (!existsSync(HELLO) || statSync(HELLO).mtimeMs < statSync(source).mtimeMs) {
+    // The same flags scripts/build.ts gives qwen.
+    const r = await run(BUN, [
+      "build",
+      "--compile",
+      "--minify",
+      "--sourcemap=none",
+      source,
+      "--outfile",
+      HELLO,
+    ], process.env);
+    if (r.code !== 0) throw new Error(`Cannot build the hello-world:\n${r.stderr}${r.stdout}`);
+  }
+}
+
+/** The environment of every child: loopback only, our own QWEN_HOME, no proxies. */
+function childEnv(home: string): Record<string, string | undefined> {
+  const env: Record<string, string | undefined> = { ...process.env };
+  for (const name of Object.keys(env)) {
+    if (/^(https?|all|no)_proxy$/i.test(name) || name.startsWith("QWEN_")) delete env[name];
+  }
+  env.NO_PROXY = "127.0.0.1,localhost";
+  env.QWEN_HOME = home;
+  // A refresh is never due (the token expires in a day); if one were, it would go nowhere.
+  env.QWEN_OAUTH_BASE_URL = "http://127.0.0.1:9";
+  env.NO_COLOR = "1";
+  return env;
+}
+
+function writeCredentials(home: string, upstream: string): void {
+  mkdirSync(home, { recursive: true });
+  writeFileSync(
+    join(home, "oauth_creds.json"),
+    JSON.stringify({
+      access_token: BENCH_TOKEN,
+      refresh_token: "bench-refresh-token",
+      token_type: "Bearer",
+      resource_url: upstream,
+      expiry_date: Date.now() + 24 * 3600_000,
+    }),
+    { mode: 0o600 },
+  );
+}
+
+function log(message: string): void {
+  process.stderr.write(`bench: ${message}\n`);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/** One request of each kind through `url`, checked: a target that answers wrongly is no target. */
+async function verify(target: Target): Promise<void> {
+  const json = await fetch(target.url, {
+    method: "POST",
+    headers: CLIENT_HEADERS,
+    body: tinyBody(false),
+  });
+  const answer = await json.json() as { choices?: { message?: { content?: string } }[] };
+  if (json.status !== 200 || answer.choices?.[0]?.message?.content !== CHUNKS.join("")) {
+    throw new Error(`${target.label} answered ${json.status}: ${JSON.stringify(answer)}`);
+  }
+  const sse = await fetch(target.url, {
+    method: "POST",
+    headers: CLIENT_HEADERS,
+    body: tinyBody(true),
+  });
+  const text = await sse.text();
+  const contents = text.match(/"content":"word\d+ "/g)?.length ?? 0;
+  if (sse.status !== 200 || contents !== 20 || !text.trimEnd().endsWith("data: [DONE]")) {
+    throw new Error(`${target.label} streamed ${sse.status} with ${contents} events: ${text}`);
+  }
+}
+
+/** A few hundred requests of every kind, so JITs and connection pools are warm. */
+async function warmUp(target: Target, bodies: string[]): Promise<void> {
+  for (let round = 0; round < 25; round++) {
+    await Promise.all(Array.from({ length: 8 }, async (_, i) => {
+      const response = await fetch(target.url, {
+        method: "POST",
+        headers: CLIENT_HEADERS,
+        body: bodies[(round + i) % bodies.length],
+      });
+      await response.arrayBuffer();
+    }));
+  }
+}
+
+/** Delays (ms) between the fake sending each event and it reaching us, over `streams` streams. */
+async function chunkDelays(target: Target, streams: number): Promise<number[]> {
+  const delays: number[] = [];
+  const decoder = new TextDecoder();
+  for (let s = 0; s < streams; s++) {
+    const response = await fetch(target.url, {
+      method: "POST",
+      headers: CLIENT_HEADERS,
+      body: tinyBody(true, { bench_chunk_delay_ms: CHUNK_INTERVAL_MS }),
+    });
+    const reader = response.body!.getReader();
+    let buffer = "";
+    let seen = 0;
+    for (;;) {
+      const { done, value } = await reader.read();
+      const arrivedAt = performance.timeOrigin + performance.now();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf("\n\n")) >= 0) {
+        const event = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const sentAt = /"sent_at":([\d.]+)/.exec(event)?.[1];
+        if (sentAt !== undefined) {
+          delays.push(arrivedAt - Number(sentAt));
+          seen++;
+        }
+      }
+    }
+    if (seen !== CHUNKS.length + 1) {
+      throw new Error(`${target.label}: ${seen} stamped events instead of ${CHUNKS.length + 1}`);
+    }
+  }
+  return delays;
+}
+
+/** Opens a stream the fake holds open after its first event; resolves once that event is in. */
+function openHeldStream(origin: string): Promise<Socket> {
+  const { hostname, port } = new URL(origin);
+  const body = tinyBody(true, { bench_hold: true });
+  return new Promise((resolve, reject) => {
+    const socket = connect({ host: hostname, port: Number(port) }, () => {
+      socket.write(
+        `POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
+          `Content-Type: application/json\r\nAuthorization: Bearer ${BENCH_TOKEN}\r\n` +
+          `User-Agent: qwen-bench/1\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+      );
+    });
+    let received = "";
+    const onData = (data: Buffer) => {
+      received += data.toString("latin1");
+      if (received.includes("data: {")) {
+        socket.off("data", onData);
+        socket.on("data", () => {});
+        resolve(socket);
+      }
+    };
+    socket.on("data", onData);
+    socket.on("error", reject);
+    socket.setTimeout(30_000, () => reject(new Error("no first event within 30 s")));
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+
+function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid] : (sorted[mid - 1] + sorted[mid]) / 2;
+}
+
+function timeRun(command: string, args: string[], env: Record<string, string | undefined>) {
+  const start = performance.now();
+  const r = spawnSync(command, args, { env, stdio: "ignore" });
+  const ms = performance.now() - start;
+  if (r.status !== 0) throw new Error(`"${command} ${args.join(" ")}" exited with ${r.status}`);
+  return ms;
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+const ms = (n: number) => (n < 10 ? n.toFixed(2) : n.toFixed(1));
+const rps = (n: number) => Math.round(n).toLocaleString("en-US");
+
+interface CellResult extends Cell {
+  results: Partial<Record<TargetName, WrkResult>>;
+}
+
+interface Check {
+  goal: string;
+  measured: string;
+  pass: boolean;
+}
+
+async function main(): Promise<void> {
+  requireWrk();
+  killChildrenOnExit();
+  for (const dir of [OUT, TMP, LOGS]) mkdirSync(dir, { recursive: true });
+  const started = Date.now();
+  await ensureBinaries();
+
+  // Bodies, as files for wrk.
+  const bodyFiles: Record<string, string> = {};
+  for (const size of ["tiny", "agent"] as const) {
+    for (const mode of ["json", "stream"] as const) {
+      const path = join(TMP, `${size}-${mode}.json`);
+      const stream = mode === "stream";
+      writeFileSync(path, size === "tiny" ? tinyBody(stream) : agentBody(stream));
+      bodyFiles[`${size}-${mode}`] = path;
+    }
+  }
+  const allBodies = Object.values(bodyFiles).map((p) => readFileSync(p, "utf8"));
+
+  // Processes.
+  const home = join(TMP, "qwen-home");
+  const env = childEnv(home);
+  const logFile = (name: string) => join(LOGS, `${name}.log`);
+  const upstream = await startServerProcess(
+    "the fake upstream",
+    BUN,
+    [join(ROOT, "scripts/bench/upstream.ts")],
+    { env, log: logFile("upstream") },
+  );
+  writeCredentials(home, upstream.url);
+  const serve = ["serve", "--host", "127.0.0.1", "--port", "0"];
+  const entry = join(ROOT, "src/main.ts");
+  const spawns: [TargetName, string, string[]][] = [
+    ["limit-bun", BUN, [join(ROOT, "scripts/bench/passthrough-bun.ts"), upstream.url]],
+    ["qwen-bun", BUN, [entry, ...serve]],
+    ["qwen-bin", BINARY, serve],
+    ["limit-deno", DENO, [
+      "run",
+      "-A",
+      join(ROOT, "scripts/bench/passthrough-deno.ts"),
+      upstream.url,
+    ]],
+    ["qwen-deno", DENO, ["run", "-A", entry, ...serve]],
+  ];
+  const servers = new Map<TargetName, Started>();
+  for (const [name, command, args] of spawns) {
+    servers.set(name, await startServerProcess(name, command, args, { env, log: logFile(name) }));
+  }
+  const targets: Target[] = TARGET_ORDER.map((name) => {
+    const origin = name === "direct" ? upstream.url : servers.get(name)!.url;
+    return {
+      name,
+      label: LABELS[name],
+      url: `${origin}/v1/chat/completions`,
+      limit: name === "qwen-deno"
+        ? "limit-deno"
+        : name.startsWith("qwen")
+        ? "limit-bun"
+        : undefined,
+      pid: servers.get(name)?.pid,
+    };
+  });
+  for (const target of targets) {
+    await verify(target);
+    await warmUp(target, allBodies);
+  }
+  log(`all targets answer correctly; ${plan.cells.length} cells × ${targets.length} targets`);
+
+  // 1. Throughput and latency.
+  const cells: CellResult[] = [];
+  for (const cell of plan.cells) {
+    const result: CellResult = { ...cell, results: {} };
+    for (const target of targets) {
+      const options = {
+        url: target.url,
+        bodies: [bodyFiles[`${cell.size}-${cell.mode}`]],
+        connections: cell.c,
+      };
+      if (plan.warmupSeconds > 0) await wrk({ ...options, seconds: plan.warmupSeconds });
+      const r = await wrk({ ...options, seconds: plan.seconds });
+      if (r.errors > 0) {
+        throw new Error(`${target.label}, ${describeCell(cell)}: ${r.errors} failed requests`);
+      }
+      result.results[target.name] = r;
+      log(`${describeCell(cell)} ${target.label}: ${rps(r.rps)} req/s, p50 ${ms(r.p50)} ms`);
+    }
+    cells.push(result);
+  }
+  const peakMiB: Partial<Record<TargetName, number>> = {};
+  for (const target of targets) {
+    if (target.pid !== undefined) peakMiB[target.name] = hwmMiB(target.pid);
+  }
+
+  // 2. Per-event delay of a slow stream.
+  const delays: Partial<Record<TargetName, number[]>> = {};
+  for (const target of targets) {
+    delays[target.name] = await chunkDelays(target, plan.delayedStreams);
+  }
+  log("chunk delays measured");
+
+  // 3. Memory of a fresh compiled binary.
+  await stopAll();
+  const upstream2 = await startServerProcess(
+    "the fake upstream",
+    BUN,
+    [join(ROOT, "scripts/bench/upstream.ts")],
+    { env, log: logFile("upstream-memory") },
+  );
+  writeCredentials(home, upstream2.url);
+  const mem = await startServerProcess("qwen-bin (memory)", BINARY, serve, {
+    env,
+    log: logFile("qwen-bin-memory"),
+  });
+  await sleep(1000);
+  const memory: { point: string; mib: number; requests?: number }[] = [];
+  memory.push({ point: "idle (started, no request yet)", mib: rssMiB(mem.pid) });
+  const held = await Promise.all(Array.from({ length: 256 }, () => openHeldStream(mem.url)));
+  let heldMiB = 0;
+  for (let i = 0; i < 5; i++) {
+    heldMiB = Math.max(heldMiB, rssMiB(mem.pid));
+    await sleep(200);
+  }
+  memory.push({ point: "256 open streams", mib: heldMiB });
+  for (const socket of held) socket.destroy();
+  await sleep(500);
+  let done = 0;
+  let rate = 0;
+  const memUrl = `${mem.url}/v1/chat/completions`;
+  for (const count of plan.memoryCounts) {
+    while (done < count) {
+      const seconds = rate === 0 ? 2 : Math.max(1, Math.ceil((count - done) / rate));
+      const r = await wrk({
+        url: memUrl,
+        bodies: Object.values(bodyFiles),
+        connections: 16,
+        seconds,
+      });
+      if (r.errors > 0) throw new Error(`memory run: ${r.errors} failed requests`);
+      done += r.requests;
+      rate = r.rps;
+    }
+    await sleep(2000);
+    memory.push({
+      point: `after ${count.toLocaleString("en-US")} requests`,
+      mib: rssMiB(mem.pid),
+      requests: done,
+    });
+    log(`memory after ${done} requests: ${f1(rssMiB(mem.pid))} MiB`);
+  }
+  await stopAll();
+
+  // 4. Start-up of the compiled binary.
+  const startup = { hello: [] as number[], version: [] as number[], status: [] as number[] };
+  for (let i = 0; i < 3; i++) {
+    timeRun(HELLO, [], env);
+    timeRun(BINARY, ["--version"], env);
+    timeRun(BINARY, ["status", "--json"], env);
+  }
+  for (let i = 0; i < plan.startupRuns; i++) {
+    startup.hello.push(timeRun(HELLO, [], env));
+    startup.version.push(timeRun(BINARY, ["--version"], env));
+    startup.status.push(timeRun(BINARY, ["status", "--json"], env));
+  }
+
+  // Report.
+  const report = render({ cells, delays, memory, peakMiB, startup, started });
+  writeFileSync(join(OUT, "results.md"), report);
+  writeFileSync(
+    join(OUT, "results.json"),
+    JSON.stringify({ quick, plan, cells, delays, memory, peakMiB, startup }, null, 2),
+  );
+  process.stdout.write(report);
+  log(`written to .bench/results.md in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+function hwmMiB(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, "utf8");
+  return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
+}
+
+function describeCell(cell: Cell): string {
+  return `${cell.mode === "json" ? "JSON" : "stream"} ${cell.size} c=${cell.c}`;
+}
+
+function render(data: {
+  cells: CellResult[];
+  delays: Partial<Record<TargetName, number[]>>;
+  memory: { point: string; mib: number; requests?: number }[];
+  peakMiB: Partial<Record<TargetName, number>>;
+  startup: { hello: number[]; version: number[]; status: number[] };
+  started: number;
+}): string {
+  const { cells, delays, memory, peakMiB, startup } = data;
+  const out: string[] = [];
+  const cpu = /model name\s*:\s*(.+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?";
+  const uname = spawnSync("uname", ["-srm"], { encoding: "utf8" }).stdout.trim();
+  const bunVersion = spawnSync(BUN, ["--version"], { encoding: "utf8" }).stdout.trim();
+  const denoVersion = /deno (\S+)/.exec(
+    spawnSync(DENO, ["--version"], { encoding: "utf8" }).stdout,
+  )?.[1];
+  out.push(`# qwen serve benchmark${quick ? " (quick)" : ""}`);
+  out.push("");
+  out.push(
+    `${new Date(data.started).toISOString().slice(0, 16).replace("T", " ")} UTC · ` +
+      `${cpus().length} cores (${cpu}) · ${uname} · Bun ${bunVersion} · Deno ${denoVersion} · ` +
+      `wrk -t1, ${plan.warmupSeconds ? `${plan.warmupSeconds} s warm-up + ` : ""}` +
+      `${plan.seconds} s per cell · \`npm run bench${quick ? " -- --quick" : ""}\``,
+  );
+  out.push("");
+  out.push(
+    "Targets: **direct** = the fake upstream itself; **limit** = a minimal pass-through proxy " +
+      "(forward, return the upstream's answer) on the same runtime; **qwen** = `qwen serve` " +
+      "from source, and the compiled `dist/qwen`. Ratios: qwen ÷ the limit of its runtime " +
+      "(Bun's for the binary). Streams: 20 events.",
+  );
+  out.push("");
+
+  out.push("## Throughput (requests/s)");
+  out.push("");
+  out.push(
+    "| Load | " + TARGET_ORDER.map((t) => LABELS[t]).join(" | ") +
+      " | Bun ÷ limit | binary ÷ limit | Deno ÷ limit | Bun ÷ direct |",
+  );
+  out.push("|" + " --- |".repeat(TARGET_ORDER.length + 5));
+  for (const cell of cells) {
+    const r = cell.results;
+    const ratio = (a: TargetName, b: TargetName) => f2(r[a]!.rps / r[b]!.rps);
+    out.push(
+      `| ${describeCell(cell)} | ` + TARGET_ORDER.map((t) => rps(r[t]!.rps)).join(" | ") +
+        ` | ${ratio("qwen-bun", "limit-bun")} | ${ratio("qwen-bin", "limit-bun")} | ` +
+        `${ratio("qwen-deno", "limit-deno")} | ${ratio("qwen-bun", "direct")} |`,
+    );
+  }
+  out.push("");
+
+  out.push("## Latency p50 / p99 (ms)");
+  out.push("");
+  out.push(
+    "| Load | " + TARGET_ORDER.map((t) => LABELS[t]).join(" | ") +
+      " | Bun ÷ limit | binary ÷ limit | Deno ÷ limit |",
+  );
+  out.push("|" + " --- |".repeat(TARGET_ORDER.length + 4));
+  for (const cell of cells) {
+    const r = cell.results;
+    const ratio = (a: TargetName, b: TargetName) =>
+      `${f2(r[a]!.p50 / r[b]!.p50)} / ${f2(r[a]!.p99 / r[b]!.p99)}`;
+    out.push(
+      `| ${describeCell(cell)} | ` +
+        TARGET_ORDER.map((t) => `${ms(r[t]!.p50)} / ${ms(r[t]!.p99)}`).join(" | ") +
+        ` | ${ratio("qwen-bun", "limit-bun")} | ${ratio("qwen-bin", "limit-bun")} | ` +
+        `${ratio("qwen-deno", "limit-deno")} |`,
+    );
+  }
+  out.push("");
+
+  out.push(`## A stream of 20 events ${CHUNK_INTERVAL_MS} ms apart`);
+  out.push("");
+  out.push("Delay from the fake sending an event to the client reading it (ms).");
+  out.push("");
+  out.push("| Target | events | median | worst | median − direct |");
+  out.push("| --- | --- | --- | --- | --- |");
+  const directMedian = median(delays.direct!);
+  for (const t of TARGET_ORDER) {
+    const d = delays[t]!;
+    out.push(
+      `| ${LABELS[t]} | ${d.length} | ${ms(median(d))} | ${ms(Math.max(...d))} | ` +
+        `${t === "direct" ? "" : ms(median(d) - directMedian)} |`,
+    );
+  }
+  out.push("");
+
+  out.push("## Memory (resident, VmRSS)");
+  out.push("");
+  out.push("| Compiled binary, fresh process | MiB |");
+  out.push("| --- | --- |");
+  for (const m of memory) {
+    const done = m.requests === undefined ? "" : ` (${m.requests.toLocaleString("en-US")} done)`;
+    out.push(`| ${m.point}${done} | ${f1(m.mib)} |`);
+  }
+  out.push(
+    "| peak during the load above (VmHWM): " +
+      (["qwen-bun", "qwen-bin", "qwen-deno", "limit-bun", "limit-deno"] as TargetName[])
+        .map((t) => `${LABELS[t]} ${f1(peakMiB[t] ?? 0)}`).join(", ") +
+      " | |",
+  );
+  out.push("");
+
+  const hello = median(startup.hello);
+  out.push("## Start-up (wall time, median of " + startup.hello.length + " runs)");
+  out.push("");
+  out.push("| Command | ms | ÷ hello-world |");
+  out.push("| --- | --- | --- |");
+  out.push(`| compiled hello-world (\`bun build --compile\`) | ${ms(hello)} | 1.00 |`);
+  out.push(
+    `| \`dist/qwen --version\` | ${ms(median(startup.version))} | ${
+      f2(median(startup.version) / hello)
+    } |`,
+  );
+  out.push(
+    `| \`dist/qwen status --json\` | ${ms(median(startup.status))} | ${
+      f2(median(startup.status) / hello)
+    } |`,
+  );
+  out.push("");
+
+  const checks = evaluate(data, hello);
+  out.push("## Targets (issue 5)");
+  out.push("");
+  out.push("| Goal | Measured | |");
+  out.push("| --- | --- | --- |");
+  for (const c of checks) {
+    out.push(`| ${c.goal} | ${c.measured} | ${c.pass ? "pass" : "**FAIL**"} |`);
+  }
+  out.push("");
+  return out.join("\n");
+}
+
+function evaluate(
+  data: Parameters<typeof render>[0],
+  hello: number,
+): Check[] {
+  const checks: Check[] = [];
+  const { cells, delays, memory, startup } = data;
+  const at = (c: number) => cells.filter((cell) => cell.c === c);
+  for (
+    const [name, limit, label] of [
+      ["qwen-bun", "limit-bun", "Bun"],
+      ["qwen-bin", "limit-bun", "binary"],
+      ["qwen-deno", "limit-deno", "Deno"],
+    ] as [TargetName, TargetName, string][]
+  ) {
+    const c16 = at(16);
+    if (c16.length > 0) {
+      const worst = c16.map((cell) => ({
+        cell,
+        ratio: cell.results[name]!.rps / cell.results[limit]!.rps,
+      })).sort((a, b) => a.ratio - b.ratio)[0];
+      checks.push({
+        goal: `${label}: req/s at c=16 ≥ 0.9 × ${LABELS[limit]}`,
+        measured: `worst ${f2(worst.ratio)} (${describeCell(worst.cell)})`,
+        pass: worst.ratio >= 0.9,
+      });
+    }
+    const c1 = at(1);
+    if (c1.length > 0) {
+      const p50 = c1.map((cell) => ({
+        cell,
+        ratio: cell.results[name]!.p50 / cell.results[limit]!.p50,
+      })).sort((a, b) => b.ratio - a.ratio)[0];
+      const p99 = c1.map((cell) => ({
+        cell,
+        ratio: cell.results[name]!.p99 / cell.results[limit]!.p99,
+      })).sort((a, b) => b.ratio - a.ratio)[0];
+      checks.push({
+        goal: `${label}: c=1 p50 ≤ 1.25 × ${LABELS[limit]}`,
+        measured: `worst ${f2(p50.ratio)} (${describeCell(p50.cell)})`,
+        pass: p50.ratio <= 1.25,
+      });
+      checks.push({
+        goal: `${label}: c=1 p99 ≤ 1.5 × ${LABELS[limit]}`,
+        measured: `worst ${f2(p99.ratio)} (${describeCell(p99.cell)})`,
+        pass: p99.ratio <= 1.5,
+      });
+    }
+  }
+  const direct = median(delays.direct!);
+  for (const t of ["qwen-bun", "qwen-bin", "qwen-deno"] as TargetName[]) {
+    const d = delays[t]!;
+    const extra = median(d) - direct;
+    const worst = Math.max(...d);
+    checks.push({
+      goal: `${
+        LABELS[t]
+      }: median event delay ≤ direct + 2 ms; none held back (worst < ${CHUNK_INTERVAL_MS} ms)`,
+      measured: `+${ms(extra)} ms; worst ${ms(worst)} ms`,
+      pass: extra <= 2 && worst < CHUNK_INTERVAL_MS,
+    });
+  }
+  const mib = (point: string) => memory.find((m) => m.point.startsWith(point))?.mib;
+  const idle = mib("idle")!;
+  checks.push({
+    goal: "binary idle ≤ 60 MB",
+    measured: `${f1(idle)} MiB`,
+    pass: idle * 1.048576 <= 60,
+  });
+  const streams = mib("256")!;
+  checks.push({
+    goal: "binary with 256 open streams ≤ 150 MB",
+    measured: `${f1(streams)} MiB`,
+    pass: streams * 1.048576 <= 150,
+  });
+  const after10k = mib("after 10,000");
+  const after100k = mib("after 100,000");
+  if (after10k !== undefined && after100k !== undefined) {
+    const growth = after100k / after10k - 1;
+    checks.push({
+      goal: "binary after 100,000 requests within 10 % of after 10,000",
+      measured: `${growth >= 0 ? "+" : ""}${f1(growth * 100)} %`,
+      pass: Math.abs(growth) <= 0.1,
+    });
+  }
+  for (
+    const [name, runs] of [["--version", startup.version], [
+      "status --json",
+      startup.status,
+    ]] as const
+  ) {
+    const ratio = median(runs) / hello;
+    checks.push({
+      goal: `\`qwen ${name}\` ≤ 3 × hello-world`,
+      measured: `${f2(ratio)} ×`,
+      pass: ratio <= 3,
+    });
+  }
+  return checks;
+}
+
+try {
+  await main();
+} catch (error) {
+  process.stderr.write(`bench failed: ${(error as Error)?.stack ?? error}\n`);
+  process.exitCode = 1;
+} finally {
+  await stopAll();
+}
+process.exit();
