@@ -19,7 +19,7 @@ import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
 import { createApp } from "../server/app.ts";
 import { ENV_NAMES, isLoopback, resolveServeConfig, type ServeConfig } from "../server/config.ts";
-import { createLogger } from "../server/log.ts";
+import { bufferedWriter, createLogger } from "../server/log.ts";
 import { defaultUserAgent } from "../upstream/headers.ts";
 
 export const SERVE_USAGE = `Usage: qwen serve [flags]
@@ -95,10 +95,11 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     // Refresh a few minutes early so a long request never starts on a token about to expire.
     refreshAheadMs: 5 * 60_000,
   });
+  const output = bufferedWriter(ctx.stderr);
   const logger = createLogger({
     format: config.logFormat,
     verbose: config.verbose,
-    write: ctx.stderr,
+    write: output.write,
     secrets: config.apiKeys,
   });
 
@@ -162,6 +163,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     }
     return ExitCode.ok;
   } finally {
+    output.flush();
     signals.dispose();
   }
 }

@@ -160,10 +160,20 @@ export class UpstreamClient {
             headers: responseHeaders(response.headers),
           });
         }
-        report.streaming = true;
         const contentType = response.headers.get("content-type") ?? "";
+        if (!contentType.startsWith("text/event-stream")) {
+          // A JSON answer arrives in one piece once the model is done, so the first-byte wait
+          // covered the time that matters. Handing the body over as is lets the runtime pipe it
+          // natively; if the client leaves, the runtime cancels it and with it the fetch.
+          detach();
+          return new Response(response.body, {
+            status: response.status,
+            headers: responseHeaders(response.headers),
+          });
+        }
+        report.streaming = true;
         const body = passThrough(response.body, {
-          sse: contentType.startsWith("text/event-stream"),
+          sse: true,
           idleTimeoutMs: options.idleTimeoutMs,
           abort: (reason) => controller.abort(reason),
           onEnd: (outcome) => {

@@ -192,7 +192,12 @@ describe("qwen serve: running", () => {
       });
       assert.equal(answered.status, 200);
       assert.equal((await answered.json()).choices[0].message.content, "Hello!");
-      assert.match(serve.stderr(), /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/);
+      // Log lines are written in batches, a few milliseconds late.
+      await waitFor(() =>
+        Promise.resolve(
+          /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/.test(serve!.stderr()),
+        )
+      );
     } finally {
       await stop(serve);
       await home.cleanup();
