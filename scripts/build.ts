@@ -94,7 +94,16 @@ if (!hostOnly) {
   for (const t of targets) {
     if (denoSkipped) break;
     const out = join(dist, `qwen-deno-${t.name}${t.exe}`);
-    const args = ["compile", "-A", "--no-check", `--target=${t.deno}`, "--output", out, entry];
+    const args = [
+      "compile",
+      "-A",
+      "--no-check",
+      "--unstable-no-legacy-abort",
+      `--target=${t.deno}`,
+      "--output",
+      out,
+      entry,
+    ];
     const r = await run(deno, args);
     if (r.code !== 0) {
       if (t === targets[0] || /dl\.deno\.land|download|DENORT/i.test(r.output)) {

@@ -25,7 +25,7 @@ import {
   type ReadResult,
   writeOAuthCredentials,
 } from "./store.ts";
-import type { AccountState, TokenSource, UpstreamAuth } from "./types.ts";
+import type { AccountState, GetTokenOptions, TokenSource, UpstreamAuth } from "./types.ts";
 
 export interface OAuthTokenSourceOptions {
   /** The credentials file, e.g. `~/.qwen/oauth_creds.json`. */
@@ -116,7 +116,7 @@ export class OAuthTokenSource implements TokenSource {
   }
 
   async getToken(
-    options: { forceRefresh?: boolean; signal?: AbortSignal; rejectedToken?: string } = {},
+    options: GetTokenOptions = {},
   ): Promise<UpstreamAuth> {
     const snapshot = await this.#load();
     const credentials = this.#require(snapshot);

@@ -24,6 +24,17 @@ export type AccountState =
   /** The server refused the refresh token: only `qwen auth` helps. */
   | "needs_login";
 
+export interface GetTokenOptions {
+  /** Refresh even if the token looks valid: the upstream just refused it. */
+  forceRefresh?: boolean;
+  /**
+   * The token the upstream refused. When the file already holds a different one (another
+   * request or process refreshed meanwhile), that one is used instead of refreshing again.
+   */
+  rejectedToken?: string;
+  signal?: AbortSignal;
+}
+
 export interface TokenSource {
   /** Account name: `default` for `oauth_creds.json`, NAME for `oauth_creds_<NAME>.json`. */
   readonly account: string;
@@ -32,7 +43,7 @@ export interface TokenSource {
    * after the upstream refused a token). Throws a QwenError: code `no_credentials` (401),
    * `invalid_credentials` (500), `needs_login` (401) or a transient refresh failure (502).
    */
-  getToken(options?: { forceRefresh?: boolean; signal?: AbortSignal }): Promise<UpstreamAuth>;
+  getToken(options?: GetTokenOptions): Promise<UpstreamAuth>;
   /** The state as of now, from the file (re-read when its mtime changed), without network. */
   state(): Promise<{ state: AccountState; problem?: string; expiryDate?: number }>;
 }

@@ -199,12 +199,14 @@ export class UpstreamClient {
           return jsonResponse(401, openAIError(401, FREE_TIER_ENDED_MESSAGE, "oauth_rejected"));
         }
         refreshed = true;
-        // Naming the refused token lets a token source that supports it (OAuthTokenSource) run
-        // one refresh for many requests refused at once, and skip it when the file already
-        // holds a newer token.
-        const refresh = { forceRefresh: true, signal, rejectedToken: auth.token };
+        // Naming the refused token lets one refresh serve many requests refused at once, and
+        // none run when the file already holds a newer token.
         try {
-          auth = await options.tokens.getToken(refresh);
+          auth = await options.tokens.getToken({
+            forceRefresh: true,
+            signal,
+            rejectedToken: auth.token,
+          });
         } catch (tokenError) {
           return tokenErrorResponse(tokenError, signal);
         }
