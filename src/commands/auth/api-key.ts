@@ -1,0 +1,157 @@
+import process from "node:process";
+import { reservedNameProblem } from "../../accounts/accounts.ts";
+import {
+  type ApiKeyFile,
+  apiKeyPath,
+  KEY_FILE_VERSION,
+  readApiKeyFile,
+  writeApiKeyFile,
+} from "../../accounts/api-key-store.ts";
+import {
+  fingerprint,
+  keyProblem,
+  PRESETS,
+  type ProviderPreset,
+  resolveBaseUrl,
+} from "../../accounts/providers.ts";
+import type { Context } from "../../cli/context.ts";
+import { oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
+import { readOAuthCredentials } from "../../credentials/store.ts";
+import { describeError, ExitCode, QwenError, UsageError } from "../../errors.ts";
+import { runtime } from "../../runtime/mod.ts";
+import { readHiddenLine } from "../../terminal/hidden-prompt.ts";
+import { styleFor } from "../../terminal/style.ts";
+import { defaultUserAgent } from "../../upstream/headers.ts";
+import type { AuthDeps, AuthOptions } from "../auth.ts";
+
+/**
+ * `qwen auth --provider PRESET`: reads the key (stdin, the preset's variable, a hidden prompt),
+ * checks its shape, stores it, and unless `--no-verify` checks it with one 1-token chat call.
+ */
+export async function storeApiKey(
+  options: AuthOptions,
+  ctx: Context,
+  deps: AuthDeps,
+): Promise<number> {
+  const style = styleFor(ctx);
+  const say = (text: string) => ctx.stderr(`${text}\n`);
+  const preset = PRESETS[options.provider!];
+  const account = options.account;
+  const nameProblem = reservedNameProblem(account, "api_key");
+  if (nameProblem) {
+    throw new UsageError(`Cannot use the account name "${account}": ${nameProblem}`);
+  }
+  const baseUrl = resolveBaseUrl(preset, options.baseUrl);
+  const home = qwenHome(ctx.env);
+  const oauthPath = oauthCredentialsPath(home, account);
+  if ((await readOAuthCredentials(oauthPath)).kind !== "missing") {
+    throw new UsageError(
+      `Account "${account}" is already an OAuth login ("${oauthPath}"): choose another name with "--account NAME", or remove it first with "qwen auth --logout --account ${account}"`,
+    );
+  }
+
+  const { key, from } = await readKey(preset, ctx, deps);
+  const problem = keyProblem(preset, key);
+  if (problem) {
+    throw new UsageError(
+      `Cannot use the key from ${from} for provider "${preset.name}": ${problem}; nothing was stored`,
+    );
+  }
+
+  const path = apiKeyPath(home, account);
+  const previous = await readApiKeyFile(path);
+  if ((previous.kind === "invalid" || previous.kind === "unreadable") && !options.force) {
+    throw new QwenError(
+      `Cannot store the key: "${path}" exists but cannot be used (${previous.problem}); look at it, or run again with "--force" to replace it`,
+    );
+  }
+  const file: ApiKeyFile = {
+    version: KEY_FILE_VERSION,
+    type: "api_key",
+    provider: preset.name,
+    base_url: baseUrl,
+    api_key: key,
+    created_at: new Date(ctx.now()).toISOString(),
+  };
+  try {
+    await writeApiKeyFile(path, file);
+  } catch (error) {
+    throw new QwenError(`Cannot save the API key file "${path}": ${describeError(error)}`);
+  }
+  const print = fingerprint(key);
+  const replaced = previous.kind === "ok" && previous.file.api_key !== key
+    ? ` (replacing ${fingerprint(previous.file.api_key)})`
+    : "";
+  say(
+    `${
+      style.green("Stored")
+    } the ${preset.label} key ${print}${replaced} as account "${account}" in "${path}".`,
+  );
+  say(style.dim(`API base: ${baseUrl}`));
+  if (options.verify === false) {
+    say(style.dim('Not verified (--no-verify): run "qwen status --probe" to check it.'));
+    return ExitCode.ok;
+  }
+
+  const { probe } = await import("../../accounts/probe.ts");
+  const { StoredKeyTokenSource } = await import("../../accounts/api-key-source.ts");
+  const outcome = await probe({
+    name: account,
+    source: new StoredKeyTokenSource(account, path),
+    model: preset.modelMap["coder-model"] ?? "coder-model",
+  }, {
+    fetch: ctx.fetch,
+    userAgent: defaultUserAgent(process.platform, process.arch),
+    now: ctx.now,
+    signal: ctx.signal,
+  });
+  if (outcome.result === "ok") {
+    say(`${style.green("Verified")}: ${sentence(outcome.message)}`);
+    return ExitCode.ok;
+  }
+  say(
+    `${
+      style.red(outcome.refused ? "Refused" : "Not verified")
+    } (${outcome.result}): ${outcome.message}.`,
+  );
+  say(
+    style.dim(
+      `The account "${account}" stays stored; remove it with "qwen auth --logout --account ${account}", or check it again with "qwen status --probe --account ${account}".`,
+    ),
+  );
+  return outcome.refused ? ExitCode.refused : ExitCode.failure;
+}
+
+/** The key, first match wins: piped stdin, the preset's variable, a hidden prompt. */
+async function readKey(
+  preset: ProviderPreset,
+  ctx: Context,
+  deps: AuthDeps,
+): Promise<{ key: string; from: string }> {
+  if (!ctx.stdinIsTTY) {
+    const piped = (await ctx.readStdin())?.trim();
+    if (piped) return { key: piped, from: "stdin" };
+  }
+  const fromEnv = preset.keyEnv ? ctx.env[preset.keyEnv]?.trim() : undefined;
+  if (fromEnv) return { key: fromEnv, from: `the variable "${preset.keyEnv}"` };
+  if (ctx.stdinIsTTY || deps.readSecret) {
+    const read = deps.readSecret ?? ((prompt: string) =>
+      readHiddenLine(prompt, {
+        write: ctx.stderr,
+        setRawMode: (on) => runtime.setRawMode(on),
+        signal: ctx.signal,
+      }));
+    const typed = (await read(`Paste the ${preset.label} API key (input is hidden): `)).trim();
+    if (typed) return { key: typed, from: "the prompt" };
+    throw new UsageError(`No API key was typed for provider "${preset.name}"; nothing was stored`);
+  }
+  const env = preset.keyEnv ? `, set "${preset.keyEnv}"` : "";
+  throw new UsageError(
+    `No API key for provider "${preset.name}": pipe it on stdin (echo "$KEY" | qwen auth --provider ${preset.name})${env}, or run in a terminal to type it`,
+  );
+}
+
+/** Ends a message with a full stop unless it already ends with punctuation. */
+function sentence(text: string): string {
+  return /[.?!]$/.test(text) ? text : `${text}.`;
+}

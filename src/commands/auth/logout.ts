@@ -1,0 +1,44 @@
+import { rm } from "node:fs/promises";
+import { apiKeyPath, removeApiKeyFile } from "../../accounts/api-key-store.ts";
+import { listEnvAccounts } from "../../accounts/env-accounts.ts";
+import type { Context } from "../../cli/context.ts";
+import { DEFAULT_ACCOUNT, oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
+import { describeError, ExitCode, QwenError } from "../../errors.ts";
+
+/** Removes the account's files, whatever their kind: the OAuth file and the key file. */
+export async function logout(account: string, ctx: Context): Promise<number> {
+  const say = (text: string) => ctx.stderr(`${text}\n`);
+  const home = qwenHome(ctx.env);
+  const accountLabel = account === DEFAULT_ACCOUNT ? "" : ` (account "${account}")`;
+  const oauthPath = oauthCredentialsPath(home, account);
+  const keyPath = account === DEFAULT_ACCOUNT ? undefined : apiKeyPath(home, account);
+  const removed: string[] = [];
+  try {
+    await rm(oauthPath);
+    removed.push(oauthPath);
+  } catch (error) {
+    if ((error as { code?: string }).code !== "ENOENT") {
+      throw new QwenError(`Cannot remove the credentials "${oauthPath}": ${describeError(error)}`);
+    }
+  }
+  if (keyPath !== undefined) {
+    try {
+      if (await removeApiKeyFile(keyPath)) removed.push(keyPath);
+    } catch (error) {
+      throw new QwenError(`Cannot remove the API key file "${keyPath}": ${describeError(error)}`);
+    }
+  }
+  if (removed.length === 0) {
+    const env = listEnvAccounts(ctx.env).find((a) => a.name === account);
+    if (env) {
+      throw new QwenError(
+        `Cannot remove account "${account}": its key comes from the environment variable "${env.envVar}"; unset it instead`,
+      );
+    }
+    // Logging out is idempotent: the state asked for (no credentials) already holds.
+    say(`Not logged in${accountLabel}: there is no "${oauthPath}" to remove.`);
+    return ExitCode.ok;
+  }
+  say(`Logged out${accountLabel}: removed ${removed.map((p) => `"${p}"`).join(" and ")}.`);
+  return ExitCode.ok;
+}
