@@ -40,6 +40,7 @@ import {
   type Started,
   startServerProcess,
   stopAll,
+  unexpectedExits,
 } from "./bench/procs.ts";
 import { BENCH_TOKEN, CHUNKS } from "./bench/upstream.ts";
 import { wrk, type WrkResult } from "./bench/wrk.ts";
@@ -760,6 +761,7 @@ try {
   await main();
 } catch (error) {
   process.stderr.write(`bench failed: ${(error as Error)?.stack ?? error}\n`);
+  for (const death of unexpectedExits()) process.stderr.write(`${death}\n`);
   process.exitCode = 1;
 } finally {
   await stopAll();

@@ -7,6 +7,13 @@ import { closeSync, openSync, readFileSync } from "node:fs";
 import process from "node:process";
 
 const children = new Set<ChildProcess>();
+/** Servers that exited before we stopped them, with how they ended. */
+const deaths: string[] = [];
+
+/** What went wrong with the servers so far (an exit nobody asked for), for error messages. */
+export function unexpectedExits(): string[] {
+  return [...deaths];
+}
 
 export interface Started {
   child: ChildProcess;
@@ -38,6 +45,10 @@ export async function startServerProcess(
   child.on("exit", (code, signal) => {
     children.delete(child);
     exited = `exited with ${signal ?? code}`;
+    if (!stopped.has(child)) {
+      const tail = readFileSync(options.log, "utf8").slice(-1500);
+      deaths.push(`${name} (pid ${child.pid}) ${exited}; the end of ${options.log}:\n${tail}`);
+    }
   });
   child.on("error", (error) => (exited = String(error)));
   const deadline = Date.now() + timeoutMs;
@@ -82,7 +93,10 @@ export function run(
 }
 
 /** SIGTERM, then SIGKILL if it is still there after `graceMs`. */
+const stopped = new WeakSet<ChildProcess>();
+
 export async function stop(child: ChildProcess, graceMs = 1_000): Promise<void> {
+  stopped.add(child);
   if (child.exitCode !== null || child.signalCode !== null) {
     children.delete(child);
     return;
