@@ -60,7 +60,13 @@ await step("format", deno, ["fmt", "--check"]);
 await step("lint", deno, ["lint"]);
 await step("type check", deno, ["check", "src", "tests", "scripts"]);
 
-const bunTests = await step("bun test", bun, ["test", "tests/"]);
+// The binary is built before the tests so that tests/cli/binary.test.ts runs the same file the
+// smoke test below checks.
+const build = await step("build host binary", bun, ["scripts/build.ts", "--host"]);
+const exe = join("dist", process.platform === "win32" ? "qwen.exe" : "qwen");
+const testEnv = build.code === 0 ? { QWEN_TEST_BINARY: exe } : undefined;
+
+const bunTests = await step("bun test", bun, ["test", "tests/"], testEnv);
 {
   const text = plain(bunTests.output);
   const pass = /^\s*(\d+) pass$/m.exec(text);
@@ -70,7 +76,7 @@ const bunTests = await step("bun test", bun, ["test", "tests/"]);
   failed += Number(fail?.[1] ?? 0);
 }
 
-const denoTests = await step("deno test", deno, ["test", "-A", "tests/"]);
+const denoTests = await step("deno test", deno, ["test", "-A", "tests/"], testEnv);
 {
   // Deno runs each describe() as one test whose it()s are steps; every test file here wraps
   // its tests in describe(), so the step counts are the ones comparable with bun's.
@@ -85,9 +91,7 @@ const denoTests = await step("deno test", deno, ["test", "-A", "tests/"]);
   }
 }
 
-const build = await step("build host binary", bun, ["scripts/build.ts", "--host"]);
 if (build.code === 0) {
-  const exe = join("dist", process.platform === "win32" ? "qwen.exe" : "qwen");
   const version = JSON.parse(await readFile("package.json", "utf8")).version;
   const v = await step("smoke: --version", exe, ["--version"]);
   if (v.output.trim() !== version) {
