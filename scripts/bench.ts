@@ -470,7 +470,7 @@ async function main(): Promise<void> {
   const memUrl = `${mem.url}/v1/chat/completions`;
   for (const count of plan.memoryCounts) {
     while (done < count) {
-      const seconds = rate === 0 ? 2 : Math.max(1, Math.ceil((count - done) / rate));
+      const seconds = rate === 0 ? 1 : Math.max(1, Math.ceil((count - done) / rate));
       const r = await wrk({
         url: memUrl,
         bodies: Object.values(bodyFiles),
