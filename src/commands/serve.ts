@@ -6,14 +6,11 @@ import process from "node:process";
 import type { Command } from "../cli.ts";
 import type { Context } from "../cli/context.ts";
 import { parseFlags } from "../cli/flags.ts";
-import { listOAuthAccounts } from "../credentials/accounts.ts";
-import {
-  DEFAULT_ACCOUNT,
-  oauthCredentialsPath,
-  qwenHome,
-  validateAccountName,
-} from "../credentials/paths.ts";
-import { OAuthTokenSource } from "../credentials/token-source.ts";
+import { type Account, loadAccounts } from "../accounts/open.ts";
+import { qwenHome } from "../credentials/paths.ts";
+import { AccountPool } from "../pool/pool.ts";
+import { credentialsIdentity, StateStore } from "../pool/state-file.ts";
+import { Metrics } from "../server/metrics.ts";
 import { ExitCode, QwenError, UsageError } from "../errors.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
@@ -24,13 +21,20 @@ import { defaultUserAgent } from "../upstream/headers.ts";
 
 export const SERVE_USAGE = `Usage: qwen serve [flags]
 
-Runs an OpenAI-compatible API on http://127.0.0.1:8080/v1 for the account "qwen auth" logged in.
+Runs an OpenAI-compatible API on http://127.0.0.1:8080/v1 for the accounts in QWEN_HOME (OAuth
+logins and API keys from "qwen auth") and in key variables such as DASHSCOPE_API_KEY. Requests are
+spread over them; an account that hits its quota, is throttled or refused is skipped before the
+client sees a byte. Accounts added while serving join within seconds.
 
 Flags:
       --host HOST               Address to bind (default 127.0.0.1)
   -p, --port PORT               Port, 0 for any free one (default 8080)
       --api-key KEY             Require this key from clients; repeatable
-      --account NAME            Credentials to use (default: oauth_creds.json, or the only account)
+      --account NAME            Only this account (default: all of them); repeatable
+      --strategy NAME           round-robin (default) or fill-first: the first account until
+                                it fails, then the next
+      --model-map FROM=TO       Send model FROM as TO (on top of coder-model=qwen3-coder-plus and
+                                vision-model=qwen3-vl-plus for API keys); repeatable
       --allow-host NAME         Extra Host name accepted on loopback (reverse proxy); repeatable
       --cors-origin ORIGIN      Web origin allowed to call the API (CORS); repeatable
       --max-body SIZE           Largest request body, e.g. 32MiB (default 32MiB)
@@ -46,8 +50,12 @@ ${Object.entries(ENV_NAMES).map(([flag, name]) => `  ${name.padEnd(31)} --${flag
   PORT                            --port, when ${ENV_NAMES.port} is not set
 
 Binding an address other than loopback requires at least one API key.
-Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health.
+Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health,
+GET /metrics (Prometheus; same API keys as /v1). Usage and cooldowns: QWEN_HOME/qwen_state.json.
 `;
+
+/** Accounts listed again, refused ones re-checked and the state file synced this often. */
+const MAINTAIN_INTERVAL_MS = 2_000;
 
 export const serveCommand: Command = {
   summary: "Run the OpenAI-compatible proxy",
@@ -56,7 +64,9 @@ export const serveCommand: Command = {
       host: { type: "string" },
       port: { type: "string", short: "p" },
       "api-key": { type: "string", multiple: true },
-      account: { type: "string" },
+      account: { type: "string", multiple: true },
+      strategy: { type: "string" },
+      "model-map": { type: "string", multiple: true },
       "allow-host": { type: "string", multiple: true },
       "cors-origin": { type: "string", multiple: true },
       "max-body": { type: "string" },
@@ -85,16 +95,6 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     );
   }
   const home = qwenHome(ctx.env);
-  const account = await chooseAccount(home, config.account);
-  const tokens = new OAuthTokenSource({
-    path: oauthCredentialsPath(home, account),
-    account,
-    oauthBaseUrl: oauthBaseUrl(ctx.env),
-    fetch: ctx.fetch,
-    now: ctx.now,
-    // Refresh a few minutes early so a long request never starts on a token about to expire.
-    refreshAheadMs: 5 * 60_000,
-  });
   const output = bufferedWriter(ctx.stderr);
   const logger = createLogger({
     format: config.logFormat,
@@ -102,11 +102,59 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     write: output.write,
     secrets: config.apiKeys,
   });
+  const openDeps = {
+    oauthBaseUrl: oauthBaseUrl(ctx.env),
+    fetch: ctx.fetch,
+    now: ctx.now,
+    // Refresh a few minutes early so a long request never starts on a token about to expire.
+    refreshAheadMs: 5 * 60_000,
+  };
+  const wanted = config.accounts.length > 0 ? config.accounts : undefined;
+  const first = await loadAccounts(home, ctx.env, openDeps, wanted).catch((error) => {
+    throw new QwenError(`Cannot list the accounts in "${home}": ${(error as Error).message}`);
+  });
+  if (first.unknown.length > 0) {
+    throw new UsageError(
+      `No account ${first.unknown.map((n) => `"${n}"`).join(", ")} in "${home}" or the ` +
+        'environment: run "qwen status" to see the accounts there are',
+    );
+  }
+  const metrics = new Metrics();
+  const state = new StateStore(home, { now: ctx.now });
+  let current = first.accounts;
+  const pool = new AccountPool({
+    strategy: config.strategy,
+    now: ctx.now,
+    modelMap: config.modelMap,
+    state,
+    metrics,
+    log: (message) => logger.info(message),
+    list: async () => {
+      const listed = await loadAccounts(home, ctx.env, openDeps, wanted);
+      // Keep the opened sources of accounts already known (their caches and refresh state).
+      const known = new Map(current.map((a) => [accountKey(a), a]));
+      current = listed.accounts.map((a) => known.get(accountKey(a)) ?? a);
+      return current;
+    },
+    // Files by inode, mtime and size; environment keys by fingerprint and URL.
+    identity: (entry) =>
+      credentialsIdentity(
+        entry,
+        async () => ((await entry.source.state()) as { identity?: string }).identity,
+      ),
+  });
+  // The first listing and the state file (cooldowns and rejections survive a restart).
+  await pool.maintain().catch((error) => {
+    logger.info(`cannot read the account state: ${(error as Error).message}`);
+  });
+  if (state.problem) logger.info(`ignoring the account state: ${state.problem}`);
+  pool.start(MAINTAIN_INTERVAL_MS);
 
   let draining = false;
   let server: Server | undefined;
   const app = createApp({
-    tokens,
+    pool,
+    metrics,
     fetch: ctx.fetch,
     logger,
     security: {
@@ -136,9 +184,17 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
       );
     }
     ctx.stderr(`listening on ${server.url}\n`);
-    const state = await tokens.state().catch(() => undefined);
-    if (state?.state === "missing") {
-      logger.info('no credentials yet: run "qwen auth"; requests get 401 until they appear');
+    if (pool.size === 0) {
+      logger.info(
+        'no accounts yet: run "qwen auth" or "qwen auth --provider PRESET"; requests get 401 ' +
+          "until one appears",
+      );
+    } else {
+      logger.info(
+        `${pool.size} account${pool.size === 1 ? "" : "s"} (${config.strategy}): ${
+          pool.members.map((m) => m.name).join(", ")
+        }`,
+      );
     }
 
     const signal = await signals.first;
@@ -163,6 +219,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     }
     return ExitCode.ok;
   } finally {
+    await pool.close();
     output.flush();
     signals.dispose();
   }
@@ -199,17 +256,7 @@ function watchSignals(ctx: Context): {
   };
 }
 
-/** `--account`, else the official file, else the only named account there is. */
-async function chooseAccount(home: string, requested: string | undefined): Promise<string> {
-  if (requested !== undefined) return validateAccountName(requested);
-  const accounts = await listOAuthAccounts(home).catch(() => []);
-  if (accounts.length === 0 || accounts.some((a) => a.name === DEFAULT_ACCOUNT)) {
-    // Nothing yet is fine: the server starts and picks the file up once "qwen auth" writes it.
-    return DEFAULT_ACCOUNT;
-  }
-  if (accounts.length === 1) return accounts[0].name;
-  throw new UsageError(
-    `Several accounts in "${home}" (${accounts.map((a) => `"${a.name}"`).join(", ")}): ` +
-      'choose one with "--account NAME"',
-  );
+/** Accounts are the same when name, kind and file or variable are. */
+function accountKey(a: Account): string {
+  return `${a.name}\0${a.type}\0${a.file ?? ""}\0${a.envVar ?? ""}`;
 }

@@ -5,6 +5,7 @@
  */
 import { type Fetch, sleep as defaultSleep } from "../cli/context.ts";
 import type { TokenSource } from "../credentials/types.ts";
+import { AccountPool } from "../pool/pool.ts";
 import type { RequestInfo } from "../runtime/types.ts";
 import { type CallReport, jsonResponse, UpstreamClient } from "../upstream/client.ts";
 import { openAIError } from "../upstream/errors.ts";
@@ -16,13 +17,19 @@ import type { RouteContext } from "./routes/context.ts";
 import { forwardOther } from "./routes/forward.ts";
 import { health } from "./routes/health.ts";
 import { listModels, ModelsCache } from "./routes/models.ts";
+import type { Metrics } from "./metrics.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 export const DEFAULT_TIMEOUT_MS = 300_000;
 
 export interface AppDeps {
-  tokens: TokenSource;
+  /** The accounts to call with (qwen serve); or `tokens`, a pool of one. */
+  pool?: AccountPool;
+  /** One account, for callers without a pool. */
+  tokens?: TokenSource;
+  /** Counted per request and served on `GET /metrics` (behind the API keys). */
+  metrics?: Metrics;
   fetch: Fetch;
   logger: Logger;
   security: SecurityOptions;
@@ -44,9 +51,12 @@ export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const guard = new Guard(deps.security);
+  const pool = deps.pool ?? poolOf(deps.tokens);
+  const metrics = deps.metrics;
   const client = new UpstreamClient({
     fetch: deps.fetch,
-    tokens: deps.tokens,
+    pool,
+    metrics,
     userAgent: deps.userAgent,
     firstByteTimeoutMs: deps.firstByteTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     idleTimeoutMs: deps.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -79,6 +89,8 @@ export function createApp(deps: AppDeps): App {
       entry.retries = report.retries;
       if (report.upstreamStatus !== undefined) entry.upstreamStatus = report.upstreamStatus;
       if (report.upstreamError !== undefined) entry.upstreamError = report.upstreamError;
+      if (report.account !== undefined) entry.account = report.account;
+      metrics?.request(status, entry.model, report.account, entry.durationMs);
       // Monitors poll /health every few seconds: only its refusals are worth a line by default.
       if (entry.path !== "/health" || logger.verbose || (status !== 200 && status !== 503)) {
         logger.request(entry);
@@ -133,7 +145,16 @@ export function createApp(deps: AppDeps): App {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return Promise.resolve(methodNotAllowed("GET"));
       }
-      return health(deps.tokens, deps.draining?.() ?? false);
+      return health(pool, deps.draining?.() ?? false, now());
+    }
+    if (path === "/metrics" && metrics) {
+      if (request.method !== "GET") return Promise.resolve(methodNotAllowed("GET"));
+      if (!guard.apiKeyAllowed(request)) return Promise.resolve(unauthorized());
+      return Promise.resolve(
+        new Response(metrics.render(pool.members, now()), {
+          headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
+        }),
+      );
     }
     if (!path.startsWith("/v1/")) {
       return Promise.resolve(jsonResponse(
@@ -141,18 +162,7 @@ export function createApp(deps: AppDeps): App {
         openAIError(404, `Unknown path "${path}": the API is under /v1`, "not_found"),
       ));
     }
-    if (!guard.apiKeyAllowed(request)) {
-      return Promise.resolve(jsonResponse(
-        401,
-        openAIError(
-          401,
-          'Missing or wrong API key: send one of the keys of "qwen serve" as ' +
-            '"Authorization: Bearer <key>" or "x-api-key: <key>"',
-          "invalid_api_key",
-        ),
-        { "www-authenticate": "Bearer" },
-      ));
-    }
+    if (!guard.apiKeyAllowed(request)) return Promise.resolve(unauthorized());
     // A model may think for minutes before its first byte; our own timeouts bound the wait.
     info?.disableIdleTimeout();
     const ctx: RouteContext = {
@@ -162,7 +172,7 @@ export function createApp(deps: AppDeps): App {
       report,
       onBodyEnd,
       client,
-      tokens: deps.tokens,
+      pool,
       maxBodyBytes,
     };
     if (path === "/v1/chat/completions") {
@@ -188,6 +198,34 @@ export function createApp(deps: AppDeps): App {
 }
 
 const ALLOW = "GET, POST, OPTIONS";
+
+function poolOf(tokens: TokenSource | undefined): AccountPool {
+  if (tokens === undefined) throw new TypeError("createApp needs a pool or a token source");
+  return new AccountPool({
+    strategy: "fill-first",
+    entries: [{
+      name: tokens.account,
+      type: "oauth",
+      file: null,
+      envVar: null,
+      modelMap: {},
+      source: tokens,
+    }],
+  });
+}
+
+function unauthorized(): Response {
+  return jsonResponse(
+    401,
+    openAIError(
+      401,
+      'Missing or wrong API key: send one of the keys of "qwen serve" as ' +
+        '"Authorization: Bearer <key>" or "x-api-key: <key>"',
+      "invalid_api_key",
+    ),
+    { "www-authenticate": "Bearer" },
+  );
+}
 
 function forbidden(message: string, code: string): Response {
   return jsonResponse(403, openAIError(403, message, code, "invalid_request_error"));

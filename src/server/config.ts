@@ -10,7 +10,11 @@ export interface ServeConfig {
   host: string;
   port: number;
   apiKeys: string[];
-  account?: string;
+  /** Accounts of the pool (`--account`, repeatable); empty: every account there is. */
+  accounts: string[];
+  strategy: "round-robin" | "fill-first";
+  /** `--model-map from=to` on top of each account's own map. */
+  modelMap: Record<string, string>;
   allowHosts: string[];
   corsOrigins: string[];
   maxBodyBytes: number;
@@ -25,10 +29,12 @@ export interface ServeConfig {
 export interface ServeFlags {
   host?: string;
   port?: string;
-  "api-key"?: string[];
-  account?: string;
-  "allow-host"?: string[];
-  "cors-origin"?: string[];
+  "api-key"?: readonly string[];
+  account?: readonly string[];
+  strategy?: string;
+  "model-map"?: readonly string[];
+  "allow-host"?: readonly string[];
+  "cors-origin"?: readonly string[];
   "max-body"?: string;
   grace?: string;
   "first-byte-timeout"?: string;
@@ -42,7 +48,9 @@ export const ENV_NAMES = {
   host: "QWEN_SERVE_HOST",
   port: "QWEN_SERVE_PORT",
   "api-key": "QWEN_SERVE_API_KEYS",
-  account: "QWEN_SERVE_ACCOUNT",
+  account: "QWEN_SERVE_ACCOUNTS",
+  strategy: "QWEN_SERVE_STRATEGY",
+  "model-map": "QWEN_SERVE_MODEL_MAP",
   "allow-host": "QWEN_SERVE_ALLOW_HOSTS",
   "cors-origin": "QWEN_SERVE_CORS_ORIGINS",
   "max-body": "QWEN_SERVE_MAX_BODY",
@@ -98,6 +106,27 @@ const logFormatSchema = z.enum(["text", "json"], { message: 'expected "text" or 
 
 const nonEmpty = z.string().trim().min(1, "expected a value");
 
+const accountName = z.string().trim().regex(
+  /^[A-Za-z0-9_-]{1,64}$/,
+  'expected an account name: 1 to 64 letters, digits, "-" or "_"',
+);
+
+const strategySchema = z.enum(["round-robin", "fill-first"], {
+  message: 'expected "round-robin" or "fill-first"',
+});
+
+const modelMapping = z.string().trim().transform((text, ctx) => {
+  const match = /^([^=\s]+)\s*=\s*([^=\s]+)$/.exec(text);
+  if (!match) {
+    ctx.addIssue({
+      code: "custom",
+      message: "expected FROM=TO, e.g. coder-model=qwen3-coder-plus",
+    });
+    return z.NEVER;
+  }
+  return [match[1], match[2]] as const;
+});
+
 export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
   const pick = (name: keyof ServeFlags): { value: string; source: string } | undefined => {
     const flag = flags[name];
@@ -111,29 +140,53 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
     }
     return undefined;
   };
-  const list = (name: "api-key" | "allow-host" | "cors-origin"): string[] => {
+  const list = (
+    name: "api-key" | "allow-host" | "cors-origin" | "account" | "model-map",
+    legacyEnv?: string,
+  ): { value: string; source: string }[] => {
     const values = flags[name];
     if (values !== undefined && values.length > 0) {
-      return values.map((v) => check(nonEmpty, v, `--${name}`));
+      return values.map((v) => ({ value: check(nonEmpty, v, `--${name}`), source: `--${name}` }));
     }
-    const fromEnv = env[ENV_NAMES[name]];
+    let variable: string = ENV_NAMES[name];
+    let fromEnv = env[variable];
+    if ((fromEnv === undefined || fromEnv.trim() === "") && legacyEnv !== undefined) {
+      variable = legacyEnv;
+      fromEnv = env[legacyEnv];
+    }
     if (fromEnv === undefined) return [];
-    return fromEnv.split(",").map((v) => v.trim()).filter((v) => v !== "");
+    return fromEnv.split(",").map((v) => v.trim()).filter((v) => v !== "").map((value) => ({
+      value,
+      source: variable,
+    }));
   };
+  const values = (name: "api-key" | "allow-host" | "cors-origin") => list(name).map((v) => v.value);
   const value = <T>(name: keyof ServeFlags, schema: z.ZodType<T, string>, fallback: T): T => {
     const found = pick(name);
     return found === undefined ? fallback : check(schema, found.value, found.source);
   };
 
   const verboseEnv = env[ENV_NAMES.verbose];
-  const account = pick("account");
+  // QWEN_SERVE_ACCOUNT (one name) is what the single-account serve read.
+  const accounts = [
+    ...new Set(
+      list("account", "QWEN_SERVE_ACCOUNT").map((a) => check(accountName, a.value, a.source)),
+    ),
+  ];
+  const modelMap: Record<string, string> = {};
+  for (const item of list("model-map")) {
+    const [from, to] = check(modelMapping, item.value, item.source);
+    modelMap[from] = to;
+  }
   return {
     host: value("host", nonEmpty, "127.0.0.1").replace(/^\[(.*)\]$/, "$1"),
     port: value("port", portSchema, 8080),
-    apiKeys: list("api-key"),
-    account: account === undefined ? undefined : check(nonEmpty, account.value, account.source),
-    allowHosts: list("allow-host"),
-    corsOrigins: list("cors-origin"),
+    apiKeys: values("api-key"),
+    accounts,
+    strategy: value("strategy", strategySchema, "round-robin"),
+    modelMap,
+    allowHosts: values("allow-host"),
+    corsOrigins: values("cors-origin"),
     maxBodyBytes: value("max-body", sizeSchema, 32 * 1024 ** 2),
     graceMs: value("grace", secondsSchema(0), 30_000),
     firstByteTimeoutMs: value("first-byte-timeout", secondsSchema(1), 300_000),

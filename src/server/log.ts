@@ -11,6 +11,8 @@ export interface RequestLogEntry {
   status: number;
   durationMs: number;
   model?: string;
+  /** The account of the last upstream call (a name, never a credential). */
+  account?: string;
   upstreamStatus?: number;
   retries: number;
   upstreamError?: string;
@@ -61,6 +63,7 @@ export function createLogger(options: {
         Math.round(e.durationMs)
       }ms`;
       if (e.model !== undefined) line += ` model=${quoteIfNeeded(e.model)}`;
+      if (e.account !== undefined) line += ` account=${quoteIfNeeded(e.account)}`;
       if (e.upstreamStatus !== undefined) line += ` upstream=${e.upstreamStatus}`;
       if (e.retries > 0) line += ` retries=${e.retries}`;
       if (e.upstreamError !== undefined) line += ` error=${JSON.stringify(clean(e.upstreamError))}`;

@@ -1,44 +1,54 @@
 /**
- * One call to the model API, with everything that may happen before the first byte reaches the
- * client: the token, the OAuth refresh-and-retry-once on 401/403, bounded retries with back-off
- * for throttling, 5xx and connection failures, and the first-byte timeout. Once an answer is
- * chosen, its body is passed through as it arrives (pass-through.ts) and never retried.
+ * One call to the model API through the account pool, with everything that may happen before
+ * the first byte reaches the client: the token, the OAuth refresh-and-retry-once on 401/403,
+ * failover to the next account (quota, throttling, refused credentials, 5xx, connection
+ * failures), bounded retries with back-off when every account failed in a way that passes, and
+ * the first-byte timeout. Client errors (400, 404, 413, 422) and gateway timeouts go to the
+ * client as they are. Once an answer is chosen, its body is passed through as it arrives
+ * (pass-through.ts) and never retried.
  */
 import type { Fetch } from "../cli/context.ts";
-import type { TokenSource, UpstreamAuth } from "../credentials/types.ts";
+import type { UpstreamAuth } from "../credentials/types.ts";
 import { QwenError } from "../errors.ts";
+import type { AccountPool, Member } from "../pool/pool.ts";
+import { USAGE_TAIL_BYTES, usageFromBytes, usageFromChunks } from "../pool/usage.ts";
+import { redact } from "../server/log.ts";
+import type { Metrics } from "../server/metrics.ts";
 import { openAIError, parseUpstreamError } from "./errors.ts";
 import { authHeaders, responseHeaders } from "./headers.ts";
-import { passThrough, type PassThroughOutcome } from "./pass-through.ts";
-import { retryDelay, type RetryPolicy } from "./retry.ts";
+import { IdleTimeoutError, passThrough, type PassThroughOutcome } from "./pass-through.ts";
+import { parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.ts";
 
 export interface UpstreamClientOptions {
   fetch: Fetch;
-  tokens: TokenSource;
+  pool: AccountPool;
   userAgent: string;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
   retry: RetryPolicy;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   now(): number;
+  metrics?: Metrics;
 }
 
 export interface ForwardRequest {
   method: string;
   /** Path below the upstream base (which ends in `/v1`), query included: `/chat/completions`. */
   path: string;
-  /** The body to send; a function when it depends on the account (the default model). */
+  /** The body to send; a function when it depends on the account (the model map). */
   body:
     | Uint8Array<ArrayBuffer>
     | string
     | null
-    | ((auth: UpstreamAuth) => Uint8Array<ArrayBuffer> | string);
+    | ((member: Member, auth: UpstreamAuth) => Uint8Array<ArrayBuffer> | string);
   contentType: string | null;
   accept: string | null;
   /** The calling client's User-Agent, forwarded for API-key accounts only. */
   userAgent: string | null;
   /** The client's request signal: when it aborts, so does the upstream call. */
   signal: AbortSignal;
+  /** Count the tokens of a successful answer (chat completions). */
+  usage?: boolean;
 }
 
 /** What happened upstream, for the one log line of the request. */
@@ -49,6 +59,8 @@ export interface CallReport {
   upstreamError?: string;
   /** True when the response body is still flowing; `onBodyEnd` fires when it is done. */
   streaming: boolean;
+  /** The account of the last call. */
+  account?: string;
 }
 
 export const FREE_TIER_ENDED_MESSAGE =
@@ -59,6 +71,10 @@ export const FREE_TIER_ENDED_MESSAGE =
 /** Error bodies are small; an HTML error page is cut rather than held whole. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
+const CODING_AGENTS = /only available for Coding Agents/i;
+/** Quota messages that speak of a day: Qwen's daily quotas reset at midnight Beijing time. */
+const DAILY = /\b(daily|per day|today)\b/i;
+
 class FirstByteTimeoutError extends Error {
   constructor() {
     super("first byte timeout");
@@ -66,46 +82,128 @@ class FirstByteTimeoutError extends Error {
   }
 }
 
-export class UpstreamClient {
-  private lastAuth?: UpstreamAuth;
-  private lastClientUserAgent: string | null = null;
-  private lastHeaders: Record<string, string> = {};
+/** One attempt with one account. */
+type Attempt =
+  /** An answer for the client: a success, or an error other accounts would get too. */
+  | { kind: "done"; response: Response }
+  /** Try the next account; `error` is what the client gets if none is left. */
+  | {
+    kind: "next";
+    error?: { status: number; body: string; retryAfter: string | null };
+    tokenError?: unknown;
+    /** Worth a retry after a wait when every account failed this way (throttling, 5xx, network). */
+    retryable: boolean;
+  };
 
+export class UpstreamClient {
   constructor(private readonly options: UpstreamClientOptions) {}
 
   /** Headers for a token, rebuilt only when the token (or, for keys, the client's UA) changes. */
-  headersFor(auth: UpstreamAuth, clientUserAgent: string | null): Record<string, string> {
-    const last = this.lastAuth;
+  headersFor(
+    member: Member,
+    auth: UpstreamAuth,
+    clientUserAgent: string | null,
+  ): Record<string, string> {
     if (
-      last === undefined || last.token !== auth.token || last.kind !== auth.kind ||
-      (auth.kind === "api_key" && clientUserAgent !== this.lastClientUserAgent)
+      member.headerToken !== auth.token || member.headerKind !== auth.kind ||
+      (auth.kind === "api_key" && clientUserAgent !== member.headerUserAgent)
     ) {
-      this.lastAuth = auth;
-      this.lastClientUserAgent = clientUserAgent;
-      this.lastHeaders = authHeaders(auth, this.options.userAgent, clientUserAgent);
+      member.headerToken = auth.token;
+      member.headerKind = auth.kind;
+      member.headerUserAgent = clientUserAgent;
+      member.headers = authHeaders(auth, this.options.userAgent, clientUserAgent);
     }
-    return this.lastHeaders;
+    return member.headers;
   }
 
+  /**
+   * Sends the request with the pool's accounts in turn until one answers: failover happens only
+   * before a byte reached the client, and nothing of a failed attempt ever does.
+   */
   async forward(
     request: ForwardRequest,
     report: CallReport,
     onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Response> {
     const { options } = this;
+    const { pool } = options;
     const { signal } = request;
-    let refreshed = false;
+    let round = pool.candidates();
+    if (round.length === 0) return pool.unavailableResponse();
+    let index = 0;
+    let last: Extract<Attempt, { kind: "next" }> | undefined;
+    let retryAfter: string | null = null;
+    let retryable = false;
+    let tokenErrors: Map<Member, string> | undefined;
+
+    for (;;) {
+      if (index >= round.length) {
+        // Every account failed this round: wait and go again when that can help.
+        if (!retryable || report.retries >= options.retry.maxRetries) break;
+        const delay = retryDelay(options.retry, report.retries, retryAfter, options.now());
+        if (delay === undefined) break;
+        if (!await this.wait(delay, signal)) return clientGone();
+        report.retries++;
+        round = pool.candidates();
+        index = 0;
+        retryable = false;
+        retryAfter = null;
+        if (round.length === 0) break;
+      }
+      const member = round[index++];
+      const attempt = await this.attempt(member, request, report, onBodyEnd);
+      if (attempt.kind === "done") return attempt.response;
+      if (signal.aborted) return clientGone();
+      last = attempt;
+      if (attempt.retryable) {
+        retryable = true;
+        if (attempt.error?.retryAfter) retryAfter = attempt.error.retryAfter;
+      }
+      if (attempt.tokenError !== undefined) {
+        (tokenErrors ??= new Map()).set(member, describeTokenError(attempt.tokenError));
+      }
+    }
+
+    if (last?.error) {
+      const headers = new Headers({ "content-type": "application/json" });
+      let after = last.error.retryAfter;
+      if (after === null && last.error.status === 429) {
+        const soonest = pool.soonestRecovery();
+        if (soonest !== undefined && pool.candidates().length === 0) {
+          after = String(Math.max(1, Math.ceil((soonest - options.now()) / 1000)));
+        }
+      }
+      if (after !== null) headers.set("retry-after", after);
+      return new Response(last.error.body, { status: last.error.status, headers });
+    }
+    if (last?.tokenError !== undefined && pool.size === 1) {
+      return tokenErrorResponse(last.tokenError, signal);
+    }
+    return pool.unavailableResponse(tokenErrors);
+  }
+
+  private async attempt(
+    member: Member,
+    request: ForwardRequest,
+    report: CallReport,
+    onBodyEnd: (outcome: PassThroughOutcome) => void,
+  ): Promise<Attempt> {
+    const { options } = this;
+    const { pool, metrics } = options;
+    const { signal } = request;
+    report.account = member.name;
     let auth: UpstreamAuth;
     try {
-      auth = await options.tokens.getToken({ signal });
+      auth = await member.source.getToken({ signal });
     } catch (error) {
-      return tokenErrorResponse(error, signal);
+      return { kind: "next", tokenError: error, retryable: false };
     }
+    let refreshed = false;
 
     for (;;) {
       const controller = new AbortController();
       const onClientAbort = () => controller.abort(signal.reason);
-      if (signal.aborted) return clientGone();
+      if (signal.aborted) return { kind: "done", response: clientGone() };
       signal.addEventListener("abort", onClientAbort, { once: true });
       const detach = () => signal.removeEventListener("abort", onClientAbort);
       const timer = setTimeout(
@@ -113,132 +211,217 @@ export class UpstreamClient {
         options.firstByteTimeoutMs,
       );
 
+      pool.attempted(member);
       let response: Response;
       try {
         response = await options.fetch(auth.baseUrl + request.path, {
           method: request.method,
-          headers: this.requestHeaders(auth, request),
-          body: typeof request.body === "function" ? request.body(auth) : request.body,
+          headers: this.requestHeaders(member, auth, request),
+          body: typeof request.body === "function" ? request.body(member, auth) : request.body,
           signal: controller.signal,
           redirect: "follow",
         });
       } catch (error) {
         clearTimeout(timer);
         detach();
-        if (signal.aborted) return clientGone();
+        if (signal.aborted) return { kind: "done", response: clientGone() };
         if (controller.signal.reason instanceof FirstByteTimeoutError) {
           report.upstreamError = "no answer before the first-byte timeout";
-          return firstByteTimeoutResponse(options.firstByteTimeoutMs);
+          pool.failed(member, "timeout");
+          return { kind: "done", response: firstByteTimeoutResponse(options.firstByteTimeoutMs) };
         }
         const message = describeFetchError(error);
         report.upstreamError = message;
-        const delay = report.retries < options.retry.maxRetries
-          ? retryDelay(options.retry, report.retries, null, options.now())
-          : undefined;
-        if (delay !== undefined && await this.wait(delay, signal)) {
-          report.retries++;
-          continue;
-        }
-        if (signal.aborted) return clientGone();
-        return jsonResponse(
+        pool.failed(member, "network");
+        const body = JSON.stringify(openAIError(
           502,
-          openAIError(
-            502,
-            `Cannot reach the upstream "${hostOf(auth.baseUrl)}": ${message}`,
-            "upstream_unreachable",
-          ),
-        );
+          `Cannot reach the upstream "${hostOf(auth.baseUrl)}": ${message}`,
+          "upstream_unreachable",
+        ));
+        return { kind: "next", error: { status: 502, body, retryAfter: null }, retryable: true };
       }
       clearTimeout(timer);
       report.upstreamStatus = response.status;
 
       if (response.ok) {
-        if (response.body === null) {
-          detach();
-          return new Response(null, {
-            status: response.status,
-            headers: responseHeaders(response.headers),
-          });
-        }
-        const contentType = response.headers.get("content-type") ?? "";
-        if (!contentType.startsWith("text/event-stream")) {
-          // A JSON answer arrives in one piece once the model is done, so the first-byte wait
-          // covered the time that matters. Handing the body over as is lets the runtime pipe it
-          // natively; if the client leaves, the runtime cancels it and with it the fetch.
-          detach();
-          return new Response(response.body, {
-            status: response.status,
-            headers: responseHeaders(response.headers),
-          });
-        }
-        report.streaming = true;
-        const body = passThrough(response.body, {
-          sse: true,
-          idleTimeoutMs: options.idleTimeoutMs,
-          abort: (reason) => controller.abort(reason),
-          onEnd: (outcome) => {
-            detach();
-            if (outcome.kind === "broken") report.upstreamError = outcome.message;
-            onBodyEnd(outcome);
-          },
-        });
-        return new Response(body, {
-          status: response.status,
-          headers: responseHeaders(response.headers),
-        });
+        pool.succeeded(member);
+        return {
+          kind: "done",
+          response: await this.success(member, response, request, report, controller, detach, {
+            onBodyEnd,
+          }),
+        };
       }
 
       const text = await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "");
       detach();
-      if (signal.aborted) return clientGone();
+      if (signal.aborted) return { kind: "done", response: clientGone() };
       const error = parseUpstreamError(response.status, text);
-      report.upstreamError = error.message;
-
-      if (error.failure === "auth" && auth.kind === "oauth") {
-        if (refreshed) {
-          return jsonResponse(401, openAIError(401, FREE_TIER_ENDED_MESSAGE, "oauth_rejected"));
-        }
-        refreshed = true;
-        // Naming the refused token lets one refresh serve many requests refused at once, and
-        // none run when the file already holds a newer token.
-        try {
-          auth = await options.tokens.getToken({
-            forceRefresh: true,
-            signal,
-            rejectedToken: auth.token,
-          });
-        } catch (tokenError) {
-          return tokenErrorResponse(tokenError, signal);
-        }
-        continue;
-      }
-
-      if (
-        (error.failure === "throttle" || error.failure === "server") &&
-        report.retries < options.retry.maxRetries
-      ) {
-        const delay = retryDelay(
-          options.retry,
-          report.retries,
-          response.headers.get("retry-after"),
-          options.now(),
-        );
-        if (delay !== undefined && await this.wait(delay, signal)) {
-          report.retries++;
-          continue;
-        }
-        if (signal.aborted) return clientGone();
-      }
-
-      const headers = new Headers({ "content-type": "application/json" });
+      const message = redact(error.message).replaceAll(auth.token, "[redacted]");
+      report.upstreamError = message;
+      pool.failed(member, error.failure);
       const retryAfter = response.headers.get("retry-after");
-      if (retryAfter !== null) headers.set("retry-after", retryAfter);
-      return new Response(error.body, { status: response.status, headers });
+      const upstreamError = { status: response.status, body: error.body, retryAfter };
+
+      switch (error.failure) {
+        case "auth": {
+          if (auth.kind === "oauth" && !refreshed) {
+            refreshed = true;
+            // Naming the refused token lets one refresh serve many requests refused at once,
+            // and none run when the file already holds a newer token.
+            try {
+              auth = await member.source.getToken({
+                forceRefresh: true,
+                signal,
+                rejectedToken: auth.token,
+              });
+              metrics?.refresh(member.name, "ok");
+            } catch (tokenError) {
+              metrics?.refresh(member.name, "failed");
+              if (signal.aborted) return { kind: "done", response: clientGone() };
+              return { kind: "next", tokenError, retryable: false };
+            }
+            continue;
+          }
+          pool.rejected(member, "invalid_credentials", clip(message));
+          if (auth.kind === "oauth") {
+            const body = JSON.stringify(
+              openAIError(401, FREE_TIER_ENDED_MESSAGE, "oauth_rejected"),
+            );
+            return {
+              kind: "next",
+              error: { status: 401, body, retryAfter: null },
+              retryable: false,
+            };
+          }
+          return { kind: "next", error: upstreamError, retryable: false };
+        }
+        case "arrears":
+          pool.rejected(member, "arrears", clip(message));
+          return { kind: "next", error: upstreamError, retryable: false };
+        case "quota": {
+          const now = options.now();
+          const asked = parseRetryAfter(retryAfter, now);
+          pool.quota(member, {
+            until: asked === undefined ? undefined : now + asked,
+            daily: auth.kind === "oauth" || DAILY.test(message),
+            message: clip(message),
+          });
+          return { kind: "next", error: upstreamError, retryable: false };
+        }
+        case "throttle": {
+          const asked = parseRetryAfter(retryAfter, options.now());
+          pool.throttled(member, asked === undefined ? undefined : options.now() + asked);
+          return { kind: "next", error: upstreamError, retryable: true };
+        }
+        case "server":
+          return { kind: "next", error: upstreamError, retryable: true };
+        default:
+          if (response.status === 405 && CODING_AGENTS.test(error.message)) {
+            return {
+              kind: "done",
+              response: jsonResponse(
+                405,
+                openAIError(405, codingPlanMessage(request.userAgent), "coding_plan_client"),
+              ),
+            };
+          }
+          // The request itself (400, 404, 413, 422) or a gateway timeout: another account
+          // would answer the same.
+          return { kind: "done", response: errorResponse(upstreamError) };
+      }
     }
   }
 
-  private requestHeaders(auth: UpstreamAuth, request: ForwardRequest): Record<string, string> {
-    const base = this.headersFor(auth, request.userAgent);
+  /** The 2xx answer as the client gets it, usage counted on the way. */
+  private async success(
+    member: Member,
+    response: Response,
+    request: ForwardRequest,
+    report: CallReport,
+    controller: AbortController,
+    detach: () => void,
+    hooks: { onBodyEnd: (outcome: PassThroughOutcome) => void },
+  ): Promise<Response> {
+    const { options } = this;
+    const { pool, metrics } = options;
+    if (response.body === null) {
+      detach();
+      return new Response(null, {
+        status: response.status,
+        headers: responseHeaders(response.headers),
+      });
+    }
+    const contentType = response.headers.get("content-type") ?? "";
+    if (!contentType.startsWith("text/event-stream")) {
+      if (!request.usage) {
+        // Handing the body over as is lets the runtime pipe it natively; if the client leaves,
+        // the runtime cancels it and with it the fetch.
+        detach();
+        return new Response(response.body, {
+          status: response.status,
+          headers: responseHeaders(response.headers),
+        });
+      }
+      // A JSON answer arrives in one piece once the model is done: read it whole (natively),
+      // find its usage near the end, and send the same bytes.
+      const idle = setTimeout(
+        () => controller.abort(new IdleTimeoutError(options.idleTimeoutMs)),
+        options.idleTimeoutMs,
+      );
+      let bytes: Uint8Array<ArrayBuffer>;
+      try {
+        bytes = new Uint8Array(await response.arrayBuffer());
+      } catch (error) {
+        if (request.signal.aborted) return clientGone();
+        const message = `The upstream connection broke mid-response: ${describeFetchError(error)}`;
+        report.upstreamError = message;
+        pool.failed(member, "network");
+        return jsonResponse(502, openAIError(502, message, "upstream_stream_error"));
+      } finally {
+        clearTimeout(idle);
+        detach();
+      }
+      const usage = usageFromBytes(bytes);
+      if (usage) pool.usage(member, usage);
+      return new Response(bytes, {
+        status: response.status,
+        headers: responseHeaders(response.headers),
+      });
+    }
+    report.streaming = true;
+    if (metrics) metrics.openStreams++;
+    const body = passThrough(response.body, {
+      sse: true,
+      idleTimeoutMs: options.idleTimeoutMs,
+      keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0,
+      abort: (reason) => controller.abort(reason),
+      onEnd: (outcome) => {
+        detach();
+        if (metrics) metrics.openStreams--;
+        if (outcome.kind === "broken") {
+          report.upstreamError = outcome.message;
+          pool.failed(member, "stream_broken");
+        }
+        if (outcome.tail) {
+          const usage = usageFromChunks(outcome.tail);
+          if (usage) pool.usage(member, usage);
+        }
+        hooks.onBodyEnd(outcome);
+      },
+    });
+    return new Response(body, {
+      status: response.status,
+      headers: responseHeaders(response.headers),
+    });
+  }
+
+  private requestHeaders(
+    member: Member,
+    auth: UpstreamAuth,
+    request: ForwardRequest,
+  ): Record<string, string> {
+    const base = this.headersFor(member, auth, request.userAgent);
     if (request.contentType === null && request.accept === null) return base;
     const headers = { ...base };
     if (request.contentType !== null) headers["content-type"] = request.contentType;
@@ -255,6 +438,31 @@ export class UpstreamClient {
       return false;
     }
   }
+}
+
+/** Coding Plan's 405 to a client that is not a coding agent, explained. */
+export function codingPlanMessage(userAgent: string | null): string {
+  const ua = userAgent === null ? "none" : `"${clip(userAgent, 80)}"`;
+  return "The Coding Plan refused this call: Alibaba's terms allow Coding Plan keys only from " +
+    "coding agents (interactive coding tools such as Qwen Code, Claude Code, Cline or opencode). " +
+    `qwen forwards your client's own User-Agent (${ua}) and never makes one up; call it from a ` +
+    'coding agent, or use a pay-as-you-go key ("qwen auth --provider dashscope")';
+}
+
+function errorResponse(error: { status: number; body: string; retryAfter: string | null }) {
+  const headers = new Headers({ "content-type": "application/json" });
+  if (error.retryAfter !== null) headers.set("retry-after", error.retryAfter);
+  return new Response(error.body, { status: error.status, headers });
+}
+
+function describeTokenError(error: unknown): string {
+  if (error instanceof QwenError) return error.message;
+  return "cannot get a token";
+}
+
+function clip(text: string, max = 300): string {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > max ? `${line.slice(0, max - 3)}...` : line;
 }
 
 /** A token that cannot be had: the token source's QwenError, with fixed wording for the client. */

@@ -19,8 +19,10 @@ export type UpstreamFailure =
   | "auth"
   /** A rate limit that passes within seconds: retried with back-off. */
   | "throttle"
-  /** Quota or billing exhausted: retrying on the same account only burns requests. */
+  /** Quota exhausted: retrying on the same account only burns requests until it resets. */
   | "quota"
+  /** The Alibaba Cloud account is in arrears (`Arrearage`): waiting does not fix it. */
+  | "arrears"
   /** Gateway timeout after minutes on a long context: retrying would wait minutes again. */
   | "timeout"
   /** 500/502/503: transient on the upstream's side, retried. */
@@ -28,7 +30,8 @@ export type UpstreamFailure =
   /** Anything else, typically the request itself (400, 404, 413, …): the client's to fix. */
   | "client";
 
-const QUOTA = /insufficient_quota|AllocationQuota|quota exceeded|Arrearage/i;
+const QUOTA = /insufficient_quota|AllocationQuota|quota exceeded/i;
+const ARREARS = /Arrearage/i;
 
 export interface UpstreamError {
   status: number;
@@ -53,6 +56,7 @@ export function parseUpstreamError(status: number, text: string): UpstreamError 
 }
 
 function classify(status: number, codeAndMessage: string): UpstreamFailure {
+  if (ARREARS.test(codeAndMessage)) return "arrears";
   if (status === 429) return QUOTA.test(codeAndMessage) ? "quota" : "throttle";
   if (status === 401) return "auth";
   if (status === 403) return QUOTA.test(codeAndMessage) ? "quota" : "auth";

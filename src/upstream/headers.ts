@@ -3,6 +3,7 @@
  * client's own `Authorization`, cookies and hop-by-hop headers never leave); responses lose the
  * hop-by-hop headers and the framing headers the runtime sets again itself.
  */
+import { isAlibabaHost } from "../accounts/providers.ts";
 import type { UpstreamAuth } from "../credentials/types.ts";
 import { VERSION } from "../version.ts";
 
@@ -14,7 +15,11 @@ export function defaultUserAgent(platform: string, arch: string): string {
   return `qwen/${VERSION} (${platform}; ${arch})`;
 }
 
-/** Built once per token: the OAuth header set of the official client (shared doc §6). */
+/**
+ * Built once per token (and, for keys, per client User-Agent): the OAuth header set of the
+ * official client (shared doc §6); for API keys the bearer key, the calling client's own
+ * User-Agent and, on Alibaba's hosts, `X-DashScope-CacheControl: enable`.
+ */
 export function authHeaders(
   auth: UpstreamAuth,
   userAgent: string,
@@ -30,10 +35,12 @@ export function authHeaders(
     };
   }
   // API-key plans (Coding Plan) only serve coding agents: the calling client speaks for itself.
-  return {
+  const headers: Record<string, string> = {
     "authorization": `Bearer ${auth.token}`,
     "user-agent": clientUserAgent ?? userAgent,
   };
+  if (isAlibabaHost(auth.baseUrl)) headers["x-dashscope-cachecontrol"] = "enable";
+  return headers;
 }
 
 const DROPPED_RESPONSE_HEADERS = new Set([

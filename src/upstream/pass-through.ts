@@ -17,12 +17,17 @@ export interface PassThroughOptions {
   abort(reason: unknown): void;
   /** Called once, when the body ended, broke or was cancelled by the client. */
   onEnd(outcome: PassThroughOutcome): void;
+  /**
+   * Keep references to the last chunks, at least this many bytes, for the usage at the end of
+   * the stream (`tail` of the outcome). Nothing is copied or parsed per chunk.
+   */
+  keepTailBytes?: number;
 }
 
 export type PassThroughOutcome =
-  | { kind: "complete" }
-  | { kind: "cancelled" }
-  | { kind: "broken"; message: string };
+  | { kind: "complete"; tail?: Uint8Array[] }
+  | { kind: "cancelled"; tail?: Uint8Array[] }
+  | { kind: "broken"; message: string; tail?: Uint8Array[] };
 
 const encoder = new TextEncoder();
 
@@ -42,11 +47,15 @@ export function passThrough(
   let lastChunkAt = Date.now();
   let timer: ReturnType<typeof setTimeout> | undefined;
   let idleError: IdleTimeoutError | undefined;
+  const keep = options.keepTailBytes ?? 0;
+  const tail: Uint8Array[] = [];
+  let tailBytes = 0;
 
   const end = (outcome: PassThroughOutcome) => {
     if (ended) return;
     ended = true;
     if (timer !== undefined) clearTimeout(timer);
+    if (keep > 0) outcome.tail = tail;
     options.onEnd(outcome);
   };
 
@@ -77,6 +86,13 @@ export function passThrough(
         return;
       }
       lastChunkAt = Date.now();
+      if (keep > 0) {
+        tail.push(result.value);
+        tailBytes += result.value.byteLength;
+        while (tail.length > 1 && tailBytes - tail[0].byteLength >= keep) {
+          tailBytes -= tail.shift()!.byteLength;
+        }
+      }
       controller.enqueue(result.value);
     },
     cancel(reason) {

@@ -224,7 +224,10 @@ describe("serve app: other endpoints", () => {
     await response.text();
     assert.equal(h.lines.length, before + 1);
     const line = h.lines.at(-1)!;
-    assert.match(line, /POST \/v1\/chat\/completions 200 \d+ms model=coder-model upstream=200/);
+    assert.match(
+      line,
+      /POST \/v1\/chat\/completions 200 \d+ms model=coder-model account=default upstream=200/,
+    );
   });
 
   it("never logs a token, key, query or body", async () => {

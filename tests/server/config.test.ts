@@ -9,7 +9,9 @@ describe("serve config from flags and environment", () => {
       host: "127.0.0.1",
       port: 8080,
       apiKeys: [],
-      account: undefined,
+      accounts: [],
+      strategy: "round-robin",
+      modelMap: {},
       allowHosts: [],
       corsOrigins: [],
       maxBodyBytes: 32 * 1024 * 1024,
@@ -26,7 +28,9 @@ describe("serve config from flags and environment", () => {
       QWEN_SERVE_HOST: "0.0.0.0",
       QWEN_SERVE_PORT: "9000",
       QWEN_SERVE_API_KEYS: "k1, k2,,",
-      QWEN_SERVE_ACCOUNT: "work",
+      QWEN_SERVE_ACCOUNTS: "work, home",
+      QWEN_SERVE_STRATEGY: "fill-first",
+      QWEN_SERVE_MODEL_MAP: "coder-model=qwen3-coder-flash, gpt-4o=qwen3-max",
       QWEN_SERVE_ALLOW_HOSTS: "proxy.lan",
       QWEN_SERVE_CORS_ORIGINS: "https://a.example,https://b.example",
       QWEN_SERVE_MAX_BODY: "1MiB",
@@ -40,7 +44,9 @@ describe("serve config from flags and environment", () => {
       host: "0.0.0.0",
       port: 9000,
       apiKeys: ["k1", "k2"],
-      account: "work",
+      accounts: ["work", "home"],
+      strategy: "fill-first",
+      modelMap: { "coder-model": "qwen3-coder-flash", "gpt-4o": "qwen3-max" },
       allowHosts: ["proxy.lan"],
       corsOrigins: ["https://a.example", "https://b.example"],
       maxBodyBytes: 1024 * 1024,
@@ -60,6 +66,16 @@ describe("serve config from flags and environment", () => {
     assert.equal(config.port, 7000);
     assert.deepEqual(config.apiKeys, ["flag-key"]);
     assert.equal(config.verbose, false);
+  });
+
+  it("takes repeatable --account and --model-map, and the old QWEN_SERVE_ACCOUNT", () => {
+    const config = resolveServeConfig(
+      { account: ["a", "b", "a"], "model-map": ["coder-model=qwen3-max", "x = y"] },
+      { QWEN_SERVE_ACCOUNTS: "c", QWEN_SERVE_MODEL_MAP: "p=q" },
+    );
+    assert.deepEqual(config.accounts, ["a", "b"]);
+    assert.deepEqual(config.modelMap, { "coder-model": "qwen3-max", x: "y" });
+    assert.deepEqual(resolveServeConfig({}, { QWEN_SERVE_ACCOUNT: "work" }).accounts, ["work"]);
   });
 
   it("takes PORT when QWEN_SERVE_PORT is not set", () => {
@@ -85,6 +101,10 @@ describe("serve config from flags and environment", () => {
       [{ "idle-timeout": "0" }, {}, /"--idle-timeout": expected at least 1 s/],
       [{ "log-format": "xml" }, {}, /"--log-format": expected "text" or "json"/],
       [{}, { QWEN_SERVE_VERBOSE: "maybe" }, /"QWEN_SERVE_VERBOSE"/],
+      [{ strategy: "random" }, {}, /"--strategy": expected "round-robin" or "fill-first"/],
+      [{ "model-map": ["coder-model"] }, {}, /"--model-map": expected FROM=TO/],
+      [{}, { QWEN_SERVE_MODEL_MAP: "a=b=c" }, /"QWEN_SERVE_MODEL_MAP"/],
+      [{ account: ["../x"] }, {}, /"--account": expected an account name/],
     ] as const
   ) {
     it(`refuses ${JSON.stringify({ ...flags, ...env })} as a usage error`, () => {

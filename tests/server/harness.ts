@@ -2,7 +2,9 @@
  * The app wired to a fake upstream on loopback and a fake token source, called in-process with
  * `new Request(...)` as if it were served on 127.0.0.1:8080.
  */
+import { AccountPool, type PoolEntry } from "../../src/pool/pool.ts";
 import { type AppDeps, createApp } from "../../src/server/app.ts";
+import { Metrics } from "../../src/server/metrics.ts";
 import { createLogger, type RequestLogEntry } from "../../src/server/log.ts";
 import type { SecurityOptions } from "../../src/server/security.ts";
 import { type FakeUpstreamOptions, startFakeUpstream } from "../helpers/fake-upstream.ts";
@@ -16,6 +18,8 @@ export interface HarnessOptions {
   tokens?: ConstructorParameters<typeof FakeTokenSource>[0] extends infer T ? Partial<T>
     : never;
   app?: Partial<AppDeps>;
+  /** Model map of the one account (default none, as on the OAuth portal). */
+  modelMap?: Record<string, string>;
 }
 
 export async function setup(options: HarnessOptions = {}) {
@@ -26,8 +30,19 @@ export async function setup(options: HarnessOptions = {}) {
   const text = createLogger({ format: "text", verbose: false, write: (l) => lines.push(l) });
   /** Milliseconds the client was asked to wait before each retry. */
   const sleeps: number[] = [];
+  const entry: PoolEntry = {
+    name: "default",
+    type: "oauth",
+    file: null,
+    envVar: null,
+    modelMap: options.modelMap ?? {},
+    source: tokens,
+  };
+  const pool = new AccountPool({ strategy: "fill-first", entries: [entry] });
+  const metrics = new Metrics();
   const app = createApp({
-    tokens,
+    pool,
+    metrics,
     fetch: (input, init) => fetch(input, init),
     logger: {
       verbose: false,
@@ -57,6 +72,8 @@ export async function setup(options: HarnessOptions = {}) {
     upstream: upstream.fake,
     baseUrl: upstream.baseUrl,
     tokens,
+    pool,
+    metrics,
     app,
     lines,
     entries,

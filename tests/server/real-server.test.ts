@@ -2,7 +2,7 @@
  * The app on the runtime's own server (Deno.serve / Bun.serve through src/runtime), called over
  * loopback by fetch and by the official `openai` SDK.
  */
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import OpenAI from "openai";
 import type { Server } from "../../src/runtime/mod.ts";
@@ -110,6 +110,8 @@ describe("serve with the openai SDK as the client", () => {
     client = new OpenAI({ baseURL: `${s.url}/v1`, apiKey: "sdk-key-123456", maxRetries: 0 });
   });
   after(() => s.close());
+  // The quota test cools the one account down.
+  beforeEach(() => s.h.pool.resetHealth());
 
   it("gets a non-streaming answer", async () => {
     const completion = await client.chat.completions.create({

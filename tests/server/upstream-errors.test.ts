@@ -1,4 +1,4 @@
-import { after, before, describe, it } from "node:test";
+import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { QwenError } from "../../src/errors.ts";
 import { parseUpstreamError } from "../../src/upstream/errors.ts";
@@ -66,7 +66,7 @@ describe("upstream error bodies", () => {
     assert.equal(parseUpstreamError(403, '{"error":"invalid api-key"}').failure, "auth");
     assert.equal(parseUpstreamError(504, "").failure, "timeout");
     assert.equal(parseUpstreamError(503, "").failure, "server");
-    assert.equal(parseUpstreamError(400, '{"code":"Arrearage","message":"x"}').failure, "quota");
+    assert.equal(parseUpstreamError(400, '{"code":"Arrearage","message":"x"}').failure, "arrears");
   });
 });
 
@@ -92,6 +92,8 @@ describe("serve app: upstream failures", () => {
   let h: Harness;
   before(async () => (h = await setup()));
   after(() => h.close());
+  // A quota answer cools the one account down and a refused key rejects it: start each test fresh.
+  beforeEach(() => h.pool.resetHealth());
 
   async function chat(body: unknown = HELLO) {
     const response = await h.call("/v1/chat/completions", { json: body });

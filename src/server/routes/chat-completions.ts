@@ -1,9 +1,11 @@
 /**
  * `POST /v1/chat/completions`. The body is checked for its minimal shape only (a JSON object
- * with a `messages` array) and then forwarded byte for byte; it is re-serialized only to add the
- * account's default model when the client named none.
+ * with a `messages` array) and then forwarded byte for byte; it is re-serialized only when the
+ * account maps the model (`coder-model` → `qwen3-coder-plus` on API keys, `--model-map`) or to
+ * add the account's default model when the client named none.
  */
 import type { UpstreamAuth } from "../../credentials/types.ts";
+import type { Member } from "../../pool/pool.ts";
 import { jsonResponse } from "../../upstream/client.ts";
 import { openAIError } from "../../upstream/errors.ts";
 import { readBody } from "../body.ts";
@@ -43,14 +45,23 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
   const body = json as Record<string, unknown>;
   if (typeof body.model === "string") entry.model = body.model;
 
-  const payload = body.model === undefined
-    ? (auth: UpstreamAuth) => {
-      const model = defaultModelFor(auth);
+  const requested = typeof body.model === "string" ? body.model : undefined;
+  let rewritten: { model: string; text: string } | undefined;
+  const payload = (member: Member, auth: UpstreamAuth) => {
+    if (requested === undefined) {
+      if (body.model !== undefined) return read.bytes;
+      const model = defaultModelFor(member, auth);
       if (model === undefined) return read.bytes;
       entry.model = model;
       return JSON.stringify({ model, ...body });
     }
-    : read.bytes;
+    const mapped = member.models.get(requested);
+    if (mapped === undefined || mapped === requested) return read.bytes;
+    if (rewritten?.model !== mapped) {
+      rewritten = { model: mapped, text: JSON.stringify({ ...body, model: mapped }) };
+    }
+    return rewritten.text;
+  };
 
   return await ctx.client.forward(
     {
@@ -61,15 +72,17 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
       signal: request.signal,
+      usage: true,
     },
     ctx.report,
     ctx.onBodyEnd,
   );
 }
 
-/** API-key plans name their models differently; only the OAuth portal has a known alias. */
-function defaultModelFor(auth: UpstreamAuth): string | undefined {
-  return auth.kind === "oauth" ? OAUTH_DEFAULT_MODEL : undefined;
+/** The OAuth portal's alias, or what the account maps it to (API-key plans name models differently). */
+function defaultModelFor(member: Member, auth: UpstreamAuth): string | undefined {
+  return member.models.get(OAUTH_DEFAULT_MODEL) ??
+    (auth.kind === "oauth" ? OAUTH_DEFAULT_MODEL : undefined);
 }
 
 export function badRequest(message: string, code: string, param: string | null): Response {

@@ -1,4 +1,4 @@
-import type { TokenSource } from "../../credentials/types.ts";
+import type { AccountPool } from "../../pool/pool.ts";
 import type { CallReport, UpstreamClient } from "../../upstream/client.ts";
 import type { PassThroughOutcome } from "../../upstream/pass-through.ts";
 import type { RequestLogEntry } from "../log.ts";
@@ -11,6 +11,6 @@ export interface RouteContext {
   report: CallReport;
   onBodyEnd(outcome: PassThroughOutcome): void;
   client: UpstreamClient;
-  tokens: TokenSource;
+  pool: AccountPool;
   maxBodyBytes: number;
 }

@@ -1,10 +1,13 @@
 /**
- * `GET /v1/models`: the upstream's own list when it has one, cached for a few minutes since
- * editors ask for it on every start; otherwise a built-in list of the OAuth portal's models.
+ * `GET /v1/models`: the models of the account that would serve a request now. The upstream's
+ * own list when it has one (non-chat models such as speech, embeddings, images and video left
+ * out), plus the account's aliases (`coder-model`, `vision-model`); a built-in list otherwise.
+ * Cached per account for a few minutes, since editors ask on every start.
  */
 import { z } from "zod";
 import type { Fetch } from "../../cli/context.ts";
 import type { UpstreamAuth } from "../../credentials/types.ts";
+import type { Member } from "../../pool/pool.ts";
 import { tokenErrorResponse, type UpstreamClient } from "../../upstream/client.ts";
 import type { RouteContext } from "./context.ts";
 
@@ -14,6 +17,18 @@ export const BUILT_IN_MODELS = [
   "qwen3-coder-plus",
   "qwen3-coder-flash",
 ];
+
+/**
+ * Model ids that are not chat models: speech (asr, tts, realtime voices), embeddings and
+ * rerankers, image and video generation. `qwen3-vl-plus` (vision chat) and `qwen-omni-turbo`
+ * stay.
+ */
+export const NON_CHAT_MODEL =
+  /(^|[-_/.])(asr|tts|embed|embedding|embeddings|rerank|realtime|paraformer|sensevoice|cosyvoice|sambert|audio|speech|transcribe|whisper|image|images|wanx|wan2|t2i|t2v|i2v|i2i|kf2v|s2v|video|flux|stable-diffusion|moderation|livetranslate)($|[-_/.\d])/i;
+
+export function isChatModel(id: string): boolean {
+  return !NON_CHAT_MODEL.test(id) && !/^text-embedding/i.test(id);
+}
 
 const modelListSchema = z.looseObject({
   data: z.array(z.looseObject({ id: z.string() })),
@@ -31,63 +46,97 @@ export interface ModelsCacheOptions {
 }
 
 export class ModelsCache {
-  private entry?: { baseUrl: string; token: string; body: string; expiresAt: number };
+  private readonly entries = new Map<
+    string,
+    { baseUrl: string; token: string; body: string; expiresAt: number }
+  >();
 
   constructor(private readonly options: ModelsCacheOptions) {}
 
-  async list(auth: UpstreamAuth, client: UpstreamClient, userAgent: string | null) {
+  async list(
+    member: Member,
+    auth: UpstreamAuth,
+    client: UpstreamClient,
+    userAgent: string | null,
+  ): Promise<string> {
     const now = this.options.now();
-    const cached = this.entry;
+    const cached = this.entries.get(member.name);
     if (
       cached !== undefined && cached.baseUrl === auth.baseUrl && cached.token === auth.token &&
       cached.expiresAt > now
     ) return cached.body;
-    const upstream = await this.fetchUpstream(auth, client, userAgent);
-    const body = upstream ?? builtInList();
-    this.entry = {
+    const upstream = await this.fetchUpstream(member, auth, client, userAgent);
+    const body = JSON.stringify({
+      object: "list",
+      data: withAliases(upstream ?? builtIn(member, auth), member),
+    });
+    this.entries.set(member.name, {
       baseUrl: auth.baseUrl,
       token: auth.token,
       body,
       expiresAt: now + (upstream ? this.options.ttlMs : this.options.fallbackTtlMs),
-    };
+    });
     return body;
   }
 
   private async fetchUpstream(
+    member: Member,
     auth: UpstreamAuth,
     client: UpstreamClient,
     userAgent: string | null,
-  ): Promise<string | undefined> {
+  ): Promise<Record<string, unknown>[] | undefined> {
     try {
       const response = await this.options.fetch(`${auth.baseUrl}/models`, {
-        headers: { ...client.headersFor(auth, userAgent), accept: "application/json" },
+        headers: { ...client.headersFor(member, auth, userAgent), accept: "application/json" },
         signal: AbortSignal.timeout(LIST_TIMEOUT_MS),
       });
       const text = await response.text();
       if (!response.ok) return undefined;
       const parsed = modelListSchema.safeParse(JSON.parse(text));
-      if (!parsed.success || parsed.data.data.length === 0) return undefined;
-      return JSON.stringify({ object: "list", ...parsed.data });
+      if (!parsed.success) return undefined;
+      const chat = parsed.data.data.filter((m) => isChatModel(m.id));
+      return chat.length === 0 ? undefined : chat;
     } catch {
       return undefined;
     }
   }
 }
 
-function builtInList(): string {
-  return JSON.stringify({
-    object: "list",
-    data: BUILT_IN_MODELS.map((id) => ({ id, object: "model", created: 0, owned_by: "qwen" })),
-  });
+function model(id: string): Record<string, unknown> {
+  return { id, object: "model", created: 0, owned_by: "qwen" };
+}
+
+function builtIn(member: Member, auth: UpstreamAuth): Record<string, unknown>[] {
+  if (auth.kind === "oauth") return BUILT_IN_MODELS.map(model);
+  return [...new Set(member.models.values())].map(model);
+}
+
+/** The account's aliases (`coder-model` → its real model) after the real ones, once each. */
+function withAliases(
+  list: Record<string, unknown>[],
+  member: Member,
+): Record<string, unknown>[] {
+  const ids = new Set(list.map((m) => m.id));
+  const out = [...list];
+  for (const alias of member.models.keys()) {
+    if (!ids.has(alias)) {
+      ids.add(alias);
+      out.push(model(alias));
+    }
+  }
+  return out;
 }
 
 export async function listModels(ctx: RouteContext, cache: ModelsCache): Promise<Response> {
+  const member = ctx.pool.candidates()[0];
+  if (member === undefined) return ctx.pool.unavailableResponse();
   let auth: UpstreamAuth;
   try {
-    auth = await ctx.tokens.getToken({ signal: ctx.request.signal });
+    auth = await member.source.getToken({ signal: ctx.request.signal });
   } catch (error) {
     return tokenErrorResponse(error, ctx.request.signal);
   }
-  const body = await cache.list(auth, ctx.client, ctx.request.headers.get("user-agent"));
+  ctx.report.account = member.name;
+  const body = await cache.list(member, auth, ctx.client, ctx.request.headers.get("user-agent"));
   return new Response(body, { headers: { "content-type": "application/json" } });
 }

@@ -1,0 +1,412 @@
+/**
+ * The accounts behind one `qwen serve`, and what the proxy has learned about each:
+ *
+ * - order per request: `round-robin` starts each request at the next account, `fill-first`
+ *   always at the first (listing order: `default`, OAuth accounts, stored keys, environment
+ *   keys); accounts throttled a moment ago go last;
+ * - `cooling_down` after a quota answer, until `Retry-After`, midnight Beijing time for Qwen's
+ *   daily quotas, else 1 min doubling per repeat up to 1 h; skipped until then;
+ * - `rejected` after the upstream refused the credentials (or the account is in arrears);
+ *   skipped until the file or key changes (a new login, a new key), or `qwen status --probe`
+ *   says it works again;
+ * - usage counts per account and day, in memory, written to `qwen_state.json` by `maintain()`.
+ *
+ * Everything a request needs is in memory: `maintain()` (every few seconds, off the hot path)
+ * lists the accounts again, checks refused credentials for a change, and syncs the state file.
+ */
+import type { TokenSource } from "../credentials/types.ts";
+import { jsonResponse } from "../upstream/client.ts";
+import { openAIError } from "../upstream/errors.ts";
+import type { Metrics } from "../server/metrics.ts";
+import { type Health, nextBeijingMidnight, type StateSnapshot, StateStore } from "./state-file.ts";
+import type { TokenUsage } from "./usage.ts";
+
+export type Strategy = "round-robin" | "fill-first";
+export const STRATEGIES: readonly Strategy[] = ["round-robin", "fill-first"];
+
+/** What the pool needs of an account (open.ts `Account` fits). */
+export interface PoolEntry {
+  name: string;
+  type: "oauth" | "api_key";
+  file: string | null;
+  envVar: string | null;
+  modelMap: Readonly<Record<string, string>>;
+  source: TokenSource;
+}
+
+export const QUOTA_BACKOFF_START_MS = 60_000;
+export const QUOTA_BACKOFF_MAX_MS = 3_600_000;
+const THROTTLE_START_MS = 2_000;
+const THROTTLE_MAX_MS = 60_000;
+
+export class Member {
+  readonly entry: PoolEntry;
+  /** The account's model map with `--model-map` on top. */
+  readonly modelMap: Readonly<Record<string, string>>;
+  /** The same as a Map: client-given names never reach an object's prototype. */
+  readonly models: ReadonlyMap<string, string>;
+  health: Health = { state: "ok", changedAt: 0 };
+  throttledUntil = 0;
+  throttleStrikes = 0;
+  /** Headers cache: rebuilt only when the token or the client's User-Agent changes. */
+  headerToken?: string;
+  headerUserAgent: string | null = null;
+  headerKind?: string;
+  headers: Record<string, string> = {};
+
+  constructor(entry: PoolEntry, overrides: Readonly<Record<string, string>>) {
+    this.entry = entry;
+    this.modelMap = { ...entry.modelMap, ...overrides };
+    this.models = new Map(Object.entries(this.modelMap));
+  }
+
+  get name(): string {
+    return this.entry.name;
+  }
+
+  get source(): TokenSource {
+    return this.entry.source;
+  }
+
+  /** Not cooling down and not rejected, as of `now`. */
+  available(now: number): boolean {
+    const h = this.health;
+    if (h.state === "ok") return true;
+    if (h.state === "cooling_down") return (h.until ?? 0) <= now;
+    return false;
+  }
+}
+
+export interface PoolOptions {
+  strategy?: Strategy;
+  now?: () => number;
+  /** `--model-map from=to`, on top of each account's own map. */
+  modelMap?: Readonly<Record<string, string>>;
+  /** The accounts at start; `list` replaces them on each `maintain()`. */
+  entries?: PoolEntry[];
+  /** Lists the accounts again (qwen serve: loadAccounts); absent for a fixed pool. */
+  list?: () => Promise<PoolEntry[]>;
+  /** The identity of an account's credentials; a rejected account is tried again once it moves. */
+  identity?: (entry: PoolEntry) => Promise<string | undefined>;
+  /** Where usage and health are kept across processes; absent: memory only. */
+  state?: StateStore;
+  metrics?: Metrics;
+  /** One line for the log when an account changes state. */
+  log?: (message: string) => void;
+}
+
+export class AccountPool {
+  members: Member[] = [];
+  readonly strategy: Strategy;
+  readonly #now: () => number;
+  readonly #options: PoolOptions;
+  #next = 0;
+  #maintaining?: Promise<void>;
+  #timer?: ReturnType<typeof setInterval>;
+  #closed = false;
+  /** Set once the first `maintain()` ran (a listed pool starts empty). */
+  listed = false;
+
+  constructor(options: PoolOptions = {}) {
+    this.#options = options;
+    this.strategy = options.strategy ?? "round-robin";
+    this.#now = options.now ?? Date.now;
+    if (options.entries) this.#setEntries(options.entries);
+  }
+
+  get size(): number {
+    return this.members.length;
+  }
+
+  get metrics(): Metrics | undefined {
+    return this.#options.metrics;
+  }
+
+  find(name: string): Member | undefined {
+    return this.members.find((m) => m.name === name);
+  }
+
+  /**
+   * The accounts to try for one request, in order: available ones by the strategy, those
+   * throttled a moment ago last. Empty when none is available.
+   */
+  candidates(): Member[] {
+    const members = this.members;
+    const n = members.length;
+    if (n === 0) return [];
+    const now = this.#now();
+    const start = this.strategy === "round-robin" ? this.#next++ % n : 0;
+    if (this.#next >= 1 << 30) this.#next = 0;
+    const ready: Member[] = [];
+    let throttled: Member[] | undefined;
+    for (let k = 0; k < n; k++) {
+      const m = members[(start + k) % n];
+      if (!m.available(now)) continue;
+      if (m.throttledUntil > now) (throttled ??= []).push(m);
+      else ready.push(m);
+    }
+    if (throttled === undefined) return ready;
+    throttled.sort((a, b) => a.throttledUntil - b.throttledUntil);
+    return ready.concat(throttled);
+  }
+
+  // ---- what happened upstream ----
+
+  /** A call was sent with this account. */
+  attempted(member: Member): void {
+    const state = this.#options.state;
+    if (state) state.day(member.name).requests++;
+  }
+
+  succeeded(member: Member): void {
+    member.throttleStrikes = 0;
+    member.throttledUntil = 0;
+    const h = member.health;
+    if (h.state === "cooling_down" || h.strikes) {
+      this.#setHealth(member, { state: "ok", changedAt: this.#now() });
+    }
+  }
+
+  usage(member: Member, usage: TokenUsage): void {
+    const day = this.#options.state?.day(member.name);
+    if (day) {
+      day.prompt_tokens += usage.promptTokens;
+      day.completion_tokens += usage.completionTokens;
+    }
+    this.metrics?.tokens(member.name, usage);
+  }
+
+  failed(member: Member, failure: string): void {
+    const day = this.#options.state?.day(member.name);
+    if (day) day.errors[failure] = (day.errors[failure] ?? 0) + 1;
+    this.metrics?.upstreamError(member.name, failure);
+  }
+
+  /**
+   * A quota answer: cooled down until `retryAfterMs` (absolute), else until midnight Beijing
+   * time for a daily quota, else for 1 min doubling per repeat up to 1 h.
+   */
+  quota(member: Member, info: { until?: number; daily: boolean; message: string }): number {
+    const now = this.#now();
+    const strikes = (member.health.strikes ?? 0) + 1;
+    const until = info.until ??
+      (info.daily
+        ? nextBeijingMidnight(now)
+        : now + Math.min(QUOTA_BACKOFF_MAX_MS, QUOTA_BACKOFF_START_MS * 2 ** (strikes - 1)));
+    this.#setHealth(member, {
+      state: "cooling_down",
+      until,
+      reason: "quota",
+      message: info.message,
+      strikes: info.until === undefined && !info.daily ? strikes : undefined,
+      changedAt: now,
+    });
+    this.#options.log?.(
+      `account "${member.name}" hit its quota: cooling down until ${new Date(until).toISOString()}`,
+    );
+    return until;
+  }
+
+  /** A throttling answer: the account goes last for a short while (Retry-After, else 2 s doubling). */
+  throttled(member: Member, until: number | undefined): void {
+    const now = this.#now();
+    member.throttleStrikes++;
+    member.throttledUntil = until ?? now + Math.min(
+          THROTTLE_MAX_MS,
+          THROTTLE_START_MS * 2 ** (member.throttleStrikes - 1),
+        );
+  }
+
+  /** The upstream refused the credentials (or the account is in arrears): skipped until they change. */
+  rejected(member: Member, reason: string, message: string): void {
+    const now = this.#now();
+    const health: Health = { state: "rejected", reason, message, changedAt: now };
+    this.#setHealth(member, health);
+    this.#options.log?.(`account "${member.name}" was rejected by the upstream: ${message}`);
+    const identity = this.#options.identity;
+    if (identity) {
+      // Taken after the fact (the refresh that preceded a refusal is ours, not a new login).
+      identity(member.entry).then((id) => {
+        if (member.health === health) health.identity = id;
+        this.#options.state?.setHealth(member.name, health);
+      }, () => {});
+    }
+  }
+
+  /** Forgets every cooldown and rejection (tests; a fixed pool's reset). */
+  resetHealth(): void {
+    for (const m of this.members) {
+      m.health = { state: "ok", changedAt: 0 };
+      m.throttledUntil = 0;
+      m.throttleStrikes = 0;
+    }
+  }
+
+  #setHealth(member: Member, health: Health): void {
+    member.health = health;
+    this.#options.state?.setHealth(member.name, health);
+  }
+
+  // ---- when nobody can answer ----
+
+  /** The soonest time a cooling account comes back, if any. */
+  soonestRecovery(): number | undefined {
+    let soonest: number | undefined;
+    const now = this.#now();
+    for (const m of this.members) {
+      const h = m.health;
+      if (h.state === "cooling_down" && (h.until ?? 0) > now) {
+        if (soonest === undefined || h.until! < soonest) soonest = h.until;
+      }
+    }
+    return soonest;
+  }
+
+  /**
+   * The answer when no account can serve: 401 `no_credentials` without accounts; 429 with
+   * `Retry-After` when some account recovers by itself; else 401 with each account's reason.
+   */
+  unavailableResponse(tokenErrors?: Map<Member, string>): Response {
+    const now = this.#now();
+    if (this.members.length === 0) {
+      return jsonResponse(
+        401,
+        openAIError(
+          401,
+          'No Qwen credentials on this machine: run "qwen auth" to log in, or ' +
+            '"qwen auth --provider PRESET" to store an API key',
+          "no_credentials",
+        ),
+      );
+    }
+    const soonest = this.soonestRecovery();
+    if (soonest !== undefined) {
+      const seconds = Math.max(1, Math.ceil((soonest - now) / 1000));
+      return jsonResponse(
+        429,
+        openAIError(
+          429,
+          `Every account is cooling down after a quota answer or was refused; the first one is back at ${
+            new Date(soonest).toISOString()
+          }: see "qwen status"`,
+          "all_accounts_cooling_down",
+        ),
+        { "retry-after": String(seconds) },
+      );
+    }
+    const reasons = this.members.map((m) => {
+      const h = m.health;
+      if (h.state === "rejected") {
+        return `"${m.name}": ${
+          h.reason === "arrears" ? "the account is in arrears" : "refused by the upstream"
+        }${h.message ? ` (${h.message})` : ""}`;
+      }
+      const problem = tokenErrors?.get(m);
+      return `"${m.name}": ${problem ?? "not available"}`;
+    });
+    return jsonResponse(
+      401,
+      openAIError(
+        401,
+        `No account can serve this request: ${
+          reasons.join("; ")
+        }. Log in again, store a new key, or run "qwen status --probe"`,
+        "no_usable_account",
+      ),
+    );
+  }
+
+  // ---- upkeep, off the hot path ----
+
+  /** Every `intervalMs`: `maintain()`. `close()` stops it and writes the state a last time. */
+  start(intervalMs: number): void {
+    if (this.#timer !== undefined || this.#closed) return;
+    this.#timer = setInterval(() => {
+      this.maintain().catch((error) => {
+        this.#options.log?.(`cannot update the account state: ${(error as Error).message}`);
+      });
+    }, intervalMs);
+    (this.#timer as { unref?: () => void }).unref?.();
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    if (this.#timer !== undefined) clearInterval(this.#timer);
+    this.#timer = undefined;
+    await this.#maintaining?.catch(() => {});
+    await this.#options.state?.sync().catch((error) => {
+      this.#options.log?.(`cannot write the account state: ${(error as Error).message}`);
+    });
+  }
+
+  /** Lists the accounts again, re-checks refused credentials, syncs the state file. One at a time. */
+  maintain(): Promise<void> {
+    if (this.#maintaining) return this.#maintaining;
+    const run = this.#maintain().finally(() => {
+      this.#maintaining = undefined;
+    });
+    this.#maintaining = run;
+    return run;
+  }
+
+  async #maintain(): Promise<void> {
+    const { list, identity, state } = this.#options;
+    if (list) {
+      this.#setEntries(await list());
+      this.listed = true;
+    }
+    if (identity) {
+      for (const m of this.members) {
+        const h = m.health;
+        if (h.state !== "rejected") continue;
+        const id = await identity(m.entry).catch(() => undefined);
+        if (h.identity === undefined) {
+          h.identity = id;
+          continue;
+        }
+        if (id !== h.identity) {
+          this.#setHealth(m, {
+            state: "ok",
+            reason: "credentials_changed",
+            changedAt: this.#now(),
+          });
+          this.#options.log?.(`account "${m.name}" has new credentials: trying it again`);
+        }
+      }
+    }
+    if (state) this.adopt(await state.sync());
+    this.metrics?.accounts(this.members, this.#now());
+  }
+
+  /** Takes what other processes (or `qwen status --probe`) wrote, when newer than ours. */
+  adopt(snapshot: StateSnapshot): void {
+    for (const m of this.members) {
+      const theirs = snapshot.accounts[m.name]?.health;
+      if (theirs === undefined || theirs.changedAt <= m.health.changedAt) continue;
+      const was = m.health.state;
+      m.health = { ...theirs };
+      if (was !== theirs.state && theirs.state === "ok") {
+        this.#options.log?.(`account "${m.name}" is available again`);
+      }
+    }
+  }
+
+  #setEntries(entries: PoolEntry[]): void {
+    const old = new Map(this.members.map((m) => [keyOf(m.entry), m]));
+    const overrides = this.#options.modelMap ?? {};
+    const snapshot = this.#options.state?.snapshot;
+    this.members = entries.map((entry) => {
+      const existing = old.get(keyOf(entry));
+      if (existing) return existing;
+      const member = new Member(entry, overrides);
+      const saved = snapshot?.accounts[entry.name]?.health;
+      if (saved) member.health = { ...saved };
+      if (this.listed) this.#options.log?.(`account "${entry.name}" joined the pool`);
+      return member;
+    });
+  }
+}
+
+function keyOf(entry: PoolEntry): string {
+  return `${entry.name}\0${entry.type}\0${entry.file ?? ""}\0${entry.envVar ?? ""}`;
+}

@@ -1,0 +1,154 @@
+/**
+ * `GET /metrics` in the Prometheus text format (version 0.0.4). Counting is a map update per
+ * request; the text is built only when scraped. Labels hold account names, models, statuses and
+ * error classes: never a token, key or path.
+ *
+ * | metric                                 | type      | labels                   |
+ * |----------------------------------------|-----------|--------------------------|
+ * | `qwen_requests_total`                  | counter   | status, model, account   |
+ * | `qwen_request_duration_seconds`        | histogram | (none)                   |
+ * | `qwen_upstream_errors_total`           | counter   | account, class           |
+ * | `qwen_token_refreshes_total`           | counter   | account, result          |
+ * | `qwen_tokens_total`                    | counter   | account, kind            |
+ * | `qwen_open_streams`                    | gauge     | (none)                   |
+ * | `qwen_account_available`               | gauge     | account, state           |
+ */
+import type { Member } from "../pool/pool.ts";
+import type { TokenUsage } from "../pool/usage.ts";
+
+export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+/** Models are named by clients: past this many distinct ones, the rest count as `other`. */
+const MAX_MODELS = 200;
+
+export class Metrics {
+  readonly #requests = new Map<string, number>();
+  readonly #errors = new Map<string, number>();
+  readonly #refreshes = new Map<string, number>();
+  readonly #tokens = new Map<string, number>();
+  readonly #models = new Set<string>();
+  readonly #buckets = new Array<number>(DURATION_BUCKETS.length).fill(0);
+  #durationSum = 0;
+  #durationCount = 0;
+  openStreams = 0;
+  #accounts: { name: string; state: string; available: number }[] = [];
+
+  request(status: number, model: string | undefined, account: string | undefined, ms: number) {
+    let m = model ?? "";
+    if (m !== "" && !this.#models.has(m)) {
+      if (this.#models.size >= MAX_MODELS) m = "other";
+      else this.#models.add(m);
+    }
+    const key = `${status}\0${m}\0${account ?? ""}`;
+    this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
+    const seconds = ms / 1000;
+    this.#durationSum += seconds;
+    this.#durationCount++;
+    for (let i = 0; i < DURATION_BUCKETS.length; i++) {
+      if (seconds <= DURATION_BUCKETS[i]) {
+        this.#buckets[i]++;
+        break;
+      }
+    }
+  }
+
+  upstreamError(account: string, failure: string): void {
+    const key = `${account}\0${failure}`;
+    this.#errors.set(key, (this.#errors.get(key) ?? 0) + 1);
+  }
+
+  refresh(account: string, result: "ok" | "failed"): void {
+    const key = `${account}\0${result}`;
+    this.#refreshes.set(key, (this.#refreshes.get(key) ?? 0) + 1);
+  }
+
+  tokens(account: string, usage: TokenUsage): void {
+    const p = `${account}\0prompt`;
+    const c = `${account}\0completion`;
+    this.#tokens.set(p, (this.#tokens.get(p) ?? 0) + usage.promptTokens);
+    this.#tokens.set(c, (this.#tokens.get(c) ?? 0) + usage.completionTokens);
+  }
+
+  /** The pool as of its last upkeep. */
+  accounts(members: readonly Member[], now: number): void {
+    this.#accounts = members.map((m) => ({
+      name: m.name,
+      state: m.available(now) ? "ok" : m.health.state,
+      available: m.available(now) ? 1 : 0,
+    }));
+  }
+
+  render(pool?: readonly Member[], now?: number): string {
+    if (pool && now !== undefined) this.accounts(pool, now);
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string) =>
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+
+    family(
+      "qwen_requests_total",
+      "counter",
+      "Requests answered, by HTTP status, model and account.",
+    );
+    for (const [key, n] of this.#requests) {
+      const [status, model, account] = key.split("\0");
+      out.push(`qwen_requests_total${labels({ status, model, account })} ${n}`);
+    }
+
+    family(
+      "qwen_request_duration_seconds",
+      "histogram",
+      "Time from request to the end of the answer.",
+    );
+    let cumulative = 0;
+    DURATION_BUCKETS.forEach((le, i) => {
+      cumulative += this.#buckets[i];
+      out.push(`qwen_request_duration_seconds_bucket{le="${le}"} ${cumulative}`);
+    });
+    out.push(
+      `qwen_request_duration_seconds_bucket{le="+Inf"} ${this.#durationCount}`,
+      `qwen_request_duration_seconds_sum ${round(this.#durationSum)}`,
+      `qwen_request_duration_seconds_count ${this.#durationCount}`,
+    );
+
+    family("qwen_upstream_errors_total", "counter", "Upstream failures, by account and class.");
+    for (const [key, n] of this.#errors) {
+      const [account, failure] = key.split("\0");
+      out.push(`qwen_upstream_errors_total${labels({ account, class: failure })} ${n}`);
+    }
+
+    family("qwen_token_refreshes_total", "counter", "OAuth refreshes forced by a refused token.");
+    for (const [key, n] of this.#refreshes) {
+      const [account, result] = key.split("\0");
+      out.push(`qwen_token_refreshes_total${labels({ account, result })} ${n}`);
+    }
+
+    family("qwen_tokens_total", "counter", "Tokens reported in usage, by account and kind.");
+    for (const [key, n] of this.#tokens) {
+      const [account, kind] = key.split("\0");
+      out.push(`qwen_tokens_total${labels({ account, kind })} ${n}`);
+    }
+
+    family("qwen_open_streams", "gauge", "Streamed answers in progress.");
+    out.push(`qwen_open_streams ${this.openStreams}`);
+
+    family("qwen_account_available", "gauge", "1 when the account can take requests.");
+    for (const a of this.#accounts) {
+      out.push(
+        `qwen_account_available${labels({ account: a.name, state: a.state })} ${a.available}`,
+      );
+    }
+    return `${out.join("\n")}\n`;
+  }
+}
+
+function labels(values: Record<string, string>): string {
+  const parts = Object.entries(values).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
+  return `{${parts.join(",")}}`;
+}
+
+export function escapeLabel(value: string): string {
+  return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+}
+
+function round(n: number): number {
+  return Math.round(n * 1e6) / 1e6;
+}
