@@ -23,6 +23,15 @@ import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
 import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
 import { isTokenValid, readOAuthCredentials } from "../credentials/store.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
+import {
+  beijingDay,
+  credentialsIdentity,
+  readStateFile,
+  STATE_FILE,
+  type StateSnapshot,
+  StateStore,
+} from "../pool/state-file.ts";
+import { join } from "node:path";
 
 export const STATUS_USAGE = `Usage: qwen status [--json] [--refresh] [--probe] [--account NAME]
 
@@ -67,9 +76,9 @@ export type AccountStateName =
   | "expired"
   | "invalid"
   | "needs_login"
-  /** Set by `qwen serve` after a quota answer, until `cooldown_until` (shared state, later). */
+  /** Set by `qwen serve` after a quota answer, until `cooldown_until` (qwen_state.json). */
   | "cooling_down"
-  /** Set by `qwen serve` after the upstream refused the key or token (shared state, later). */
+  /** Set by `qwen serve` after the upstream refused the key or token (qwen_state.json). */
   | "rejected";
 
 /** `probe` in `status --json`: what the 1-token chat call of `--probe` got. */
@@ -153,9 +162,12 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
     homeProblem = `Cannot list the accounts in "${home}": ${(error as Error).message ?? error}`;
   }
 
+  // What `qwen serve` wrote: cooldowns, rejections, today's usage.
+  const saved = (await readStateFile(join(home, STATE_FILE))).snapshot;
   const inspected = await Promise.all(entries.map(async (entry) => {
     let report = await inspect(entry, ctx.now());
     if (report === undefined) return undefined;
+    report = await withServeState(entry, report, saved, ctx.now());
     if (options.refresh && entry.kind === "oauth" && report.state === "expired") {
       report = await refreshAccount(entry, report, ctx);
     }
@@ -165,6 +177,7 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
   const accounts: AccountReport[] = options.probe
     ? await Promise.all(present.map(({ entry, report }) => probeAccount(entry, report, ctx)))
     : present.map((x) => x.report);
+  if (options.probe) await clearRecovered(home, accounts, saved, ctx);
 
   const probed = accounts.filter((a) => a.probe !== null);
   const report: StatusReport = {
@@ -195,6 +208,87 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
     );
   }
   return code;
+}
+
+/**
+ * The state `qwen serve` keeps in `qwen_state.json`: an account cooling down after a quota
+ * answer, or rejected by the upstream (while its credentials are the ones refused), and today's
+ * usage (Beijing date, as the state file counts).
+ */
+async function withServeState(
+  entry: AccountEntry,
+  report: AccountReport,
+  saved: StateSnapshot,
+  now: number,
+): Promise<AccountReport> {
+  const record = saved.accounts[entry.name];
+  if (record === undefined) return report;
+  const day = record.usage[beijingDay(now)];
+  const out: AccountReport = {
+    ...report,
+    usage_today: day === undefined ? null : {
+      requests: day.requests,
+      prompt_tokens: day.prompt_tokens,
+      completion_tokens: day.completion_tokens,
+    },
+  };
+  const health = record.health;
+  if (health === undefined || (report.state !== "valid" && report.state !== "expired")) return out;
+  if (health.state === "cooling_down" && (health.until ?? 0) > now) {
+    return {
+      ...out,
+      state: "cooling_down",
+      cooldown_until: new Date(health.until!).toISOString(),
+      error: health.message ? `quota: ${health.message}` : "quota exhausted",
+    };
+  }
+  if (health.state === "rejected") {
+    const identity = await credentialsIdentity(
+      { file: entry.origin === "file" ? entry.file : null, envVar: null },
+      () =>
+        Promise.resolve(
+          entry.origin === "env" && entry.env.key
+            ? `env:${keyFingerprintOf(entry)}:${entry.env.baseUrl}`
+            : undefined,
+        ),
+    );
+    if (health.identity === undefined || health.identity === identity) {
+      return {
+        ...out,
+        state: "rejected",
+        error: `${health.reason === "arrears" ? "in arrears" : "refused by the upstream"}${
+          health.message ? `: ${health.message}` : ""
+        }`,
+      };
+    }
+  }
+  return out;
+}
+
+/** A probe that answered ends a cooldown or rejection early: written for `qwen serve` to see. */
+async function clearRecovered(
+  home: string,
+  accounts: AccountReport[],
+  saved: StateSnapshot,
+  ctx: Context,
+) {
+  const recovered = accounts.filter((a) => {
+    const health = saved.accounts[a.name]?.health;
+    return a.probe?.result === "ok" && health !== undefined && health.state !== "ok";
+  });
+  if (recovered.length === 0) return;
+  const store = new StateStore(home, { now: () => ctx.now() });
+  for (const a of recovered) {
+    store.setHealth(a.name, { state: "ok", reason: "probe_ok", changedAt: ctx.now() });
+    a.state = "valid";
+    a.cooldown_until = null;
+    a.error = null;
+  }
+  try {
+    await store.sync();
+  } catch (error) {
+    ctx.stderr(`error: Cannot clear the cooldown in "${store.path}": ${describeError(error)}\n`);
+  }
 }
 
 /** First match wins: 0 valid, 4 expired, 1 invalid, 3 otherwise. */
@@ -392,6 +486,12 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
     if (a.resource_url !== null) lines.push(`  Resource:  ${a.resource_url}`);
     if (a.base_url !== null) lines.push(`  API base:  ${a.base_url}`);
     if (a.cooldown_until !== null) lines.push(`  Cooldown:  until ${a.cooldown_until}`);
+    if (a.usage_today !== null) {
+      const u = a.usage_today;
+      lines.push(
+        `  Today:     ${u.requests} requests, ${u.prompt_tokens} prompt + ${u.completion_tokens} completion tokens (Beijing date)`,
+      );
+    }
     if (a.error !== null) lines.push(`  Problem:   ${a.error}`);
     if (a.probe !== null) {
       lines.push(
@@ -441,6 +541,12 @@ function describeState(state: AccountStateName): string {
 
 function hintFor(a: AccountReport): string | undefined {
   if (a.probe?.result === "oauth_discontinued") return `run '${SWITCH_COMMANDS[0]}'`;
+  if (a.state === "cooling_down") {
+    return `wait, or run "qwen status --probe --account ${a.name}" to end it once the quota is back`;
+  }
+  if (a.state === "rejected" && a.type === "api_key" && a.env === null) {
+    return `store a new key with "qwen auth --provider PRESET --account ${a.name} --force"`;
+  }
   if (a.type === "api_key") {
     if (a.env !== null) {
       return a.state === "invalid" ? `fix the variable ${a.env}` : undefined;
