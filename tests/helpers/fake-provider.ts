@@ -69,11 +69,37 @@ export class FakeProvider {
   readonly upstream = new FakeUpstream();
   readonly seen: SeenRequest[] = [];
   readonly #answers = new Map<string, KeyAnswer>();
+  readonly #once = new Map<string, KeyAnswer[]>();
 
   /** Every call with this bearer key gets `answer`. */
   answer(key: string, answer: KeyAnswer): this {
     this.#answers.set(key, answer);
     return this;
+  }
+
+  /** The next calls with this key get these answers, in order, before any fixed one. */
+  once(key: string, ...answers: KeyAnswer[]): this {
+    this.#once.set(key, [...(this.#once.get(key) ?? []), ...answers]);
+    return this;
+  }
+
+  /** Forgets the answers of one key, or of all. */
+  clear(key?: string): this {
+    if (key === undefined) {
+      this.#answers.clear();
+      this.#once.clear();
+    } else {
+      this.#answers.delete(key);
+      this.#once.delete(key);
+    }
+    return this;
+  }
+
+  /** The chat calls made with `key`. */
+  callsWith(key: string): SeenRequest[] {
+    return this.seen.filter((r) =>
+      r.path.endsWith("/chat/completions") && r.authorization === `Bearer ${key}`
+    );
   }
 
   readonly handler = async (request: Request): Promise<Response> => {
@@ -82,8 +108,11 @@ export class FakeProvider {
     const body = request.method === "POST" ? await request.clone().text() : "";
     this.seen.push({ path: url.pathname, authorization, headers: request.headers, body });
     const key = /^Bearer (.+)$/.exec(authorization ?? "")?.[1];
-    const answer = key === undefined ? undefined : this.#answers.get(key);
-    if (answer && url.pathname.endsWith("/chat/completions")) {
+    const chat = url.pathname.endsWith("/chat/completions");
+    const answer = key === undefined || !chat
+      ? undefined
+      : (this.#once.get(key)?.shift() ?? this.#answers.get(key));
+    if (answer) {
       return new Response(answer.body, {
         status: answer.status,
         headers: {

@@ -105,6 +105,8 @@ export interface FakeUpstreamOptions {
   acceptTokens?: Iterable<string> | ((token: string) => boolean);
   /** Whether `GET /models` has a list (else 404). */
   models?: boolean;
+  /** The ids `GET /models` lists (default `coder-model`, `qwen3-coder-plus`). */
+  modelIds?: string[];
   /** Keep every request in `requests` (default true); a benchmark turns it off. */
   record?: boolean;
   /** The answer when none is queued (default `{ kind: "ok" }`), or a choice by request body. */
@@ -118,6 +120,7 @@ export class FakeUpstream {
   private readonly queue: Scenario[] = [];
   acceptTokens?: Set<string> | ((token: string) => boolean);
   models: boolean;
+  modelIds: string[];
   private readonly record: boolean;
   private readonly defaultScenario: NonNullable<FakeUpstreamOptions["defaultScenario"]>;
   private counter = 0;
@@ -128,6 +131,7 @@ export class FakeUpstream {
       ? accept
       : new Set(accept);
     this.models = options.models ?? true;
+    this.modelIds = options.modelIds ?? ["coder-model", "qwen3-coder-plus"];
     this.record = options.record ?? true;
     this.defaultScenario = options.defaultScenario ?? { kind: "ok" };
   }
@@ -173,10 +177,7 @@ export class FakeUpstream {
       if (!this.models) return Response.json({ error: "not found" }, { status: 404 });
       return Response.json({
         object: "list",
-        data: [
-          { id: "coder-model", object: "model", created: 1, owned_by: "qwen" },
-          { id: "qwen3-coder-plus", object: "model", created: 1, owned_by: "qwen" },
-        ],
+        data: this.modelIds.map((id) => ({ id, object: "model", created: 1, owned_by: "qwen" })),
       });
     }
     if (url.pathname === "/v1/embeddings" && request.method === "POST") {
@@ -195,7 +196,12 @@ export class FakeUpstream {
     if (!(request.headers.get("content-type") ?? "").startsWith("application/json")) {
       return openAIError(400, "content-type must be application/json", "invalid_request");
     }
-    let json: { model?: unknown; messages?: unknown; stream?: unknown };
+    let json: {
+      model?: unknown;
+      messages?: unknown;
+      stream?: unknown;
+      stream_options?: { include_usage?: unknown };
+    };
     try {
       json = JSON.parse(body);
     } catch {
@@ -251,7 +257,8 @@ export class FakeUpstream {
         usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
       }, { headers: { "x-request-id": id } });
     }
-    return this.sse(id, model, scenario, record, request.signal);
+    const usage = json.stream_options?.include_usage === true;
+    return this.sse(id, model, scenario, record, request.signal, usage);
   }
 
   private checkAuth(headers: Headers): Response | undefined {
@@ -283,6 +290,7 @@ export class FakeUpstream {
     scenario: Extract<Scenario, { kind: "ok" }>,
     record: UpstreamRequest,
     signal: AbortSignal,
+    includeUsage = false,
   ): Response {
     const encoder = new TextEncoder();
     const events = (scenario.chunks ?? DEFAULT_CHUNKS).map((content, i) => ({
@@ -308,8 +316,23 @@ export class FakeUpstream {
             choices: [{ index: 0, delta: {}, finish_reason: "stop" }],
           })
         }\n\n`,
-        "data: [DONE]\n\n",
       );
+      if (includeUsage) {
+        // OpenAI's `stream_options.include_usage`: one last event with the usage, no choices.
+        lines.push(
+          `data: ${
+            JSON.stringify({
+              id,
+              object: "chat.completion.chunk",
+              created: 1,
+              model,
+              choices: [],
+              usage: { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 },
+            })
+          }\n\n`,
+        );
+      }
+      lines.push("data: [DONE]\n\n");
     }
     let sent = 0;
     const stream = new ReadableStream<Uint8Array>({
