@@ -28,7 +28,7 @@ import {
   startFakeProvider,
 } from "../helpers/fake-provider.ts";
 import { tempHome } from "../helpers/run-cli.ts";
-import { HELLO, sseEvents } from "./harness.ts";
+import { HELLO } from "./harness.ts";
 
 /** An API key as a token source: fixed key and URL. */
 class KeySource implements TokenSource {
