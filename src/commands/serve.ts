@@ -113,12 +113,6 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
   const first = await loadAccounts(home, ctx.env, openDeps, wanted).catch((error) => {
     throw new QwenError(`Cannot list the accounts in "${home}": ${(error as Error).message}`);
   });
-  if (first.unknown.length > 0) {
-    throw new UsageError(
-      `No account ${first.unknown.map((n) => `"${n}"`).join(", ")} in "${home}" or the ` +
-        'environment: run "qwen status" to see the accounts there are',
-    );
-  }
   const metrics = new Metrics();
   const state = new StateStore(home, { now: ctx.now });
   let current = first.accounts;
@@ -184,6 +178,13 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
       );
     }
     ctx.stderr(`listening on ${server.url}\n`);
+    if (first.unknown.length > 0) {
+      // Not an error: a systemd unit may start before "qwen auth --account NAME" ran.
+      logger.info(
+        `no account ${first.unknown.map((n) => `"${n}"`).join(", ")} yet in "${home}" or the ` +
+          'environment: it joins once it appears (see "qwen status")',
+      );
+    }
     if (pool.size === 0) {
       logger.info(
         'no accounts yet: run "qwen auth" or "qwen auth --provider PRESET"; requests get 401 ' +

@@ -1,0 +1,211 @@
+/**
+ * The pool end to end: `qwen serve` with a stored key and an environment key against the fake
+ * provider, its state file after shutdown, and `qwen status` reading it (and `--probe` clearing a
+ * cooldown).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { ChildProcess } from "node:child_process";
+import process from "node:process";
+import { beijingDay, STATE_FILE } from "../../src/pool/state-file.ts";
+import {
+  PROVIDER_ANSWERS,
+  type RunningFakeProvider,
+  startFakeProvider,
+} from "../helpers/fake-provider.ts";
+import { runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+
+const STORED = "sk-stored0000000000aaaa";
+const ENV_KEY = "sk-envkey0000000000bbbb";
+const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
+
+let root: string;
+let cleanup: () => Promise<void>;
+let provider: RunningFakeProvider;
+let n = 0;
+
+before(async () => {
+  ({ home: root, cleanup } = await tempHome());
+  provider = await startFakeProvider();
+});
+after(async () => {
+  await provider.close();
+  await cleanup();
+});
+
+async function freshHome(): Promise<string> {
+  const home = join(root, `h${++n}`);
+  await mkdir(home, { recursive: true });
+  return home;
+}
+
+async function storeKey(home: string, name: string, key: string) {
+  await writeFile(
+    join(home, `qwen_key_${name}.json`),
+    JSON.stringify({
+      version: 1,
+      type: "api_key",
+      provider: "dashscope",
+      base_url: provider.baseUrl,
+      api_key: key,
+      created_at: new Date().toISOString(),
+    }),
+    { mode: 0o600 },
+  );
+}
+
+function serve(home: string, args: string[] = []) {
+  const child = spawnCli(["serve", "--port", "0", "--strategy", "fill-first", ...args], {
+    env: {
+      QWEN_HOME: home,
+      QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9",
+      DASHSCOPE_API_KEY: ENV_KEY,
+      DASHSCOPE_BASE_URL: provider.baseUrl,
+    },
+  });
+  let stderr = "";
+  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
+  const url = new Promise<string>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`no start: ${stderr}`)), 15_000);
+    child.stderr!.on("data", (chunk) => {
+      stderr += chunk;
+      const match = /listening on (http:\/\/\S+)/.exec(stderr);
+      if (match) {
+        clearTimeout(timer);
+        resolve(match[1]);
+      }
+    });
+    child.stdout!.resume();
+    exited.then(() => {
+      clearTimeout(timer);
+      reject(new Error(`exited: ${stderr}`));
+    });
+  });
+  return { child, url, exited, stderr: () => stderr };
+}
+
+async function stop(child: ChildProcess, exited: Promise<number | null>) {
+  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGTERM");
+  return await exited;
+}
+
+describe("qwen serve with several accounts", () => {
+  it("fails a quota over to the environment key, then writes usage and the cooldown", {
+    timeout: 30_000,
+  }, async () => {
+    const home = await freshHome();
+    await storeKey(home, "work", STORED);
+    provider.fake.answer(STORED, PROVIDER_ANSWERS.quota);
+    const s = serve(home);
+    try {
+      const url = await s.url;
+      for (let i = 0; i < 3; i++) {
+        const response = await fetch(`${url}/v1/chat/completions`, {
+          method: "POST",
+          headers: { "content-type": "application/json", "user-agent": "opencode/1" },
+          body: JSON.stringify(HELLO),
+        });
+        assert.equal(response.status, 200);
+        assert.equal((await response.json()).choices[0].message.content, "Hello!");
+      }
+      assert.equal(provider.fake.callsWith(STORED).length, 1, "cooled down after one quota");
+      const sent = provider.fake.callsWith(ENV_KEY);
+      assert.equal(sent.length, 3);
+      assert.equal(JSON.parse(sent[0].body).model, "qwen3-coder-plus");
+      assert.equal(sent[0].headers.get("user-agent"), "opencode/1");
+      const health = await fetch(`${url}/health`);
+      assert.equal(health.status, 200);
+      await health.body?.cancel();
+    } finally {
+      provider.fake.clear();
+      assert.equal(await stop(s.child, s.exited), 0);
+    }
+    const text = await readFile(join(home, STATE_FILE), "utf8");
+    assert.ok(!text.includes(STORED) && !text.includes(ENV_KEY));
+    const state = JSON.parse(text);
+    const day = beijingDay(Date.now());
+    assert.equal(state.accounts["env-dashscope"].usage[day].requests, 3);
+    assert.equal(state.accounts["env-dashscope"].usage[day].prompt_tokens, 9);
+    assert.equal(state.accounts.work.health.state, "cooling_down");
+    assert.equal(state.accounts.work.usage[day].errors.quota, 1);
+
+    // qwen status tells the truth about it.
+    const status = await runCli(["status", "--json"], {
+      env: { QWEN_HOME: home, DASHSCOPE_API_KEY: ENV_KEY, DASHSCOPE_BASE_URL: provider.baseUrl },
+    });
+    const report = JSON.parse(status.stdout);
+    const work = report.accounts.find((a: { name: string }) => a.name === "work");
+    assert.equal(work.state, "cooling_down");
+    assert.ok(Date.parse(work.cooldown_until) > Date.now());
+    assert.equal(work.usage_today.requests, 1);
+    const env = report.accounts.find((a: { name: string }) => a.name === "env-dashscope");
+    assert.deepEqual(env.usage_today, { requests: 3, prompt_tokens: 9, completion_tokens: 9 });
+    const textStatus = await runCli(["status"], { env: { QWEN_HOME: home } });
+    assert.match(textStatus.stdout, /Account "work" \(api_key, dashscope\): cooling down/);
+    assert.match(textStatus.stdout, /Cooldown:  until /);
+    assert.match(textStatus.stdout, /Today:     1 requests/);
+
+    // The quota is back: a probe that answers ends the cooldown for everyone.
+    const probe = await runCli(["status", "--probe", "--account", "work", "--json"], {
+      env: { QWEN_HOME: home },
+    });
+    assert.equal(probe.code, 0, probe.stderr);
+    assert.equal(JSON.parse(probe.stdout).accounts[0].state, "valid");
+    const after = JSON.parse(await readFile(join(home, STATE_FILE), "utf8"));
+    assert.equal(after.accounts.work.health.state, "ok");
+    assert.equal(after.accounts["env-dashscope"].usage[day].requests, 3, "usage kept");
+  });
+
+  it("restricts the pool with --account", async () => {
+    const home = await freshHome();
+    await storeKey(home, "work", STORED);
+    const before = provider.fake.callsWith(ENV_KEY).length;
+    const s = serve(home, ["--account", "work"]);
+    try {
+      const url = await s.url;
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(HELLO),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.equal(provider.fake.callsWith(ENV_KEY).length, before);
+      assert.equal(provider.fake.callsWith(STORED).length > 0, true);
+    } finally {
+      await stop(s.child, s.exited);
+    }
+  });
+
+  it("takes a key stored while serving, without a restart", { timeout: 30_000 }, async () => {
+    const home = await freshHome();
+    const s = serve(home, ["--account", "late"]);
+    try {
+      const url = await s.url;
+      const none = await fetch(`${url}/health`);
+      assert.equal(none.status, 503);
+      await none.body?.cancel();
+      await storeKey(home, "late", STORED);
+      const deadline = Date.now() + 10_000;
+      for (;;) {
+        const health = await fetch(`${url}/health`);
+        await health.body?.cancel();
+        if (health.status === 200) break;
+        if (Date.now() > deadline) throw new Error("the new key was not picked up");
+        await new Promise((r) => setTimeout(r, 100));
+      }
+      const response = await fetch(`${url}/v1/chat/completions`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify(HELLO),
+      });
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.match(s.stderr(), /account "late" joined the pool/);
+    } finally {
+      await stop(s.child, s.exited);
+    }
+  });
+});
