@@ -18,6 +18,7 @@ import {
   STATE_FILE,
   StateStore,
 } from "../../src/pool/state-file.ts";
+import { findUsage, usageFromBytes, usageFromChunks } from "../../src/pool/usage.ts";
 import { type App, createApp } from "../../src/server/app.ts";
 import { createLogger } from "../../src/server/log.ts";
 import { Metrics } from "../../src/server/metrics.ts";
@@ -590,5 +591,28 @@ describe("API-key headers", () => {
     assert.equal(alibaba["x-dashscope-authtype"], undefined);
     assert.equal(on("https://openrouter.ai/api/v1")["x-dashscope-cachecontrol"], undefined);
     assert.equal(on("http://127.0.0.1:9/v1")["x-dashscope-cachecontrol"], undefined);
+  });
+});
+
+describe("usage from the end of an answer", () => {
+  const enc = new TextEncoder();
+  it("takes the last usage object, skipping usage:null and strings that look like one", () => {
+    const text = 'data: {"usage":null,"c":"\\"usage\\":{}"}\n\n' +
+      'data: {"choices":[],"usage":{"prompt_tokens":11,"completion_tokens":4}}\n\ndata: [DONE]\n\n';
+    assert.deepEqual(findUsage(text), { promptTokens: 11, completionTokens: 4 });
+    assert.equal(findUsage('{"usage":null}'), undefined);
+    assert.equal(findUsage('{"usage":{"prompt_tokens":1'), undefined);
+  });
+
+  it("finds it across chunk boundaries, and in a JSON answer", () => {
+    const event = 'data: {"usage":{"prompt_tokens":2,"completion_tokens":3}}\n\n';
+    const chunks = [event.slice(0, 20), event.slice(20), "data: [DONE]\n\n"].map((c) =>
+      enc.encode(c)
+    );
+    assert.deepEqual(usageFromChunks(chunks), { promptTokens: 2, completionTokens: 3 });
+    const json = enc.encode(
+      JSON.stringify({ usage: { prompt_tokens: 7, completion_tokens: 1 }, x: "y".repeat(20_000) }),
+    );
+    assert.deepEqual(usageFromBytes(json), { promptTokens: 7, completionTokens: 1 });
   });
 });
