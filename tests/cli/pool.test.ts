@@ -7,15 +7,14 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { ChildProcess } from "node:child_process";
-import process from "node:process";
 import { beijingDay, STATE_FILE } from "../../src/pool/state-file.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeProvider,
   startFakeProvider,
 } from "../helpers/fake-provider.ts";
-import { runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { runCli, tempHome } from "../helpers/run-cli.ts";
+import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 
 const STORED = "sk-stored0000000000aaaa";
 const ENV_KEY = "sk-envkey0000000000bbbb";
@@ -56,39 +55,13 @@ async function storeKey(home: string, name: string, key: string) {
   );
 }
 
-function serve(home: string, args: string[] = []) {
-  const child = spawnCli(["serve", "--port", "0", "--strategy", "fill-first", ...args], {
-    env: {
-      QWEN_HOME: home,
-      QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9",
-      DASHSCOPE_API_KEY: ENV_KEY,
-      DASHSCOPE_BASE_URL: provider.baseUrl,
-    },
+function serve(home: string, args: string[] = []): Promise<RunningServe> {
+  return startServe(["--strategy", "fill-first", ...args], {
+    QWEN_HOME: home,
+    QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9",
+    DASHSCOPE_API_KEY: ENV_KEY,
+    DASHSCOPE_BASE_URL: provider.baseUrl,
   });
-  let stderr = "";
-  const exited = new Promise<number | null>((resolve) => child.on("exit", (code) => resolve(code)));
-  const url = new Promise<string>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no start: ${stderr}`)), 15_000);
-    child.stderr!.on("data", (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve(match[1]);
-      }
-    });
-    child.stdout!.resume();
-    exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`exited: ${stderr}`));
-    });
-  });
-  return { child, url, exited, stderr: () => stderr };
-}
-
-async function stop(child: ChildProcess, exited: Promise<number | null>) {
-  if (child.exitCode === null && child.signalCode === null) process.kill(child.pid!, "SIGTERM");
-  return await exited;
 }
 
 describe("qwen serve with several accounts", () => {
@@ -98,9 +71,9 @@ describe("qwen serve with several accounts", () => {
     const home = await freshHome();
     await storeKey(home, "work", STORED);
     provider.fake.answer(STORED, PROVIDER_ANSWERS.quota);
-    const s = serve(home);
+    const s = await serve(home);
     try {
-      const url = await s.url;
+      const url = s.url;
       for (let i = 0; i < 3; i++) {
         const response = await fetch(`${url}/v1/chat/completions`, {
           method: "POST",
@@ -120,7 +93,7 @@ describe("qwen serve with several accounts", () => {
       await health.body?.cancel();
     } finally {
       provider.fake.clear();
-      assert.equal(await stop(s.child, s.exited), 0);
+      assert.equal((await stopServe(s, "SIGTERM"))?.code, 0);
     }
     const text = await readFile(join(home, STATE_FILE), "utf8");
     assert.ok(!text.includes(STORED) && !text.includes(ENV_KEY));
@@ -144,8 +117,8 @@ describe("qwen serve with several accounts", () => {
     assert.deepEqual(env.usage_today, { requests: 3, prompt_tokens: 9, completion_tokens: 9 });
     const textStatus = await runCli(["status"], { env: { QWEN_HOME: home } });
     assert.match(textStatus.stdout, /Account "work" \(api_key, dashscope\): cooling down/);
-    assert.match(textStatus.stdout, /Cooldown:  until /);
-    assert.match(textStatus.stdout, /Today:     1 requests/);
+    assert.match(textStatus.stdout, /Cooldown: {2}until /);
+    assert.match(textStatus.stdout, /Today: {5}1 requests/);
 
     // The quota is back: a probe that answers ends the cooldown for everyone.
     const probe = await runCli(["status", "--probe", "--account", "work", "--json"], {
@@ -162,9 +135,9 @@ describe("qwen serve with several accounts", () => {
     const home = await freshHome();
     await storeKey(home, "work", STORED);
     const before = provider.fake.callsWith(ENV_KEY).length;
-    const s = serve(home, ["--account", "work"]);
+    const s = await serve(home, ["--account", "work"]);
     try {
-      const url = await s.url;
+      const url = s.url;
       const response = await fetch(`${url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -175,15 +148,15 @@ describe("qwen serve with several accounts", () => {
       assert.equal(provider.fake.callsWith(ENV_KEY).length, before);
       assert.equal(provider.fake.callsWith(STORED).length > 0, true);
     } finally {
-      await stop(s.child, s.exited);
+      await stopServe(s, "SIGTERM");
     }
   });
 
   it("takes a key stored while serving, without a restart", { timeout: 30_000 }, async () => {
     const home = await freshHome();
-    const s = serve(home, ["--account", "late"]);
+    const s = await serve(home, ["--account", "late"]);
     try {
-      const url = await s.url;
+      const url = s.url;
       const none = await fetch(`${url}/health`);
       assert.equal(none.status, 503);
       await none.body?.cancel();
@@ -205,7 +178,7 @@ describe("qwen serve with several accounts", () => {
       await response.body?.cancel();
       assert.match(s.stderr(), /account "late" joined the pool/);
     } finally {
-      await stop(s.child, s.exited);
+      await stopServe(s, "SIGTERM");
     }
   });
 });

@@ -5,57 +5,16 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import process from "node:process";
-import type { ChildProcess } from "node:child_process";
 import { oauthCredentialsPath } from "../../src/credentials/paths.ts";
 import { writeOAuthCredentials } from "../../src/credentials/store.ts";
 import type { Server } from "../../src/runtime/mod.ts";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
-import { runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { runCli, tempHome } from "../helpers/run-cli.ts";
+import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 import { startServer } from "../helpers/with-server.ts";
 
 const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
-
-interface Running {
-  child: ChildProcess;
-  url: string;
-  stderr: () => string;
-  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
-
-/** Spawns `qwen serve --port 0 …` and waits for its `listening on` line. */
-function startServe(args: string[], env: Record<string, string>): Promise<Running> {
-  const child = spawnCli(["serve", "--port", "0", ...args], { env });
-  let stderr = "";
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>(
-    (resolve) => child.on("exit", (code, signal) => resolve({ code, signal })),
-  );
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL");
-      reject(new Error(`qwen serve did not start; stderr: ${stderr}`));
-    }, 15_000);
-    child.stderr!.on("data", (chunk) => {
-      stderr += chunk;
-      const match = /listening on (http:\/\/\S+)/.exec(stderr);
-      if (match) {
-        clearTimeout(timer);
-        resolve({ child, url: match[1], stderr: () => stderr, exited });
-      }
-    });
-    child.stdout!.resume();
-    exited.then(() => {
-      clearTimeout(timer);
-      reject(new Error(`qwen serve exited early; stderr: ${stderr}`));
-    });
-  });
-}
-
-async function stop(running: Running | undefined) {
-  if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  running.child.kill("SIGKILL");
-  await running.exited;
-}
 
 async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000) {
   const deadline = Date.now() + timeoutMs;
@@ -165,7 +124,7 @@ describe("qwen serve: running", () => {
 
   it("starts without credentials and becomes ready once they appear", async () => {
     const home = await tempHome();
-    let serve: Running | undefined;
+    let serve: RunningServe | undefined;
     try {
       serve = await startServe([], { QWEN_HOME: home.home, QWEN_OAUTH_BASE_URL: qwen.url });
       const before = await fetch(`${serve.url}/health`);
@@ -199,14 +158,14 @@ describe("qwen serve: running", () => {
         )
       );
     } finally {
-      await stop(serve);
+      await stopServe(serve);
       await home.cleanup();
     }
   });
 
   it("on SIGTERM lets an open stream finish, then exits 0", { timeout: 30_000 }, async () => {
     const home = await tempHome();
-    let serve: Running | undefined;
+    let serve: RunningServe | undefined;
     try {
       await writeCredentials(home.home, Date.now() + 3_600_000);
       serve = await startServe(["--grace", "10"], {
@@ -232,14 +191,14 @@ describe("qwen serve: running", () => {
       assert.equal(exit.code, 0);
       assert.match(serve.stderr(), /SIGTERM: no new connections/);
     } finally {
-      await stop(serve);
+      await stopServe(serve);
       await home.cleanup();
     }
   });
 
   it("exits at once on a second signal during the drain", { timeout: 30_000 }, async () => {
     const home = await tempHome();
-    let serve: Running | undefined;
+    let serve: RunningServe | undefined;
     try {
       await writeCredentials(home.home, Date.now() + 3_600_000);
       serve = await startServe(["--grace", "20"], {
@@ -266,7 +225,7 @@ describe("qwen serve: running", () => {
       controller.abort();
       await reader.read().catch(() => {});
     } finally {
-      await stop(serve);
+      await stopServe(serve);
       await home.cleanup();
     }
   });
@@ -276,7 +235,7 @@ describe("qwen serve: running", () => {
     { timeout: 30_000 },
     async () => {
       const home = await tempHome();
-      const serves: Running[] = [];
+      const serves: RunningServe[] = [];
       try {
         await writeCredentials(home.home, Date.now() - 1000);
         const env = { QWEN_HOME: home.home, QWEN_OAUTH_BASE_URL: qwen.url };
@@ -298,7 +257,7 @@ describe("qwen serve: running", () => {
         }
         assert.equal(qwen.fake.refreshRequests.length - before, 1);
       } finally {
-        for (const s of serves) await stop(s);
+        for (const s of serves) await stopServe(s);
         await home.cleanup();
       }
     },

@@ -1,5 +1,6 @@
 /** `qwen serve` as a child process: start it on port 0, read its URL, stop it. */
 import type { ChildProcess } from "node:child_process";
+import process from "node:process";
 import { type RunOptions, spawnCli } from "./run-cli.ts";
 
 export interface RunningServe {
@@ -41,9 +42,20 @@ export function startServe(
   });
 }
 
-/** Kills a serve process that is still running and waits for it. */
-export async function stopServe(running: RunningServe | undefined): Promise<void> {
-  if (!running || running.child.exitCode !== null || running.child.signalCode !== null) return;
-  running.child.kill("SIGKILL");
-  await running.exited;
+export type ServeExit = Awaited<RunningServe["exited"]>;
+
+/**
+ * Stops a serve process that is still running (SIGKILL unless told otherwise) and waits for it;
+ * its exit, or undefined when there was no process.
+ */
+export async function stopServe(
+  running: RunningServe | undefined,
+  signal: NodeJS.Signals = "SIGKILL",
+): Promise<ServeExit | undefined> {
+  if (!running) return undefined;
+  if (running.child.exitCode === null && running.child.signalCode === null) {
+    // process.kill rather than child.kill: under Deno the latter reports a SIGTERM exit as killed.
+    process.kill(running.child.pid!, signal);
+  }
+  return await running.exited;
 }
