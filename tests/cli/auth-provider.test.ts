@@ -2,7 +2,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCli, tempHome } from "../helpers/run-cli.ts";
+import { runCli } from "../helpers/run-cli.ts";
+import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeProvider,
@@ -15,22 +16,21 @@ import { sleep } from "../../src/cli/context.ts";
 const KEY = "sk-0123456789abcdef9f2c";
 const SP_KEY = "sk-sp-0123456789abcdef1a2b";
 
-let root: string;
-let cleanup: () => Promise<void>;
+let homes: TempHomes;
 let provider: RunningFakeProvider;
-let n = 0;
 
 before(async () => {
-  ({ home: root, cleanup } = await tempHome());
+  homes = await tempHomes();
   provider = await startFakeProvider();
 });
 after(async () => {
   await provider.close();
-  await cleanup();
+  await homes.cleanup();
 });
 
+/** A QWEN_HOME that does not exist yet: `qwen auth` creates it. */
 function freshHome(): string {
-  return join(root, `h${++n}`, ".qwen");
+  return join(homes.next(), ".qwen");
 }
 
 function auth(

@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { collect, runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { collect, runCli, spawnCli } from "../helpers/run-cli.ts";
+import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import { type FakeQwenOptions, type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 
 const OFFICIAL_KEYS = [
@@ -14,20 +15,18 @@ const OFFICIAL_KEYS = [
   "expiry_date",
 ];
 
-let home: string;
-let cleanup: () => Promise<void>;
-let n = 0;
+let homes: TempHomes;
 
 before(async () => {
-  ({ home, cleanup } = await tempHome());
+  homes = await tempHomes();
 });
 after(async () => {
-  await cleanup();
+  await homes.cleanup();
 });
 
 /** A fresh QWEN_HOME per test, below the shared temporary folder (not created yet). */
 function freshHome(): string {
-  return join(home, `h${++n}`, ".qwen");
+  return join(homes.next(), ".qwen");
 }
 
 async function withFake<T>(

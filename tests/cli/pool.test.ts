@@ -5,7 +5,7 @@
  */
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readFile, writeFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { beijingDay, STATE_FILE } from "../../src/pool/state-file.ts";
 import {
@@ -13,46 +13,28 @@ import {
   type RunningFakeProvider,
   startFakeProvider,
 } from "../helpers/fake-provider.ts";
-import { runCli, tempHome } from "../helpers/run-cli.ts";
+import { runCli } from "../helpers/run-cli.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
+import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 
 const STORED = "sk-stored0000000000aaaa";
 const ENV_KEY = "sk-envkey0000000000bbbb";
 const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
 
-let root: string;
-let cleanup: () => Promise<void>;
+let homes: TempHomes;
 let provider: RunningFakeProvider;
-let n = 0;
 
 before(async () => {
-  ({ home: root, cleanup } = await tempHome());
+  homes = await tempHomes();
   provider = await startFakeProvider();
 });
 after(async () => {
   await provider.close();
-  await cleanup();
+  await homes.cleanup();
 });
 
-async function freshHome(): Promise<string> {
-  const home = join(root, `h${++n}`);
-  await mkdir(home, { recursive: true });
-  return home;
-}
-
-async function storeKey(home: string, name: string, key: string) {
-  await writeFile(
-    join(home, `qwen_key_${name}.json`),
-    JSON.stringify({
-      version: 1,
-      type: "api_key",
-      provider: "dashscope",
-      base_url: provider.baseUrl,
-      api_key: key,
-      created_at: new Date().toISOString(),
-    }),
-    { mode: 0o600 },
-  );
+function storeKey(home: string, name: string, key: string) {
+  return storeKeyFile(home, name, key, provider.baseUrl);
 }
 
 function serve(home: string, args: string[] = []): Promise<RunningServe> {
@@ -68,7 +50,7 @@ describe("qwen serve with several accounts", () => {
   it("fails a quota over to the environment key, then writes usage and the cooldown", {
     timeout: 30_000,
   }, async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeKey(home, "work", STORED);
     provider.fake.answer(STORED, PROVIDER_ANSWERS.quota);
     const s = await serve(home);
@@ -132,7 +114,7 @@ describe("qwen serve with several accounts", () => {
   });
 
   it("restricts the pool with --account", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeKey(home, "work", STORED);
     const before = provider.fake.callsWith(ENV_KEY).length;
     const s = await serve(home, ["--account", "work"]);
@@ -153,7 +135,7 @@ describe("qwen serve with several accounts", () => {
   });
 
   it("takes a key stored while serving, without a restart", { timeout: 30_000 }, async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     const s = await serve(home, ["--account", "late"]);
     try {
       const url = s.url;

@@ -1,8 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, writeFile } from "node:fs/promises";
+import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCli, tempHome } from "../helpers/run-cli.ts";
+import { runCli } from "../helpers/run-cli.ts";
+import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeProvider,
@@ -15,13 +16,11 @@ const BAD = "sk-bad00000000000bbbb";
 const QUOTA = "sk-quota000000000cccc";
 const OAUTH_TOKEN = "oauth-access-secret";
 
-let root: string;
-let cleanup: () => Promise<void>;
+let homes: TempHomes;
 let provider: RunningFakeProvider;
-let n = 0;
 
 before(async () => {
-  ({ home: root, cleanup } = await tempHome());
+  homes = await tempHomes();
   provider = await startFakeProvider();
   provider.fake.answer(BAD, PROVIDER_ANSWERS.invalidKey);
   provider.fake.answer(QUOTA, PROVIDER_ANSWERS.quota);
@@ -29,28 +28,11 @@ before(async () => {
 });
 after(async () => {
   await provider.close();
-  await cleanup();
+  await homes.cleanup();
 });
 
-async function freshHome(): Promise<string> {
-  const home = join(root, `h${++n}`);
-  await mkdir(home, { recursive: true });
-  return home;
-}
-
-async function storeKey(home: string, name: string, key: string, baseUrl = provider.baseUrl) {
-  await writeFile(
-    join(home, `qwen_key_${name}.json`),
-    JSON.stringify({
-      version: 1,
-      type: "api_key",
-      provider: "dashscope",
-      base_url: baseUrl,
-      api_key: key,
-      created_at: new Date().toISOString(),
-    }),
-    { mode: 0o600 },
-  );
+function storeKey(home: string, name: string, key: string, baseUrl = provider.baseUrl) {
+  return storeKeyFile(home, name, key, baseUrl);
 }
 
 async function storeOAuth(home: string, file = "oauth_creds.json") {
@@ -96,7 +78,7 @@ function assertNoSecret(text: string) {
 
 describe("qwen status with API-key accounts", () => {
   it("lists OAuth, stored and environment keys with the new JSON fields, offline", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeOAuth(home);
     await storeKey(home, "dash", GOOD);
     await writeFile(join(home, "qwen_key_broken.json"), "{", { mode: 0o600 });
@@ -139,7 +121,7 @@ describe("qwen status with API-key accounts", () => {
   });
 
   it("selects one account of any kind with --account", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeOAuth(home);
     await storeKey(home, "dash", GOOD);
     const r = await status(home, ["--json", "--account", "dash"]);
@@ -153,7 +135,7 @@ describe("qwen status with API-key accounts", () => {
   });
 
   it("exits 1 for a malformed environment key", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     const r = await status(home, ["--json"], { BAILIAN_CODING_PLAN_API_KEY: "sk-envkeynotsp" });
     assert.equal(r.code, 1, r.stderr);
     const [a] = JSON.parse(r.stdout).accounts as JsonAccount[];
@@ -166,7 +148,7 @@ describe("qwen status with API-key accounts", () => {
 
 describe("qwen status --probe", () => {
   it("exits 0 when some probed account answers, reporting each one", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeKey(home, "good", GOOD);
     await storeKey(home, "bad", BAD);
     await storeKey(home, "quota", QUOTA);
@@ -187,7 +169,7 @@ describe("qwen status --probe", () => {
   });
 
   it("exits 5 when every probed account was refused", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeKey(home, "bad", BAD);
     await storeKey(home, "quota", QUOTA);
     const r = await status(home, ["--probe", "--json"]);
@@ -201,7 +183,7 @@ describe("qwen status --probe", () => {
   });
 
   it("probes only the --account given", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeKey(home, "good", GOOD);
     await storeKey(home, "bad", BAD);
     const r = await status(home, ["--probe", "--json", "--account", "bad"]);
@@ -211,7 +193,7 @@ describe("qwen status --probe", () => {
   });
 
   it("explains the OAuth discontinuation and the exact command to switch", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeOAuth(home);
     const before = provider.fake.seen.length;
     const r = await status(home, ["--probe", "--json"]);
@@ -237,7 +219,7 @@ describe("qwen status --probe", () => {
   });
 
   it("exits 1, not 0, when no upstream answered", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await storeKey(home, "down", GOOD, "http://127.0.0.1:9/v1");
     const r = await status(home, ["--probe", "--json"]);
     assert.equal(r.code, 1, r.stderr);
@@ -248,7 +230,7 @@ describe("qwen status --probe", () => {
   });
 
   it("reports an unusable file without calling anyone, and probes environment keys", async () => {
-    const home = await freshHome();
+    const home = await homes.fresh();
     await writeFile(join(home, "qwen_key_broken.json"), "[]", { mode: 0o600 });
     const before = provider.fake.seen.length;
     const r = await status(home, ["--probe", "--json"], {

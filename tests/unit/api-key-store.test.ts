@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { chmod, mkdir, readFile, stat, writeFile } from "node:fs/promises";
+import { chmod, readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import {
   apiKeyPath,
@@ -13,35 +13,21 @@ import { StoredKeyTokenSource } from "../../src/accounts/api-key-source.ts";
 import { listAccounts, reservedNameProblem } from "../../src/accounts/accounts.ts";
 import { apiKeyExtraHeaders, loadAccounts } from "../../src/accounts/open.ts";
 import { tempHome } from "../helpers/run-cli.ts";
+import { keyFileJson, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 
 const KEY = "sk-0123456789abcdef9f2c";
 
-function keyFile(overrides: Record<string, unknown> = {}) {
-  return {
-    version: 1 as const,
-    type: "api_key" as const,
-    provider: "dashscope" as const,
-    base_url: "http://127.0.0.1:9/v1",
-    api_key: KEY,
-    created_at: "2026-05-01T12:00:00.000Z",
-    ...overrides,
-  };
-}
+const keyFile = (overrides: Record<string, unknown> = {}) =>
+  keyFileJson({ api_key: KEY, ...overrides });
 
 describe("API key files", () => {
-  let root: string;
-  let cleanup: () => Promise<void>;
-  let n = 0;
-  const fresh = async () => {
-    const dir = join(root, `h${++n}`);
-    await mkdir(dir, { recursive: true });
-    return dir;
-  };
+  let homes: TempHomes;
+  const fresh = () => homes.fresh();
   before(async () => {
-    ({ home: root, cleanup } = await tempHome());
+    homes = await tempHomes();
   });
   after(async () => {
-    await cleanup();
+    await homes.cleanup();
   });
 
   it("writes qwen_key_<NAME>.json with mode 0600 in the documented format", async () => {
