@@ -275,8 +275,9 @@ async function chunkDelays(target: Target, streams: number): Promise<number[]> {
         }
       }
     }
-    if (seen !== CHUNKS.length + 1) {
-      throw new Error(`${target.label}: ${seen} stamped events instead of ${CHUNKS.length + 1}`);
+    // The 20 words, the finish event and the usage event (`stream_options.include_usage`).
+    if (seen !== CHUNKS.length + 2) {
+      throw new Error(`${target.label}: ${seen} stamped events instead of ${CHUNKS.length + 2}`);
     }
   }
   return delays;
