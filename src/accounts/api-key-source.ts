@@ -3,7 +3,7 @@
  * new key replaces a refused one without a restart) or a key from the environment (fixed for
  * the life of the process). Keys are never refreshed: `forceRefresh` returns the same key.
  */
-import { stat } from "node:fs/promises";
+import { fileIdentity } from "../credentials/private-file.ts";
 import type { AccountState, TokenSource, UpstreamAuth } from "../credentials/types.ts";
 import { ExitCode, QwenError } from "../errors.ts";
 import { type KeyReadResult, readApiKeyFile } from "./api-key-store.ts";
@@ -110,10 +110,7 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
     const interval = this.options.statIntervalMs ?? 1_000;
     if (this.#cache && clock - this.#checkedAt < interval) return this.#cache;
     this.#checkedAt = clock;
-    const identity = await stat(this.path).then(
-      (info) => `${info.ino}:${info.mtimeMs}:${info.size}`,
-      () => undefined,
-    );
+    const identity = await fileIdentity(this.path);
     if (this.#cache && identity !== undefined && identity === this.#identity) return this.#cache;
     this.#cache = await readApiKeyFile(this.path);
     this.#identity = identity;

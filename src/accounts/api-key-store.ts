@@ -16,11 +16,12 @@
  * Written atomically with mode 0600; validated with zod on read. Unknown keys are tolerated
  * (a later version may add some). A file that does not validate is reported, never rewritten.
  */
-import { chmod, readdir, readFile, rm, stat } from "node:fs/promises";
+import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { validateAccountName } from "../credentials/paths.ts";
+import { listFolder, readPrivateFile } from "../credentials/private-file.ts";
 import { PRESET_NAMES } from "./providers.ts";
 
 export const KEY_FILE_VERSION = 1;
@@ -55,37 +56,19 @@ export function accountFromKeyFileName(fileName: string): string | undefined {
 
 /** Every key file in `home`, by account name. A missing home means none. */
 export async function listApiKeyFiles(home: string): Promise<{ name: string; file: string }[]> {
-  let names: string[];
-  try {
-    names = await readdir(home);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return [];
-    throw error;
-  }
   const found: { name: string; file: string }[] = [];
-  for (const fileName of names) {
+  for (const fileName of await listFolder(home)) {
     const name = accountFromKeyFileName(fileName);
     if (name !== undefined) found.push({ name, file: join(home, fileName) });
   }
   return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
+/** Reads and validates a key file; one readable by others is tightened, like the OAuth file. */
 export async function readApiKeyFile(path: string): Promise<KeyReadResult> {
-  let text: string;
-  let identity: string;
-  try {
-    const info = await stat(path);
-    identity = `${info.ino}:${info.mtimeMs}:${info.size}`;
-    text = await readFile(path, "utf8");
-    // A key file readable by others is tightened, like the OAuth file.
-    if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT") return { kind: "missing", path };
-    return { kind: "unreadable", path, problem: (error as Error).message ?? String(error) };
-  }
-  return parseApiKeyFile(path, text, identity);
+  const read = await readPrivateFile(path);
+  if (read.kind !== "read") return { ...read, path };
+  return parseApiKeyFile(path, read.text, read.identity);
 }
 
 export function parseApiKeyFile(path: string, text: string, identity = ""): KeyReadResult {

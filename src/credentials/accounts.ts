@@ -3,9 +3,9 @@
  * and `oauth_creds_<NAME>.json` (NAME). Each entry carries its `type` so that other kinds
  * (API keys) can be listed beside them later without changing the shape.
  */
-import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { accountFromFileName, DEFAULT_ACCOUNT } from "./paths.ts";
+import { listFolder } from "./private-file.ts";
 
 export interface OAuthAccountFile {
   type: "oauth";
@@ -19,16 +19,8 @@ export type AccountFile = OAuthAccountFile;
 
 /** Default first, then by name. A missing home directory means no accounts. */
 export async function listOAuthAccounts(home: string): Promise<OAuthAccountFile[]> {
-  let names: string[];
-  try {
-    names = await readdir(home);
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT" || code === "ENOTDIR") return [];
-    throw error;
-  }
   const accounts: OAuthAccountFile[] = [];
-  for (const fileName of names) {
+  for (const fileName of await listFolder(home)) {
     const name = accountFromFileName(fileName);
     // `oauth_creds_default.json` is not the default account (`oauth_creds.json` is).
     if (name === DEFAULT_ACCOUNT && fileName !== "oauth_creds.json") continue;

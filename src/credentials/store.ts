@@ -1,6 +1,6 @@
-import { chmod, readFile, stat } from "node:fs/promises";
 import { z } from "zod";
 import { writeFileAtomic } from "./atomic-write.ts";
+import { readPrivateFile } from "./private-file.ts";
 
 /**
  * The credentials file shared with the official Qwen Code CLI (`oauth_creds.json`). Extra keys
@@ -24,21 +24,11 @@ export type ReadResult =
   | { kind: "unreadable"; path: string; problem: string }
   | { kind: "ok"; path: string; credentials: OAuthCredentials; mtimeMs: number };
 
+/** Reads and validates the file; older official versions wrote 0644: tightened, not rejected. */
 export async function readOAuthCredentials(path: string): Promise<ReadResult> {
-  let text: string;
-  let mtimeMs: number;
-  try {
-    const info = await stat(path);
-    mtimeMs = info.mtimeMs;
-    text = await readFile(path, "utf8");
-    // Older official versions wrote 0644; tighten rather than reject.
-    if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
-  } catch (error) {
-    const code = (error as { code?: string }).code;
-    if (code === "ENOENT") return { kind: "missing", path };
-    return { kind: "unreadable", path, problem: (error as Error).message ?? String(error) };
-  }
-  return parseOAuthCredentials(path, text, mtimeMs);
+  const read = await readPrivateFile(path);
+  if (read.kind !== "read") return { ...read, path };
+  return parseOAuthCredentials(path, read.text, read.mtimeMs);
 }
 
 export function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): ReadResult {

@@ -11,13 +11,13 @@
  *   changes; the file is never deleted or rewritten for it;
  * - other refresh failures keep the file and are retried on a later call.
  */
-import { stat } from "node:fs/promises";
 import type { Fetch } from "../cli/context.ts";
 import { ExitCode, QwenError } from "../errors.ts";
 import { refreshAccessToken, RefreshRejectedError } from "../oauth/client.ts";
 import { baseUrlFromResourceUrl } from "./base-url.ts";
 import { type LockOptions, withLock } from "./lock.ts";
 import { DEFAULT_ACCOUNT, lockPathFor } from "./paths.ts";
+import { fileIdentity } from "./private-file.ts";
 import {
   EXPIRY_MARGIN_MS,
   type OAuthCredentials,
@@ -368,15 +368,6 @@ function toAuth(credentials: OAuthCredentials): UpstreamAuth {
     baseUrl: baseUrlFromResourceUrl(credentials.resource_url),
     kind: "oauth",
   };
-}
-
-async function fileIdentity(path: string): Promise<string | undefined> {
-  try {
-    const info = await stat(path);
-    return `${info.ino}:${info.mtimeMs}:${info.size}`;
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -1,0 +1,54 @@
+/**
+ * Reading the private files of QWEN_HOME (OAuth credentials, API-key files): listing the
+ * folder, reading one file with its identity, tightening a file readable by others to 0600.
+ */
+import { chmod, readdir, readFile, stat } from "node:fs/promises";
+
+export type PrivateFileRead =
+  | { kind: "missing" }
+  /** Could not be read at all (permissions, a directory in its place, ...). */
+  | { kind: "unreadable"; problem: string }
+  /** `identity` as `fileIdentity` gives it, `mtimeMs` from the same stat. */
+  | { kind: "read"; text: string; identity: string; mtimeMs: number };
+
+/**
+ * Reads a file as text. A file readable by group or others is tightened to 0600 rather than
+ * rejected (older official versions wrote 0644).
+ */
+export async function readPrivateFile(path: string): Promise<PrivateFileRead> {
+  try {
+    const info = await stat(path);
+    const text = await readFile(path, "utf8");
+    if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
+    return { kind: "read", text, identity: identityOf(info), mtimeMs: info.mtimeMs };
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT") return { kind: "missing" };
+    return { kind: "unreadable", problem: (error as Error).message ?? String(error) };
+  }
+}
+
+/** Changes whenever the file is replaced or rewritten: inode, mtime and size. */
+function identityOf(info: { ino: number; mtimeMs: number; size: number }): string {
+  return `${info.ino}:${info.mtimeMs}:${info.size}`;
+}
+
+/** The file's identity, or undefined when it cannot be stat'ed. */
+export async function fileIdentity(path: string): Promise<string | undefined> {
+  try {
+    return identityOf(await stat(path));
+  } catch {
+    return undefined;
+  }
+}
+
+/** The names in a folder; a missing folder (or a file in its place) has none. */
+export async function listFolder(path: string): Promise<string[]> {
+  try {
+    return await readdir(path);
+  } catch (error) {
+    const code = (error as { code?: string }).code;
+    if (code === "ENOENT" || code === "ENOTDIR") return [];
+    throw error;
+  }
+}
