@@ -32,6 +32,7 @@ import {
   StateStore,
 } from "../pool/state-file.ts";
 import { join } from "node:path";
+import { localTime, relative } from "../terminal/time.ts";
 
 export const STATUS_USAGE = `Usage: qwen status [--json] [--refresh] [--probe] [--account NAME]
 
@@ -564,33 +565,4 @@ function hintFor(a: AccountReport): string | undefined {
       return `run "${authCommand(a.name)}" to log in again`;
   }
   return undefined;
-}
-
-/** `2026-05-01 14:03:22 +02:00`, in the local time zone. */
-export function localTime(ms: number): string {
-  const d = new Date(ms);
-  if (Number.isNaN(d.getTime())) return String(ms);
-  const pad = (n: number) => String(n).padStart(2, "0");
-  const offset = -d.getTimezoneOffset();
-  const sign = offset >= 0 ? "+" : "-";
-  const abs = Math.abs(offset);
-  return `${d.getFullYear()}-${pad(d.getMonth() + 1)}-${pad(d.getDate())} ${pad(d.getHours())}:${
-    pad(d.getMinutes())
-  }:${pad(d.getSeconds())} ${sign}${pad(Math.floor(abs / 60))}:${pad(abs % 60)}`;
-}
-
-/** `in 5 h 59 min`, `3 min ago`, `in 42 s`. */
-export function relative(deltaMs: number): string {
-  const seconds = Math.round(Math.abs(deltaMs) / 1000);
-  let text: string;
-  if (seconds < 60) text = `${seconds} s`;
-  else if (seconds < 3600) text = `${Math.floor(seconds / 60)} min`;
-  else if (seconds < 86_400) {
-    const m = Math.floor((seconds % 3600) / 60);
-    text = `${Math.floor(seconds / 3600)} h${m ? ` ${m} min` : ""}`;
-  } else {
-    const h = Math.floor((seconds % 86_400) / 3600);
-    text = `${Math.floor(seconds / 86_400)} d${h ? ` ${h} h` : ""}`;
-  }
-  return deltaMs >= 0 ? `in ${text}` : `${text} ago`;
 }
