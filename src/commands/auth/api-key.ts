@@ -1,5 +1,4 @@
 import process from "node:process";
-import { reservedNameProblem } from "../../accounts/accounts.ts";
 import {
   type ApiKeyFile,
   apiKeyPath,
@@ -15,14 +14,14 @@ import {
   resolveBaseUrl,
 } from "../../accounts/providers.ts";
 import type { Context } from "../../cli/context.ts";
-import { oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
-import { readOAuthCredentials } from "../../credentials/store.ts";
+import { qwenHome } from "../../credentials/paths.ts";
 import { describeError, ExitCode, QwenError, UsageError } from "../../errors.ts";
 import { runtime } from "../../runtime/mod.ts";
 import { readHiddenLine } from "../../terminal/hidden-prompt.ts";
 import { styleFor } from "../../terminal/style.ts";
 import { defaultUserAgent } from "../../upstream/headers.ts";
 import type { AuthDeps, AuthOptions } from "../auth.ts";
+import { checkAccountName, checkNoOtherKind, sayTo } from "./account-name.ts";
 
 /**
  * `qwen auth --provider PRESET`: reads the key (stdin, the preset's variable, a hidden prompt),
@@ -34,21 +33,13 @@ export async function storeApiKey(
   deps: AuthDeps,
 ): Promise<number> {
   const style = styleFor(ctx);
-  const say = (text: string) => ctx.stderr(`${text}\n`);
+  const say = sayTo(ctx);
   const preset = PRESETS[options.provider!];
   const account = options.account;
-  const nameProblem = reservedNameProblem(account, "api_key");
-  if (nameProblem) {
-    throw new UsageError(`Cannot use the account name "${account}": ${nameProblem}`);
-  }
+  checkAccountName(account, "api_key");
   const baseUrl = resolveBaseUrl(preset, options.baseUrl);
   const home = qwenHome(ctx.env);
-  const oauthPath = oauthCredentialsPath(home, account);
-  if ((await readOAuthCredentials(oauthPath)).kind !== "missing") {
-    throw new UsageError(
-      `Account "${account}" is already an OAuth login ("${oauthPath}"): choose another name with "--account NAME", or remove it first with "qwen auth --logout --account ${account}"`,
-    );
-  }
+  await checkNoOtherKind(home, account, "api_key");
 
   const { key, from } = await readKey(preset, ctx, deps);
   const problem = keyProblem(preset, key);

@@ -4,12 +4,13 @@ import { listEnvAccounts } from "../../accounts/env-accounts.ts";
 import type { Context } from "../../cli/context.ts";
 import { DEFAULT_ACCOUNT, oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
 import { describeError, ExitCode, QwenError } from "../../errors.ts";
+import { accountLabel, sayTo } from "./account-name.ts";
 
 /** Removes the account's files, whatever their kind: the OAuth file and the key file. */
 export async function logout(account: string, ctx: Context): Promise<number> {
-  const say = (text: string) => ctx.stderr(`${text}\n`);
+  const say = sayTo(ctx);
   const home = qwenHome(ctx.env);
-  const accountLabel = account === DEFAULT_ACCOUNT ? "" : ` (account "${account}")`;
+  const label = accountLabel(account);
   const oauthPath = oauthCredentialsPath(home, account);
   const keyPath = account === DEFAULT_ACCOUNT ? undefined : apiKeyPath(home, account);
   const removed: string[] = [];
@@ -36,9 +37,9 @@ export async function logout(account: string, ctx: Context): Promise<number> {
       );
     }
     // Logging out is idempotent: the state asked for (no credentials) already holds.
-    say(`Not logged in${accountLabel}: there is no "${oauthPath}" to remove.`);
+    say(`Not logged in${label}: there is no "${oauthPath}" to remove.`);
     return ExitCode.ok;
   }
-  say(`Logged out${accountLabel}: removed ${removed.map((p) => `"${p}"`).join(" and ")}.`);
+  say(`Logged out${label}: removed ${removed.map((p) => `"${p}"`).join(" and ")}.`);
   return ExitCode.ok;
 }

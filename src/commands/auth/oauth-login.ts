@@ -1,9 +1,7 @@
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { reservedNameProblem } from "../../accounts/accounts.ts";
-import { apiKeyPath, readApiKeyFile } from "../../accounts/api-key-store.ts";
 import { colorAllowed, type Context } from "../../cli/context.ts";
-import { DEFAULT_ACCOUNT, oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
+import { oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
 import {
   isTokenValid,
   type OAuthCredentials,
@@ -11,7 +9,7 @@ import {
   writeOAuthCredentials,
 } from "../../credentials/store.ts";
 import { OAuthTokenSource } from "../../credentials/token-source.ts";
-import { CancelledError, describeError, ExitCode, QwenError, UsageError } from "../../errors.ts";
+import { CancelledError, describeError, ExitCode, QwenError } from "../../errors.ts";
 import { hostOf, type TokenResponse } from "../../oauth/client.ts";
 import { oauthBaseUrl } from "../../oauth/constants.ts";
 import { type DeviceCodePrompt, formatSeconds, runDeviceFlow } from "../../oauth/device-flow.ts";
@@ -21,6 +19,7 @@ import { renderQr } from "../../terminal/qr.ts";
 import { type Style, styleFor } from "../../terminal/style.ts";
 import { formatExpiry } from "../../terminal/time.ts";
 import type { AuthDeps, AuthOptions } from "../auth.ts";
+import { accountLabel, checkAccountName, checkNoOtherKind, sayTo } from "./account-name.ts";
 
 /**
  * The OAuth login: an existing valid token is kept without any network request; an expired one
@@ -34,21 +33,14 @@ export async function oauthLogin(
   deps: AuthDeps,
 ): Promise<number> {
   const style = styleFor(ctx);
-  const say = (text: string) => ctx.stderr(`${text}\n`);
+  const say = sayTo(ctx);
   const account = options.account;
-  const path = oauthCredentialsPath(qwenHome(ctx.env), account);
-  const accountLabel = account === DEFAULT_ACCOUNT ? "" : ` (account "${account}")`;
+  const home = qwenHome(ctx.env);
+  const path = oauthCredentialsPath(home, account);
+  const label = accountLabel(account);
 
-  const nameProblem = reservedNameProblem(account, "oauth");
-  if (nameProblem) {
-    throw new UsageError(`Cannot use the account name "${account}": ${nameProblem}`);
-  }
-  const keyFile = apiKeyPath(qwenHome(ctx.env), account);
-  if ((await readApiKeyFile(keyFile)).kind !== "missing") {
-    throw new UsageError(
-      `Account "${account}" is already an API-key account ("${keyFile}"): choose another --account, or remove it first with "qwen auth --logout --account ${account}"`,
-    );
-  }
+  checkAccountName(account, "oauth");
+  await checkNoOtherKind(home, account, "oauth");
 
   if (!options.force) {
     const read = await readOAuthCredentials(path);
@@ -57,7 +49,7 @@ export async function oauthLogin(
         const now = ctx.now();
         if (isTokenValid(read.credentials, now)) {
           say(
-            `${style.green("Already logged in")}${accountLabel}: the token is valid until ${
+            `${style.green("Already logged in")}${label}: the token is valid until ${
               formatExpiry(read.credentials.expiry_date, now)
             }.`,
           );
@@ -67,7 +59,7 @@ export async function oauthLogin(
         const refreshed = await refreshExpired(path, account, ctx, style, say);
         if (refreshed) {
           say(
-            `${style.green("Token refreshed")}${accountLabel}: valid until ${
+            `${style.green("Token refreshed")}${label}: valid until ${
               formatExpiry(refreshed.expiry_date, ctx.now())
             }.`,
           );
@@ -105,7 +97,7 @@ export async function oauthLogin(
   say(
     `${
       style.green("Logged in")
-    }${accountLabel}. Saved the credentials to "${path}"; the token is valid until ${
+    }${label}. Saved the credentials to "${path}"; the token is valid until ${
       formatExpiry(credentials.expiry_date, ctx.now())
     } and is refreshed when needed.`,
   );
@@ -176,7 +168,7 @@ async function showPrompt(
   style: Style,
   deps: AuthDeps,
 ): Promise<void> {
-  const say = (text = "") => ctx.stderr(`${text}\n`);
+  const say = sayTo(ctx);
   const url = prompt.verificationUriComplete ?? prompt.verificationUri;
   say();
   if (prompt.verificationUriComplete) {
