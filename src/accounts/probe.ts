@@ -20,6 +20,7 @@
 import type { Fetch } from "../cli/context.ts";
 import type { TokenSource, UpstreamAuth } from "../credentials/types.ts";
 import { QwenError } from "../errors.ts";
+import { hostOf } from "../oauth/client.ts";
 import { parseUpstreamError } from "../upstream/errors.ts";
 import { authHeaders } from "../upstream/headers.ts";
 import { isAlibabaHost } from "./providers.ts";
@@ -315,14 +316,6 @@ function looksLikeCompletion(text: string): boolean {
     return typeof json === "object" && json !== null && Array.isArray(json.choices);
   } catch {
     return false;
-  }
-}
-
-function hostOf(baseUrl: string): string {
-  try {
-    return new URL(baseUrl).host;
-  } catch {
-    return baseUrl;
   }
 }
 
