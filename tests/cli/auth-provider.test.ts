@@ -6,9 +6,9 @@ import { runCli } from "../helpers/run-cli.ts";
 import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
-  type RunningFakeProvider,
-  startFakeProvider,
-} from "../helpers/fake-provider.ts";
+  type RunningFakeUpstream,
+  startFakeUpstream,
+} from "../helpers/fake-upstream.ts";
 import { runAuth } from "../../src/commands/auth.ts";
 import type { Context } from "../../src/cli/context.ts";
 import { sleep } from "../../src/cli/context.ts";
@@ -17,11 +17,11 @@ const KEY = "sk-0123456789abcdef9f2c";
 const SP_KEY = "sk-sp-0123456789abcdef1a2b";
 
 let homes: TempHomes;
-let provider: RunningFakeProvider;
+let provider: RunningFakeUpstream;
 
 before(async () => {
   homes = await tempHomes();
-  provider = await startFakeProvider();
+  provider = await startFakeUpstream();
 });
 after(async () => {
   await provider.close();
@@ -59,7 +59,7 @@ function assertNoKey(text: string, key = KEY) {
 describe("qwen auth --provider", () => {
   it("stores a key piped on stdin, mode 0600, in the documented format, and verifies it", async () => {
     const home = freshHome();
-    const before = provider.fake.seen.length;
+    const before = provider.fake.requests.length;
     const r = await auth(["--provider", "dashscope", "--base-url", provider.baseUrl], home, {
       stdin: `${KEY}\n`,
     });
@@ -85,7 +85,7 @@ describe("qwen auth --provider", () => {
     assert.equal(json.base_url, provider.baseUrl);
     assert.equal(json.api_key, KEY);
     assert.ok(!Number.isNaN(Date.parse(String(json.created_at))));
-    const calls = provider.fake.seen.slice(before);
+    const calls = provider.fake.requests.slice(before);
     assert.equal(calls.length, 1, "one probe call");
     assert.equal(calls[0].authorization, `Bearer ${KEY}`);
     assert.equal(JSON.parse(calls[0].body).max_tokens, 1);
@@ -123,7 +123,7 @@ describe("qwen auth --provider", () => {
 
   it("stores each preset with its own base URL (--no-verify, nothing sent)", async () => {
     const home = freshHome();
-    const before = provider.fake.seen.length;
+    const before = provider.fake.requests.length;
     const r = await auth(["--provider", "token-plan-cn", "--no-verify"], home, { stdin: KEY });
     assert.equal(r.code, 0, r.stderr);
     assert.match(r.stderr, /Not verified \(--no-verify\)/);
@@ -132,7 +132,7 @@ describe("qwen auth --provider", () => {
       json.base_url,
       "https://token-plan.cn-beijing.maas.aliyuncs.com/compatible-mode/v1",
     );
-    assert.equal(provider.fake.seen.length, before);
+    assert.equal(provider.fake.requests.length, before);
   });
 
   it("exits 2 without a key, and stores nothing", async () => {

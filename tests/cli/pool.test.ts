@@ -10,9 +10,9 @@ import { join } from "node:path";
 import { beijingDay, STATE_FILE } from "../../src/pool/state-file.ts";
 import {
   PROVIDER_ANSWERS,
-  type RunningFakeProvider,
-  startFakeProvider,
-} from "../helpers/fake-provider.ts";
+  type RunningFakeUpstream,
+  startFakeUpstream,
+} from "../helpers/fake-upstream.ts";
 import { runCli } from "../helpers/run-cli.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
@@ -22,11 +22,11 @@ const ENV_KEY = "sk-envkey0000000000bbbb";
 const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
 
 let homes: TempHomes;
-let provider: RunningFakeProvider;
+let provider: RunningFakeUpstream;
 
 before(async () => {
   homes = await tempHomes();
-  provider = await startFakeProvider();
+  provider = await startFakeUpstream();
 });
 after(async () => {
   await provider.close();

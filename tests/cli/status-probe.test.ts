@@ -6,9 +6,9 @@ import { runCli } from "../helpers/run-cli.ts";
 import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
-  type RunningFakeProvider,
-  startFakeProvider,
-} from "../helpers/fake-provider.ts";
+  type RunningFakeUpstream,
+  startFakeUpstream,
+} from "../helpers/fake-upstream.ts";
 import { SWITCH_COMMANDS } from "../../src/accounts/probe.ts";
 
 const GOOD = "sk-good0000000000aaaa";
@@ -17,11 +17,11 @@ const QUOTA = "sk-quota000000000cccc";
 const OAUTH_TOKEN = "oauth-access-secret";
 
 let homes: TempHomes;
-let provider: RunningFakeProvider;
+let provider: RunningFakeUpstream;
 
 before(async () => {
   homes = await tempHomes();
-  provider = await startFakeProvider();
+  provider = await startFakeUpstream();
   provider.fake.answer(BAD, PROVIDER_ANSWERS.invalidKey);
   provider.fake.answer(QUOTA, PROVIDER_ANSWERS.quota);
   provider.fake.answer(OAUTH_TOKEN, PROVIDER_ANSWERS.oauthRefused);
@@ -82,13 +82,13 @@ describe("qwen status with API-key accounts", () => {
     await storeOAuth(home);
     await storeKey(home, "dash", GOOD);
     await writeFile(join(home, "qwen_key_broken.json"), "{", { mode: 0o600 });
-    const before = provider.fake.seen.length;
+    const before = provider.fake.requests.length;
     const r = await status(home, ["--json"], {
       DASHSCOPE_API_KEY: "sk-envkey000000dddd",
       DASHSCOPE_BASE_URL: provider.baseUrl,
     });
     assert.equal(r.code, 0, r.stderr);
-    assert.equal(provider.fake.seen.length, before, "no network without --probe");
+    assert.equal(provider.fake.requests.length, before, "no network without --probe");
     assertNoSecret(r.stdout + r.stderr);
     const accounts = JSON.parse(r.stdout).accounts as JsonAccount[];
     assert.deepEqual(
@@ -195,7 +195,7 @@ describe("qwen status --probe", () => {
   it("explains the OAuth discontinuation and the exact command to switch", async () => {
     const home = await homes.fresh();
     await storeOAuth(home);
-    const before = provider.fake.seen.length;
+    const before = provider.fake.requests.length;
     const r = await status(home, ["--probe", "--json"]);
     assert.equal(r.code, 5, r.stderr);
     const [a] = JSON.parse(r.stdout).accounts as JsonAccount[];
@@ -205,7 +205,7 @@ describe("qwen status --probe", () => {
     assert.match(a.probe!.message, /discontinued on 2026-04-15/);
     assert.ok(a.probe!.message.includes(SWITCH_COMMANDS[0]));
     // The official header set went with the OAuth token.
-    const [call] = provider.fake.seen.slice(before);
+    const [call] = provider.fake.requests.slice(before);
     assert.equal(call.headers.get("x-dashscope-authtype"), "qwen-oauth");
     assert.equal(call.headers.get("x-dashscope-cachecontrol"), "enable");
     assert.equal(JSON.parse(call.body).model, "coder-model");
@@ -232,7 +232,7 @@ describe("qwen status --probe", () => {
   it("reports an unusable file without calling anyone, and probes environment keys", async () => {
     const home = await homes.fresh();
     await writeFile(join(home, "qwen_key_broken.json"), "[]", { mode: 0o600 });
-    const before = provider.fake.seen.length;
+    const before = provider.fake.requests.length;
     const r = await status(home, ["--probe", "--json"], {
       DASHSCOPE_API_KEY: GOOD,
       DASHSCOPE_BASE_URL: provider.baseUrl,
@@ -243,6 +243,6 @@ describe("qwen status --probe", () => {
       ["broken", "credentials_error"],
       ["env-dashscope", "ok"],
     ]);
-    assert.equal(provider.fake.seen.length, before + 1);
+    assert.equal(provider.fake.requests.length, before + 1);
   });
 });

@@ -4,6 +4,11 @@
  * `messages`, an OAuth call without the official header set) and answers chat completions as
  * JSON or SSE. Tests queue scenarios (errors, delays, a stream cut half way) with `next()`; every
  * request is recorded, and so is a client that went away (`aborted`).
+ *
+ * For API-key accounts, each bearer key can also be given a fixed answer from §7 (bad key, key
+ * of another plan, Coding Plan 405, arrears, quota, throttling) with `answer()`/`once()`, so
+ * that several accounts served or probed at once each get their own; keys without one are
+ * answered as above.
  */
 import type { Server } from "../../src/runtime/mod.ts";
 import { startServer } from "./with-server.ts";
@@ -91,10 +96,62 @@ export const UPSTREAM_ERRORS = {
   },
 } as const;
 
+/** A fixed answer to the chat calls made with one bearer key. */
+export interface KeyAnswer {
+  status: number;
+  body: string;
+  headers?: Record<string, string>;
+}
+
+/** §7 answers to API keys, by name. */
+export const PROVIDER_ANSWERS = {
+  oauthRefused: UPSTREAM_ERRORS.invalidToken,
+  invalidKey: {
+    status: 401,
+    body: JSON.stringify({
+      error: {
+        message: "Incorrect API key provided. ",
+        type: "invalid_request_error",
+        param: null,
+        code: "invalid_api_key",
+      },
+    }),
+  },
+  wrongPlan: {
+    status: 403,
+    body: JSON.stringify({ code: "InvalidApiKey", message: "invalid api-key", request_id: "r-1" }),
+  },
+  codingPlanClient: UPSTREAM_ERRORS.bareString,
+  arrears: {
+    status: 400,
+    body: JSON.stringify({
+      error: {
+        message: "Access denied, please make sure your account is in good standing.",
+        type: "Arrearage",
+        param: null,
+        code: "Arrearage",
+      },
+    }),
+  },
+  quota: UPSTREAM_ERRORS.quota,
+  allocationQuota: {
+    status: 403,
+    body: JSON.stringify({
+      code: "Throttling.AllocationQuota",
+      message: "Allocated quota exceeded, please increase your quota limit.",
+      request_id: "r-2",
+    }),
+  },
+  throttled: { ...UPSTREAM_ERRORS.throttling, headers: { "retry-after": "30" } },
+  serverError: UPSTREAM_ERRORS.html,
+} as const satisfies Record<string, KeyAnswer>;
+
 export interface UpstreamRequest {
   path: string;
   method: string;
   headers: Headers;
+  /** The `Authorization` header, or null. */
+  authorization: string | null;
   body: string;
   /** Set when the client went away before the answer was complete. */
   aborted: boolean;
@@ -118,6 +175,8 @@ export const DEFAULT_CHUNKS = ["Hel", "lo", "!"];
 export class FakeUpstream {
   readonly requests: UpstreamRequest[] = [];
   private readonly queue: Scenario[] = [];
+  readonly #keyAnswers = new Map<string, KeyAnswer>();
+  readonly #keyOnce = new Map<string, KeyAnswer[]>();
   acceptTokens?: Set<string> | ((token: string) => boolean);
   models: boolean;
   modelIds: string[];
@@ -146,20 +205,50 @@ export class FakeUpstream {
     return this.requests.filter((r) => r.path.endsWith("/chat/completions"));
   }
 
+  /** Every chat call with this bearer key gets `answer`. */
+  answer(key: string, answer: KeyAnswer): this {
+    this.#keyAnswers.set(key, answer);
+    return this;
+  }
+
+  /** The next chat calls with this key get these answers, in order, before any fixed one. */
+  once(key: string, ...answers: KeyAnswer[]): this {
+    this.#keyOnce.set(key, [...(this.#keyOnce.get(key) ?? []), ...answers]);
+    return this;
+  }
+
+  /** Forgets the answers of one key, or of all. */
+  clear(key?: string): this {
+    if (key === undefined) {
+      this.#keyAnswers.clear();
+      this.#keyOnce.clear();
+    } else {
+      this.#keyAnswers.delete(key);
+      this.#keyOnce.delete(key);
+    }
+    return this;
+  }
+
+  /** The chat calls made with `key`. */
+  callsWith(key: string): UpstreamRequest[] {
+    return this.chatRequests.filter((r) => r.authorization === `Bearer ${key}`);
+  }
+
   readonly handler = async (request: Request): Promise<Response> => {
     let answered = false;
-    const response = await this.answer(request, () => answered);
+    const response = await this.respond(request, () => answered);
     answered = true;
     return response;
   };
 
-  private async answer(request: Request, answered: () => boolean): Promise<Response> {
+  private async respond(request: Request, answered: () => boolean): Promise<Response> {
     const url = new URL(request.url);
     const body = request.method === "GET" || request.method === "HEAD" ? "" : await request.text();
     const record: UpstreamRequest = {
       path: url.pathname + url.search,
       method: request.method,
       headers: request.headers,
+      authorization: request.headers.get("authorization"),
       body,
       aborted: false,
     };
@@ -170,6 +259,8 @@ export class FakeUpstream {
       if (!answered()) record.aborted = true;
     }, { once: true });
 
+    const keyAnswer = this.#keyAnswerFor(url, record.authorization);
+    if (keyAnswer) return keyAnswer;
     const authError = this.checkAuth(request.headers);
     if (authError) return authError;
 
@@ -259,6 +350,22 @@ export class FakeUpstream {
     }
     const usage = json.stream_options?.include_usage === true;
     return this.sse(id, model, scenario, record, request.signal, usage);
+  }
+
+  /** The fixed answer of a chat call's bearer key, if it has one. */
+  #keyAnswerFor(url: URL, authorization: string | null): Response | undefined {
+    if (this.#keyAnswers.size === 0 && this.#keyOnce.size === 0) return undefined;
+    const key = /^Bearer (.+)$/.exec(authorization ?? "")?.[1];
+    if (key === undefined || !url.pathname.endsWith("/chat/completions")) return undefined;
+    const answer = this.#keyOnce.get(key)?.shift() ?? this.#keyAnswers.get(key);
+    if (!answer) return undefined;
+    return new Response(answer.body, {
+      status: answer.status,
+      headers: {
+        "content-type": answer.body.startsWith("<") ? "text/html" : "application/json",
+        ...answer.headers,
+      },
+    });
   }
 
   private checkAuth(headers: Headers): Response | undefined {

@@ -25,9 +25,9 @@ import { Metrics } from "../../src/server/metrics.ts";
 import { authHeaders } from "../../src/upstream/headers.ts";
 import {
   PROVIDER_ANSWERS,
-  type RunningFakeProvider,
-  startFakeProvider,
-} from "../helpers/fake-provider.ts";
+  type RunningFakeUpstream,
+  startFakeUpstream,
+} from "../helpers/fake-upstream.ts";
 import { tempHome } from "../helpers/run-cli.ts";
 import { HELLO } from "./harness.ts";
 
@@ -55,8 +55,8 @@ interface Rig {
   call(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
 }
 
-let provider: RunningFakeProvider;
-before(async () => (provider = await startFakeProvider()));
+let provider: RunningFakeUpstream;
+before(async () => (provider = await startFakeUpstream()));
 after(() => provider.close());
 
 function rig(
@@ -144,7 +144,7 @@ function rig(
 /** Which account each chat call of the fake provider was made with, from `since` on. */
 function keysUsed(since: number): string[] {
   const byKey = new Map(Object.entries(KEYS).map(([name, key]) => [`Bearer ${key}`, name]));
-  return provider.fake.seen.slice(since)
+  return provider.fake.requests.slice(since)
     .filter((r) => r.path.endsWith("/chat/completions"))
     .map((r) => byKey.get(r.authorization ?? "") ?? "?");
 }
@@ -159,14 +159,14 @@ describe("pool: order", () => {
 
   it("round-robin starts each request at the next account", async () => {
     const r = rig();
-    const since = provider.fake.seen.length;
+    const since = provider.fake.requests.length;
     for (let i = 0; i < 6; i++) assert.equal((await chat(r)).response.status, 200);
     assert.deepEqual(keysUsed(since), ["a", "b", "c", "a", "b", "c"]);
   });
 
   it("fill-first stays on the first account while it answers", async () => {
     const r = rig({ strategy: "fill-first" });
-    const since = provider.fake.seen.length;
+    const since = provider.fake.requests.length;
     for (let i = 0; i < 3; i++) assert.equal((await chat(r)).response.status, 200);
     assert.deepEqual(keysUsed(since), ["a", "a", "a"]);
   });
@@ -178,7 +178,7 @@ describe("pool: failover before the first byte", () => {
   it("moves on after a quota answer and cools the account down until Retry-After", async () => {
     const r = rig({ strategy: "fill-first" });
     provider.fake.once(KEYS.a, { ...PROVIDER_ANSWERS.quota, headers: { "retry-after": "120" } });
-    const since = provider.fake.seen.length;
+    const since = provider.fake.requests.length;
     const { response, text } = await chat(r);
     assert.equal(response.status, 200);
     assert.equal(JSON.parse(text).choices[0].message.content, "Hello!");
@@ -242,7 +242,7 @@ describe("pool: failover before the first byte", () => {
   it("tries another account at once after throttling, without waiting", async () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
     provider.fake.once(KEYS.a, PROVIDER_ANSWERS.throttled);
-    const since = provider.fake.seen.length;
+    const since = provider.fake.requests.length;
     assert.equal((await chat(r)).response.status, 200);
     assert.deepEqual(keysUsed(since), ["a", "b"]);
     assert.deepEqual(r.sleeps, []);
@@ -261,7 +261,7 @@ describe("pool: failover before the first byte", () => {
         error: { message: `bad ${status}`, type: "invalid_request_error", param: null, code: "x" },
       });
       provider.fake.once(KEYS.a, { status, body });
-      const since = provider.fake.seen.length;
+      const since = provider.fake.requests.length;
       const { response, text } = await chat(r);
       assert.equal(response.status, status);
       assert.equal(text, body);
@@ -293,7 +293,7 @@ describe("pool: rejected accounts", () => {
   it("skips a refused key until its credentials change", async () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
     provider.fake.answer(KEYS.a, PROVIDER_ANSWERS.invalidKey);
-    const since = provider.fake.seen.length;
+    const since = provider.fake.requests.length;
     assert.equal((await chat(r)).response.status, 200);
     const a = r.pool.find("a")!;
     assert.equal(a.health.state, "rejected");
@@ -334,7 +334,7 @@ describe("pool: nobody left", () => {
     provider.fake.once(KEYS.b, { ...PROVIDER_ANSWERS.quota, headers: { "retry-after": "90" } });
     const first = await chat(r);
     assert.equal(first.response.status, 429);
-    const since = provider.fake.seen.length;
+    const since = provider.fake.requests.length;
     const { response, text } = await chat(r);
     assert.equal(response.status, 429);
     assert.equal(response.headers.get("retry-after"), "90");
@@ -502,17 +502,17 @@ describe("pool: /metrics", () => {
 describe("pool: model map and /v1/models", () => {
   beforeEach(() => {
     provider.fake.clear();
-    provider.fake.upstream.modelIds = ["coder-model", "qwen3-coder-plus"];
+    provider.fake.modelIds = ["coder-model", "qwen3-coder-plus"];
   });
 
   it("maps coder-model for API keys and forwards unmapped bodies byte for byte", async () => {
     const r = rig({ strategy: "fill-first", names: ["a"] });
     await chat(r, { ...HELLO, model: "coder-model", temperature: 0.1 });
-    const sent = JSON.parse(provider.fake.seen.at(-1)!.body);
+    const sent = JSON.parse(provider.fake.requests.at(-1)!.body);
     assert.equal(sent.model, "qwen3-coder-plus");
     assert.equal(sent.temperature, 0.1);
     await chat(r, { ...HELLO, model: "vision-model" });
-    assert.equal(JSON.parse(provider.fake.seen.at(-1)!.body).model, "qwen3-vl-plus");
+    assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "qwen3-vl-plus");
     const raw = '{"model":"qwen-max",  "messages":[{"role":"user","content":"hi"}]}';
     const response = await r.call("/v1/chat/completions", {
       method: "POST",
@@ -520,10 +520,10 @@ describe("pool: model map and /v1/models", () => {
       headers: { "content-type": "application/json" },
     });
     await response.text();
-    assert.equal(provider.fake.seen.at(-1)!.body, raw);
+    assert.equal(provider.fake.requests.at(-1)!.body, raw);
     // No model at all: the account's coder-model.
     await chat(r, { messages: HELLO.messages });
-    assert.equal(JSON.parse(provider.fake.seen.at(-1)!.body).model, "qwen3-coder-plus");
+    assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "qwen3-coder-plus");
   });
 
   it("lets --model-map override the table and add names", async () => {
@@ -533,15 +533,15 @@ describe("pool: model map and /v1/models", () => {
       modelMap: { "coder-model": "qwen3-coder-flash", "gpt-4o": "qwen3-max" },
     });
     await chat(r, { ...HELLO, model: "coder-model" });
-    assert.equal(JSON.parse(provider.fake.seen.at(-1)!.body).model, "qwen3-coder-flash");
+    assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "qwen3-coder-flash");
     await chat(r, { ...HELLO, model: "gpt-4o" });
-    assert.equal(JSON.parse(provider.fake.seen.at(-1)!.body).model, "qwen3-max");
+    assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "qwen3-max");
     await chat(r, { ...HELLO, model: "constructor" });
-    assert.equal(JSON.parse(provider.fake.seen.at(-1)!.body).model, "constructor");
+    assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "constructor");
   });
 
   it("lists the account's chat models without speech, embedding, image or video ones, plus aliases", async () => {
-    provider.fake.upstream.modelIds = [
+    provider.fake.modelIds = [
       "qwen3-coder-plus",
       "qwen3-vl-plus",
       "qwen-max",
@@ -569,13 +569,13 @@ describe("pool: model map and /v1/models", () => {
   });
 
   it("falls back to the aliases and their models when the upstream has no list", async () => {
-    provider.fake.upstream.models = false;
+    provider.fake.models = false;
     try {
       const r = rig({ strategy: "fill-first", names: ["a"] });
       const ids = (await (await r.call("/v1/models")).json()).data.map((m: { id: string }) => m.id);
       assert.deepEqual(ids, ["qwen3-coder-plus", "qwen3-vl-plus", "coder-model", "vision-model"]);
     } finally {
-      provider.fake.upstream.models = true;
+      provider.fake.models = true;
     }
   });
 });

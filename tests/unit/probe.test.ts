@@ -17,9 +17,9 @@ import type { TokenSource } from "../../src/credentials/types.ts";
 import { QwenError } from "../../src/errors.ts";
 import {
   PROVIDER_ANSWERS,
-  type RunningFakeProvider,
-  startFakeProvider,
-} from "../helpers/fake-provider.ts";
+  type RunningFakeUpstream,
+  startFakeUpstream,
+} from "../helpers/fake-upstream.ts";
 
 const NOW = Date.UTC(2026, 4, 1, 10, 0, 0); // 18:00 in Beijing
 const KEY = "sk-0123456789abcdef9f2c";
@@ -301,9 +301,9 @@ describe("probe calls", () => {
 });
 
 describe("probe against the fake provider", () => {
-  let provider: RunningFakeProvider;
+  let provider: RunningFakeUpstream;
   before(async () => {
-    provider = await startFakeProvider();
+    provider = await startFakeUpstream();
   });
   after(async () => {
     await provider.close();
@@ -333,7 +333,7 @@ describe("probe against the fake provider", () => {
       )
     ));
     assert.deepEqual(outcomes.map((o) => o.result), table.map(([, , expected]) => expected));
-    for (const seen of provider.fake.seen) {
+    for (const seen of provider.fake.requests) {
       assert.equal(seen.path, "/v1/chat/completions");
       assert.equal(JSON.parse(seen.body).max_tokens, 1);
       assert.equal(seen.headers.get("x-dashscope-cachecontrol"), null, "loopback is not Alibaba");
