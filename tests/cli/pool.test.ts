@@ -158,6 +158,10 @@ describe("qwen serve with several accounts", () => {
       });
       assert.equal(response.status, 200);
       await response.body?.cancel();
+      // Log lines are written in batches, a few milliseconds late.
+      for (let i = 0; i < 40 && !/account "late" joined the pool/.test(s.stderr()); i++) {
+        await new Promise((r) => setTimeout(r, 50));
+      }
       assert.match(s.stderr(), /account "late" joined the pool/);
     } finally {
       await stopServe(s, "SIGTERM");
