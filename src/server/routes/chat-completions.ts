@@ -9,6 +9,7 @@ import type { Member } from "../../pool/pool.ts";
 import { jsonResponse } from "../../upstream/client.ts";
 import { openAIError } from "../../upstream/errors.ts";
 import { readBody } from "../body.ts";
+import { scanChatBody } from "../json-scan.ts";
 import type { RouteContext } from "./context.ts";
 
 /** The OAuth portal's server-side alias for its current coding model (shared doc §6). */
@@ -21,35 +22,42 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
   const read = await readBody(request, ctx.maxBodyBytes);
   if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
 
-  let json: unknown;
-  try {
-    json = JSON.parse(decoder.decode(read.bytes));
-  } catch (error) {
-    return badRequest(
-      `The request body is not valid JSON: ${(error as Error).message}`,
-      "invalid_json",
-      null,
-    );
+  // The usual request (an object with `messages` and a `model`) is checked without parsing it;
+  // anything else, or a model to rewrite, takes JSON.parse as before.
+  const scan = scanChatBody(read.bytes);
+  let body: Record<string, unknown> | undefined;
+  if (scan === undefined || !scan.hasModel) {
+    let json: unknown;
+    try {
+      json = JSON.parse(decoder.decode(read.bytes));
+    } catch (error) {
+      return badRequest(
+        `The request body is not valid JSON: ${(error as Error).message}`,
+        "invalid_json",
+        null,
+      );
+    }
+    // A hand-written check rather than a schema: this runs on every request and needs two facts.
+    if (
+      typeof json !== "object" || json === null || Array.isArray(json) ||
+      !Array.isArray((json as { messages?: unknown }).messages)
+    ) {
+      return badRequest(
+        'The request body must be a JSON object with a "messages" array',
+        "invalid_request_body",
+        "messages",
+      );
+    }
+    body = json as Record<string, unknown>;
   }
-  // A hand-written check rather than a schema: this runs on every request and needs two facts.
-  if (
-    typeof json !== "object" || json === null || Array.isArray(json) ||
-    !Array.isArray((json as { messages?: unknown }).messages)
-  ) {
-    return badRequest(
-      'The request body must be a JSON object with a "messages" array',
-      "invalid_request_body",
-      "messages",
-    );
-  }
-  const body = json as Record<string, unknown>;
-  if (typeof body.model === "string") entry.model = body.model;
+  const requested = body ? (typeof body.model === "string" ? body.model : undefined) : scan!.model;
+  const hasModel = body ? body.model !== undefined : scan!.hasModel;
+  if (requested !== undefined) entry.model = requested;
 
-  const requested = typeof body.model === "string" ? body.model : undefined;
   let rewritten: { model: string; text: string } | undefined;
   const payload = (member: Member, auth: UpstreamAuth) => {
     if (requested === undefined) {
-      if (body.model !== undefined) return read.bytes;
+      if (hasModel || body === undefined) return read.bytes;
       const model = defaultModelFor(member, auth);
       if (model === undefined) return read.bytes;
       entry.model = model;
@@ -58,6 +66,12 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
     const mapped = member.models.get(requested);
     if (mapped === undefined || mapped === requested) return read.bytes;
     if (rewritten?.model !== mapped) {
+      try {
+        body ??= JSON.parse(decoder.decode(read.bytes)) as Record<string, unknown>;
+      } catch {
+        // Well formed to the scan but not to JSON.parse (a bad escape): the upstream says so.
+        return read.bytes;
+      }
       rewritten = { model: mapped, text: JSON.stringify({ ...body, model: mapped }) };
     }
     return rewritten.text;
