@@ -469,7 +469,10 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
   const lines = [`Qwen home: ${report.home}`];
   if (report.accounts.length === 0) {
     if (options.account === undefined) {
-      lines.push(`No Qwen credentials found: run "qwen auth" to log in.`);
+      lines.push(
+        `No Qwen credentials found: run "qwen auth" to log in, or store an API key with ` +
+          `"qwen auth --provider PRESET" (Qwen's free OAuth tier ended on 2026-04-15).`,
+      );
     }
     return lines.join("\n") + "\n";
   }
