@@ -20,7 +20,7 @@
  *   3. resident memory (VmRSS) of a fresh dist/qwen: idle, with 256 open streams, and after
  *      10,000 and 100,000 requests (a mix of the four request kinds at 16 connections);
  *   4. wall time of `dist/qwen --version` and `dist/qwen status --json` against a hello-world
- *      compiled the same way (`bun build --compile --minify`), median of many runs.
+ *      compiled the same way (`bun build --compile --minify --bytecode`), median of many runs.
  * Prints a Markdown report and writes it to .bench/results.md (raw numbers: .bench/results.json).
  * `--quick` (under a minute): 1 s per cell, four cells, one delayed stream, memory up to 10,000.
  * Every child process is killed at the end, also on failure and on Ctrl+C.
@@ -159,13 +159,17 @@ async function ensureBinaries(): Promise<void> {
     if (r.code !== 0) throw new Error(`Cannot build dist/qwen:\n${r.stderr}${r.stdout}`);
   }
   const source = join(ROOT, "scripts/bench/hello.ts");
-  if (!existsSync(HELLO) || statSync(HELLO).mtimeMs < statSync(source).mtimeMs) {
+  if (
+    !existsSync(HELLO) || statSync(HELLO).mtimeMs < statSync(source).mtimeMs ||
+    statSync(HELLO).mtimeMs < statSync(join(ROOT, "scripts/bench.ts")).mtimeMs
+  ) {
     // The same flags scripts/build.ts gives qwen.
     const r = await run(BUN, [
       "build",
       "--compile",
       "--minify",
       "--sourcemap=none",
+      "--bytecode",
       source,
       "--outfile",
       HELLO,

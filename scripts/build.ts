@@ -52,6 +52,8 @@ let failed = false;
     "--compile",
     "--minify",
     "--sourcemap=none",
+    // Precompiled bytecode: `qwen --version` starts in half the time (no parse of the bundle).
+    "--bytecode",
     entry,
     "--outfile",
     out,
@@ -77,6 +79,7 @@ if (!hostOnly) {
       "--compile",
       "--minify",
       "--sourcemap=none",
+      "--bytecode",
       `--target=${t.bun}`,
       entry,
       "--outfile",

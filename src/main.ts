@@ -15,6 +15,8 @@ const onInterrupt = () => {
 };
 process.on("SIGINT", onInterrupt);
 
-const code = await runCli(runtime.args(), processContext(controller.signal));
-process.off("SIGINT", onInterrupt);
-runtime.exit(code);
+// No top-level await: `bun build --compile --bytecode` (faster start-up) refuses it.
+runCli(runtime.args(), processContext(controller.signal)).then((code) => {
+  process.off("SIGINT", onInterrupt);
+  runtime.exit(code);
+});
