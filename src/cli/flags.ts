@@ -2,7 +2,8 @@
  * Flag parsing on `node:util` parseArgs in strict mode. `@std/cli` would be the Deno-native
  * choice but is published only on JSR, which our build machines cannot reach.
  */
-import { parseArgs, type ParseArgsConfig } from "node:util";
+import process from "node:process";
+import type { ParseArgsConfig } from "node:util";
 import { UsageError } from "../errors.ts";
 
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
@@ -13,6 +14,9 @@ export function parseFlags<const T extends FlagSpec>(
   options: T,
   { positionals = false }: { positionals?: boolean } = {},
 ) {
+  // Loaded on first use: a static import of node:util is evaluated at every start of the
+  // compiled binary, `--version` included.
+  const { parseArgs } = process.getBuiltinModule("node:util") as typeof import("node:util");
   try {
     return parseArgs({
       args: argv,
