@@ -25,8 +25,11 @@ export const bunRuntime: Runtime = {
         // legitimately wait longer lift it per request through disableIdleTimeout().
         idleTimeout: 255,
         fetch(request, srv) {
+          // The peer's address is looked up only if someone asks (nothing on the hot path does).
           return handler(request, {
-            remoteAddress: srv.requestIP(request)?.address,
+            get remoteAddress() {
+              return srv.requestIP(request)?.address;
+            },
             disableIdleTimeout: () => srv.timeout(request, 0),
           });
         },
