@@ -39,6 +39,7 @@ import {
   sleep,
   type Started,
   startServerProcess,
+  stop,
   stopAll,
   unexpectedExits,
 } from "./bench/procs.ts";
@@ -57,6 +58,14 @@ const BINARY = join(ROOT, "dist/qwen");
 const HELLO = join(OUT, "hello");
 
 const quick = process.argv.includes("--quick");
+/** `--only memory`: the memory sequence alone (binary and Bun limit), to iterate on it quickly. */
+const only = process.argv.includes("--only")
+  ? process.argv[process.argv.indexOf("--only") + 1]
+  : undefined;
+if (only !== undefined && only !== "memory") {
+  process.stderr.write(`bench: --only takes "memory", not ${JSON.stringify(only)}\n`);
+  process.exit(2);
+}
 const plan = quick
   ? {
     warmupSeconds: 0,
@@ -367,6 +376,12 @@ async function main(): Promise<void> {
   // Processes.
   const home = join(TMP, "qwen-home");
   const env = childEnv(home);
+  const serve = ["serve", "--host", "127.0.0.1", "--port", "0"];
+  if (only === "memory") {
+    const report = renderMemory(await measureMemory(env, home, bodyFiles, serve)).join("\n");
+    process.stdout.write(`${report}\n`);
+    return;
+  }
   const logFile = (name: string) => join(LOGS, `${name}.log`);
   const upstream = await startServerProcess(
     "the fake upstream",
@@ -375,7 +390,6 @@ async function main(): Promise<void> {
     { env, log: logFile("upstream") },
   );
   writeCredentials(home, upstream.url);
-  const serve = ["serve", "--host", "127.0.0.1", "--port", "0"];
   const entry = join(ROOT, "src/main.ts");
   const spawns: [TargetName, string, string[]][] = [
     ["limit-bun", BUN, [join(ROOT, "scripts/bench/passthrough-bun.ts"), upstream.url]],
@@ -445,57 +459,9 @@ async function main(): Promise<void> {
   }
   log("chunk delays measured");
 
-  // 3. Memory of a fresh compiled binary.
+  // 3. Memory of a fresh compiled binary, and of the Bun limit under the same sequence.
   await stopAll();
-  const upstream2 = await startServerProcess(
-    "the fake upstream",
-    BUN,
-    [join(ROOT, "scripts/bench/upstream.ts")],
-    { env, log: logFile("upstream-memory") },
-  );
-  writeCredentials(home, upstream2.url);
-  const mem = await startServerProcess("qwen-bin (memory)", BINARY, serve, {
-    env,
-    log: logFile("qwen-bin-memory"),
-  });
-  await sleep(1000);
-  const memory: { point: string; mib: number; requests?: number }[] = [];
-  memory.push({ point: "idle (started, no request yet)", mib: rssMiB(mem.pid) });
-  const held = await Promise.all(Array.from({ length: 256 }, () => openHeldStream(mem.url)));
-  let heldMiB = 0;
-  for (let i = 0; i < 5; i++) {
-    heldMiB = Math.max(heldMiB, rssMiB(mem.pid));
-    await sleep(200);
-  }
-  memory.push({ point: "256 open streams", mib: heldMiB });
-  for (const socket of held) socket.destroy();
-  await sleep(500);
-  let done = 0;
-  let rate = 0;
-  const memUrl = `${mem.url}/v1/chat/completions`;
-  for (const count of plan.memoryCounts) {
-    while (done < count) {
-      const seconds = rate === 0 ? 1 : Math.max(1, Math.ceil((count - done) / rate));
-      const r = await wrk({
-        url: memUrl,
-        bodies: Object.values(bodyFiles),
-        connections: 16,
-        seconds,
-      });
-      if (r.errors > 0) throw new Error(`memory run: ${r.errors} failed requests`);
-      done += r.requests;
-      rate = r.rps;
-    }
-    await sleep(2000);
-    memory.push({
-      point: `after ${count.toLocaleString("en-US")} requests`,
-      mib: rssMiB(mem.pid),
-      requests: done,
-    });
-    log(`memory after ${done} requests: ${f1(rssMiB(mem.pid))} MiB`);
-  }
-  await stopAll();
-
+  const memory = await measureMemory(env, home, bodyFiles, serve);
   // 4. Start-up of the compiled binary.
   const startup = { hello: [] as number[], version: [] as number[], status: [] as number[] };
   for (let i = 0; i < 3; i++) {
@@ -520,6 +486,87 @@ async function main(): Promise<void> {
   log(`written to .bench/results.md in ${Math.round((Date.now() - started) / 1000)} s`);
 }
 
+type MemoryPoint = { point: string; mib: number; requests?: number; limitMiB?: number };
+
+/**
+ * RSS of a fresh dist/qwen: idle, at 256 open streams, after 10,000 and 100,000 requests (the
+ * four request kinds in turn, 16 connections). The minimal Bun pass-through runs the same
+ * sequence afterwards: its growth is what the runtime itself does.
+ */
+async function measureMemory(
+  env: Record<string, string | undefined>,
+  home: string,
+  bodyFiles: Record<string, string>,
+  serve: string[],
+): Promise<MemoryPoint[]> {
+  const upstream = await startServerProcess(
+    "the fake upstream",
+    BUN,
+    [join(ROOT, "scripts/bench/upstream.ts")],
+    { env, log: join(LOGS, "upstream-memory.log") },
+  );
+  writeCredentials(home, upstream.url);
+  const sequence = async (name: string, command: string, args: string[]) => {
+    const proc = await startServerProcess(name, command, args, {
+      env,
+      log: join(LOGS, `${name}-memory.log`),
+    });
+    await sleep(1000);
+    const points: { point: string; mib: number; requests?: number }[] = [];
+    points.push({ point: "idle (started, no request yet)", mib: rssMiB(proc.pid) });
+    const held = await Promise.all(Array.from({ length: 256 }, () => openHeldStream(proc.url)));
+    let heldMiB = 0;
+    for (let i = 0; i < 5; i++) {
+      heldMiB = Math.max(heldMiB, rssMiB(proc.pid));
+      await sleep(200);
+    }
+    points.push({ point: "256 open streams", mib: heldMiB });
+    for (const socket of held) socket.destroy();
+    await sleep(500);
+    let done = 0;
+    let rate = 0;
+    const url = `${proc.url}/v1/chat/completions`;
+    for (const count of plan.memoryCounts) {
+      while (done < count) {
+        const seconds = rate === 0 ? 1 : Math.max(1, Math.ceil((count - done) / rate));
+        const r = await wrk({ url, bodies: Object.values(bodyFiles), connections: 16, seconds });
+        if (r.errors > 0) throw new Error(`memory run (${name}): ${r.errors} failed requests`);
+        done += r.requests;
+        rate = r.rps;
+      }
+      await sleep(2000);
+      points.push({
+        point: `after ${count.toLocaleString("en-US")} requests`,
+        mib: rssMiB(proc.pid),
+        requests: done,
+      });
+      log(`${name}: memory after ${done} requests: ${f1(rssMiB(proc.pid))} MiB`);
+    }
+    await stop(proc.child);
+    return points;
+  };
+  const qwen = await sequence("qwen-bin", BINARY, serve);
+  const limit = await sequence("limit-bun", BUN, [
+    join(ROOT, "scripts/bench/passthrough-bun.ts"),
+    upstream.url,
+  ]);
+  await stopAll();
+  return qwen.map((m, i) => ({ ...m, limitMiB: limit[i]?.mib }));
+}
+
+function renderMemory(memory: MemoryPoint[]): string[] {
+  const out = ["## Memory (resident, VmRSS)", ""];
+  out.push("| Fresh process, same sequence | qwen binary MiB | limit Bun MiB |");
+  out.push("| --- | --- | --- |");
+  for (const m of memory) {
+    const done = m.requests === undefined ? "" : ` (${m.requests.toLocaleString("en-US")} done)`;
+    out.push(
+      `| ${m.point}${done} | ${f1(m.mib)} | ${m.limitMiB === undefined ? "" : f1(m.limitMiB)} |`,
+    );
+  }
+  return out;
+}
+
 function hwmMiB(pid: number): number {
   const status = readFileSync(`/proc/${pid}/status`, "utf8");
   return Number(/VmHWM:\s+(\d+) kB/.exec(status)?.[1] ?? 0) / 1024;
@@ -532,7 +579,7 @@ function describeCell(cell: Cell): string {
 function render(data: {
   cells: CellResult[];
   delays: Partial<Record<TargetName, number[]>>;
-  memory: { point: string; mib: number; requests?: number }[];
+  memory: MemoryPoint[];
   peakMiB: Partial<Record<TargetName, number>>;
   startup: { hello: number[]; version: number[]; status: number[] };
   started: number;
@@ -616,19 +663,12 @@ function render(data: {
   }
   out.push("");
 
-  out.push("## Memory (resident, VmRSS)");
-  out.push("");
-  out.push("| Compiled binary, fresh process | MiB |");
-  out.push("| --- | --- |");
-  for (const m of memory) {
-    const done = m.requests === undefined ? "" : ` (${m.requests.toLocaleString("en-US")} done)`;
-    out.push(`| ${m.point}${done} | ${f1(m.mib)} |`);
-  }
+  out.push(...renderMemory(memory));
   out.push(
     "| peak during the load above (VmHWM): " +
       (["qwen-bun", "qwen-bin", "qwen-deno", "limit-bun", "limit-deno"] as TargetName[])
         .map((t) => `${LABELS[t]} ${f1(peakMiB[t] ?? 0)}`).join(", ") +
-      " | |",
+      " | | |",
   );
   out.push("");
 
@@ -637,7 +677,7 @@ function render(data: {
   out.push("");
   out.push("| Command | ms | ÷ hello-world |");
   out.push("| --- | --- | --- |");
-  out.push(`| compiled hello-world (\`bun build --compile\`) | ${ms(hello)} | 1.00 |`);
+  out.push(`| compiled hello-world (\`bun build --compile --bytecode\`) | ${ms(hello)} | 1.00 |`);
   out.push(
     `| \`dist/qwen --version\` | ${ms(median(startup.version))} | ${
       f2(median(startup.version) / hello)
