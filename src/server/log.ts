@@ -35,6 +35,17 @@ export function createLogger(options: {
   secrets?: readonly string[];
 }): Logger {
   const now = options.now ?? Date.now;
+  // Under load many lines share a millisecond: format each millisecond once.
+  let stampedAt = Number.NaN;
+  let stampText = "";
+  const time = () => {
+    const ms = now();
+    if (ms !== stampedAt) {
+      stampedAt = ms;
+      stampText = new Date(ms).toISOString();
+    }
+    return stampText;
+  };
   const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
   const clean = (text: string) => {
     let out = redact(text);
@@ -45,13 +56,13 @@ export function createLogger(options: {
     return {
       verbose: options.verbose,
       request(entry) {
-        const record = { time: new Date(now()).toISOString(), ...entry };
+        const record = { time: time(), ...entry };
         if (entry.upstreamError !== undefined) record.upstreamError = clean(entry.upstreamError);
         options.write(`${JSON.stringify(record)}\n`);
       },
       info(message) {
         options.write(
-          `${JSON.stringify({ time: new Date(now()).toISOString(), message: clean(message) })}\n`,
+          `${JSON.stringify({ time: time(), message: clean(message) })}\n`,
         );
       },
     };
@@ -59,9 +70,7 @@ export function createLogger(options: {
   return {
     verbose: options.verbose,
     request(e) {
-      let line = `${new Date(now()).toISOString()} ${e.method} ${e.path} ${e.status} ${
-        Math.round(e.durationMs)
-      }ms`;
+      let line = `${time()} ${e.method} ${e.path} ${e.status} ${Math.round(e.durationMs)}ms`;
       if (e.model !== undefined) line += ` model=${quoteIfNeeded(e.model)}`;
       if (e.account !== undefined) line += ` account=${quoteIfNeeded(e.account)}`;
       if (e.upstreamStatus !== undefined) line += ` upstream=${e.upstreamStatus}`;
@@ -70,7 +79,7 @@ export function createLogger(options: {
       options.write(`${line}\n`);
     },
     info(message) {
-      options.write(`${new Date(now()).toISOString()} ${clean(message)}\n`);
+      options.write(`${time()} ${clean(message)}\n`);
     },
   };
 }
