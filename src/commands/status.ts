@@ -56,7 +56,11 @@ Exit codes (first match wins):
   5  with --probe: no probe answered ok and the upstream refused at least one
   4  an account is expired but has a refresh token (run "qwen status --refresh" or "qwen auth")
   1  a credentials file is unreadable or invalid (with --probe: also when no upstream answered)
-  3  no credentials, or only accounts that need a new login ("qwen auth")
+  3  no credentials, or only accounts that need a new login ("qwen auth"), were rejected by
+     the upstream or are cooling down after a quota answer
+
+States: valid, expired, invalid, needs_login, and from what "qwen serve" learned (its state file
+QWEN_HOME/qwen_state.json) cooling_down and rejected; a --probe that gets an answer clears both.
 
 Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (used by --refresh), the key
 variables BAILIAN_CODING_PLAN_API_KEY, BAILIAN_TOKEN_PLAN_API_KEY, DASHSCOPE_API_KEY,
