@@ -18,10 +18,10 @@
  */
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { validateAccountName } from "../credentials/paths.ts";
 import { listFolder, readPrivateFile } from "../credentials/private-file.ts";
+import { z } from "../zod.ts";
 import { PRESET_NAMES } from "./providers.ts";
 
 export const KEY_FILE_VERSION = 1;
@@ -30,9 +30,9 @@ export const apiKeyFileSchema = z.looseObject({
   version: z.literal(KEY_FILE_VERSION),
   type: z.literal("api_key"),
   provider: z.enum(PRESET_NAMES),
-  base_url: z.string().regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL"),
-  api_key: z.string().min(1).regex(/^\S+$/, "must not contain whitespace"),
-  created_at: z.string().min(1),
+  base_url: z.string().check(z.regex(/^https?:\/\/[^\s]+$/, "must be an http(s) URL")),
+  api_key: z.string().check(z.minLength(1), z.regex(/^\S+$/, "must not contain whitespace")),
+  created_at: z.string().check(z.minLength(1)),
 });
 
 export type ApiKeyFile = z.infer<typeof apiKeyFileSchema>;

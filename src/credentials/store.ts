@@ -1,5 +1,5 @@
-import { z } from "zod";
 import { writeFileAtomic } from "./atomic-write.ts";
+import { z } from "../zod.ts";
 import { readPrivateFile } from "./private-file.ts";
 
 /**
@@ -7,11 +7,13 @@ import { readPrivateFile } from "./private-file.ts";
  * are kept as they are: another tool may rely on them.
  */
 export const oauthCredentialsSchema = z.looseObject({
-  access_token: z.string().min(1),
-  refresh_token: z.string().min(1),
-  token_type: z.string().min(1),
-  resource_url: z.string().optional(),
-  expiry_date: z.number().refine((n) => n !== 0 && Number.isFinite(n), "must be a non-zero number"),
+  access_token: z.string().check(z.minLength(1)),
+  refresh_token: z.string().check(z.minLength(1)),
+  token_type: z.string().check(z.minLength(1)),
+  resource_url: z.optional(z.string()),
+  expiry_date: z.number().check(
+    z.refine((n) => n !== 0 && Number.isFinite(n), "must be a non-zero number"),
+  ),
 });
 
 export type OAuthCredentials = z.infer<typeof oauthCredentialsSchema>;
@@ -46,7 +48,7 @@ export function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): 
   return { kind: "ok", path, credentials: parsed.data, mtimeMs };
 }
 
-function describeIssues(error: z.ZodError, json: unknown): string {
+function describeIssues(error: z.core.$ZodError, json: unknown): string {
   if (typeof json !== "object" || json === null || Array.isArray(json)) {
     return "expected a JSON object";
   }

@@ -3,10 +3,10 @@
  * the documented JSON (a WAF's HTML page, an empty 200, a 5xx) becomes a QwenError naming the
  * host and status: never a crash, never a stack trace.
  */
-import { z } from "zod";
 import type { Fetch } from "../cli/context.ts";
 import { QwenError } from "../errors.ts";
 import { VERSION } from "../version.ts";
+import { z } from "../zod.ts";
 import {
   DEVICE_CODE_PATH,
   DEVICE_GRANT_TYPE,
@@ -16,28 +16,28 @@ import {
 } from "./constants.ts";
 
 const deviceCodeSchema = z.looseObject({
-  device_code: z.string().min(1),
-  user_code: z.string().min(1),
-  verification_uri: z.string().min(1),
-  verification_uri_complete: z.string().min(1).optional(),
-  expires_in: z.number().positive(),
-  interval: z.number().positive().optional(),
+  device_code: z.string().check(z.minLength(1)),
+  user_code: z.string().check(z.minLength(1)),
+  verification_uri: z.string().check(z.minLength(1)),
+  verification_uri_complete: z.optional(z.string().check(z.minLength(1))),
+  expires_in: z.number().check(z.positive()),
+  interval: z.optional(z.number().check(z.positive())),
 });
 export type DeviceCode = z.infer<typeof deviceCodeSchema>;
 
 const tokenSchema = z.looseObject({
-  access_token: z.string().min(1),
-  refresh_token: z.string().min(1).optional(),
-  token_type: z.string().min(1).default("Bearer"),
-  expires_in: z.number().positive(),
-  resource_url: z.string().min(1).optional(),
-  scope: z.string().optional(),
+  access_token: z.string().check(z.minLength(1)),
+  refresh_token: z.optional(z.string().check(z.minLength(1))),
+  token_type: z._default(z.string().check(z.minLength(1)), "Bearer"),
+  expires_in: z.number().check(z.positive()),
+  resource_url: z.optional(z.string().check(z.minLength(1))),
+  scope: z.optional(z.string()),
 });
 export type TokenResponse = z.infer<typeof tokenSchema>;
 
 const oauthErrorSchema = z.looseObject({
   error: z.string(),
-  error_description: z.string().optional(),
+  error_description: z.optional(z.string()),
 });
 
 export interface OAuthClientOptions {
@@ -181,7 +181,7 @@ async function post(
   return { response, json };
 }
 
-function validate<T extends z.ZodType>(
+function validate<T extends z.ZodMiniType>(
   options: OAuthClientOptions,
   action: string,
   response: Response,

@@ -41,9 +41,9 @@
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { z } from "zod";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { type LockOptions, withLock } from "../credentials/lock.ts";
+import { z } from "../zod.ts";
 
 export const STATE_FILE = "qwen_state.json";
 export const STATE_LOCK = "qwen_state.lock";
@@ -84,16 +84,18 @@ export interface StateSnapshot {
   accounts: Record<string, AccountRecord>;
 }
 
-const isoTime = z.string().refine((s) => !Number.isNaN(Date.parse(s)), "expected an ISO time");
-const count = z.number().int().nonnegative().catch(0);
+const isoTime = z.string().check(
+  z.refine((s) => !Number.isNaN(Date.parse(s)), "expected an ISO time"),
+);
+const count = z.catch(z.number().check(z.int(), z.nonnegative()), 0);
 
 const healthSchema = z.looseObject({
   state: z.enum(["ok", "cooling_down", "rejected"]),
-  until: isoTime.optional(),
-  reason: z.string().optional(),
-  message: z.string().optional(),
-  strikes: z.number().int().nonnegative().optional(),
-  identity: z.string().optional(),
+  until: z.optional(isoTime),
+  reason: z.optional(z.string()),
+  message: z.optional(z.string()),
+  strikes: z.optional(z.number().check(z.int(), z.nonnegative())),
+  identity: z.optional(z.string()),
   changed_at: isoTime,
 });
 
@@ -101,7 +103,7 @@ const dayUsageSchema = z.looseObject({
   requests: count,
   prompt_tokens: count,
   completion_tokens: count,
-  errors: z.record(z.string(), count).catch({}),
+  errors: z.catch(z.record(z.string(), count), {}),
 });
 
 const fileSchema = z.looseObject({
@@ -109,8 +111,8 @@ const fileSchema = z.looseObject({
   accounts: z.record(
     z.string(),
     z.looseObject({
-      health: healthSchema.optional().catch(undefined),
-      usage: z.record(z.string(), dayUsageSchema).catch({}),
+      health: z.catch(z.optional(healthSchema), undefined),
+      usage: z.catch(z.record(z.string(), dayUsageSchema), {}),
     }),
   ),
 });

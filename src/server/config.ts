@@ -3,8 +3,8 @@
  * `EnvironmentFile` is enough). A flag replaces its variable; a repeatable flag replaces the whole
  * list. Values are validated with zod and a bad one is named with where it came from.
  */
-import { z } from "zod";
 import { UsageError } from "../errors.ts";
+import { z } from "../zod.ts";
 
 export interface ServeConfig {
   host: string;
@@ -77,55 +77,79 @@ const UNITS: Record<string, number> = {
   gib: 1024 ** 3,
 };
 
-const portSchema = z.string().trim().regex(/^\d+$/, "expected a port number from 0 to 65535")
-  .transform(Number).pipe(z.number().int().max(65535, "expected a port number from 0 to 65535"));
+const PORT_MESSAGE = "expected a port number from 0 to 65535";
+const portSchema = z.pipe(
+  z.pipe(z.string().check(z.trim(), z.regex(/^\d+$/, PORT_MESSAGE)), z.transform(Number)),
+  z.number().check(z.int(), z.maximum(65535, PORT_MESSAGE)),
+);
 
-const sizeSchema = z.string().trim().transform((text, ctx) => {
-  const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
-  const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
-  if (!match || unit === undefined) {
-    ctx.addIssue({ code: "custom", message: "expected bytes, or a size such as 32MiB or 500KB" });
-    return z.NEVER;
-  }
-  return Math.floor(Number(match[1]) * unit);
-}).pipe(z.number().int().positive("expected a size above 0"));
+const sizeSchema = z.pipe(
+  z.pipe(
+    z.string().check(z.trim()),
+    z.transform((text: string, ctx) => {
+      const match = /^(\d+(?:\.\d+)?)\s*([a-z]*)$/i.exec(text);
+      const unit = match ? UNITS[match[2].toLowerCase()] : undefined;
+      if (!match || unit === undefined) {
+        ctx.issues.push({
+          code: "custom",
+          message: "expected bytes, or a size such as 32MiB or 500KB",
+          input: text,
+        });
+        return z.NEVER;
+      }
+      return Math.floor(Number(match[1]) * unit);
+    }),
+  ),
+  z.number().check(z.int(), z.positive("expected a size above 0")),
+);
 
 const secondsSchema = (min: number) =>
-  z.string().trim().regex(/^\d+(\.\d+)?$/, "expected a number of seconds")
-    .transform((s) => Math.round(Number(s) * 1000))
-    .pipe(z.number().min(min * 1000, `expected at least ${min} s`));
+  z.pipe(
+    z.pipe(
+      z.string().check(z.trim(), z.regex(/^\d+(\.\d+)?$/, "expected a number of seconds")),
+      z.transform((s: string) => Math.round(Number(s) * 1000)),
+    ),
+    z.number().check(z.minimum(min * 1000, `expected at least ${min} s`)),
+  );
 
-const booleanSchema = z.string().trim().toLowerCase().transform((value, ctx) => {
-  if (["1", "true", "yes", "on"].includes(value)) return true;
-  if (["0", "false", "no", "off", ""].includes(value)) return false;
-  ctx.addIssue({ code: "custom", message: "expected true or false" });
-  return z.NEVER;
-});
+const booleanSchema = z.pipe(
+  z.string().check(z.trim(), z.toLowerCase()),
+  z.transform((value: string, ctx) => {
+    if (["1", "true", "yes", "on"].includes(value)) return true;
+    if (["0", "false", "no", "off", ""].includes(value)) return false;
+    ctx.issues.push({ code: "custom", message: "expected true or false", input: value });
+    return z.NEVER;
+  }),
+);
 
 const logFormatSchema = z.enum(["text", "json"], { message: 'expected "text" or "json"' });
 
-const nonEmpty = z.string().trim().min(1, "expected a value");
+const nonEmpty = z.string().check(z.trim(), z.minLength(1, "expected a value"));
 
-const accountName = z.string().trim().regex(
-  /^[A-Za-z0-9_-]{1,64}$/,
-  'expected an account name: 1 to 64 letters, digits, "-" or "_"',
+const accountName = z.string().check(
+  z.trim(),
+  z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an account name: 1 to 64 letters, digits, "-" or "_"'),
 );
 
 const strategySchema = z.enum(["round-robin", "fill-first"], {
   message: 'expected "round-robin" or "fill-first"',
 });
 
-const modelMapping = z.string().trim().transform((text, ctx) => {
-  const match = /^([^=\s]+)\s*=\s*([^=\s]+)$/.exec(text);
-  if (!match) {
-    ctx.addIssue({
-      code: "custom",
-      message: "expected FROM=TO, e.g. coder-model=qwen3-coder-plus",
-    });
-    return z.NEVER;
-  }
-  return [match[1], match[2]] as const;
-});
+const modelMapping = z.pipe(
+  z.string().check(z.trim()),
+  z.transform((text: string, ctx) => {
+    const match = /^([^=\s]+)\s*=\s*([^=\s]+)$/.exec(text);
+    if (!match) {
+      ctx.issues.push({
+        code: "custom",
+        message: "expected FROM=TO, e.g. coder-model=qwen3-coder-plus",
+        input: text,
+      });
+      return z.NEVER;
+    }
+    return [match[1], match[2]] as const;
+  }),
+);
 
 export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
   const pick = (name: keyof ServeFlags): { value: string; source: string } | undefined => {
@@ -161,7 +185,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
     }));
   };
   const values = (name: "api-key" | "allow-host" | "cors-origin") => list(name).map((v) => v.value);
-  const value = <T>(name: keyof ServeFlags, schema: z.ZodType<T, string>, fallback: T): T => {
+  const value = <T>(name: keyof ServeFlags, schema: z.ZodMiniType<T, string>, fallback: T): T => {
     const found = pick(name);
     return found === undefined ? fallback : check(schema, found.value, found.source);
   };
@@ -197,7 +221,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
   };
 }
 
-function check<T>(schema: z.ZodType<T, string>, value: string, source: string): T {
+function check<T>(schema: z.ZodMiniType<T, string>, value: string, source: string): T {
   const parsed = schema.safeParse(value);
   if (parsed.success) return parsed.data;
   const shown = source === ENV_NAMES["api-key"] || source === "--api-key" ? "…" : value;
