@@ -228,7 +228,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
 
 /**
  * The first SIGTERM or SIGINT starts the drain; any signal after it exits at once. One listener
- * for the whole run: removing and re-adding signal listeners races on Deno.
+ * for the whole run: removing and re-adding signal listeners races under the Deno runtime.
  */
 function watchSignals(ctx: Context): {
   first: Promise<"SIGTERM" | "SIGINT">;
