@@ -1,9 +1,8 @@
 /**
  * Token usage from an answer without parsing it: the `usage` object of a chat completion sits
  * near the end of a JSON answer and in the last events of a stream (OpenAI's
- * `stream_options.include_usage`, DashScope's final chunk). Only the tail of the bytes is
- * decoded, the last `"usage"` key with an object value is found, and that small object alone is
- * parsed.
+ * `stream_options.include_usage`, DashScope's final chunk). The bytes are searched backwards for
+ * the last `"usage"` key with an object value, and that small object alone is decoded and parsed.
  */
 
 export interface TokenUsage {
@@ -11,51 +10,60 @@ export interface TokenUsage {
   completionTokens: number;
 }
 
-/** How many bytes at the end of an answer are searched for `"usage"`. */
+/** How many bytes at the end of a stream are kept to search for `"usage"`. */
 export const USAGE_TAIL_BYTES = 8 * 1024;
+/** A JSON answer is searched back this far at most. */
+const MAX_SEARCH_BYTES = 1024 * 1024;
 
 const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+// `"usage"` as bytes.
+const KEY = [0x22, 0x75, 0x73, 0x61, 0x67, 0x65, 0x22];
+const QUOTE = 0x22;
 
 /** The last usage object in `text`, or undefined when there is none (or only `"usage":null`). */
 export function findUsage(text: string): TokenUsage | undefined {
-  let at = text.length;
+  return findUsageInBytes(encoder.encode(text));
+}
+
+/**
+ * The last usage object in `bytes[from..]`. Works on bytes so an answer is never decoded: only
+ * the small object after the key is, once found.
+ */
+export function findUsageInBytes(bytes: Uint8Array, from = 0): TokenUsage | undefined {
+  let at = bytes.byteLength - KEY.length;
   for (;;) {
-    at = text.lastIndexOf('"usage"', at - 1);
-    if (at < 0) return undefined;
-    let i = at + 7;
-    while (i < text.length && (text[i] === " " || text[i] === ":" || text[i] === "\n")) i++;
-    if (text[i] !== "{") continue;
-    const end = matchingBrace(text, i);
-    if (end < 0) continue;
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(text.slice(i, end + 1));
-    } catch {
+    // A negative start would count from the end: stop before it.
+    if (at < from) return undefined;
+    at = bytes.lastIndexOf(QUOTE, at);
+    if (at < from) return undefined;
+    if (!keyAt(bytes, at)) {
+      at--;
       continue;
     }
-    const usage = parsed as Record<string, unknown>;
-    const prompt = usage.prompt_tokens ?? usage.input_tokens;
-    const completion = usage.completion_tokens ?? usage.output_tokens;
-    if (typeof prompt !== "number" && typeof completion !== "number") continue;
-    return {
-      promptTokens: typeof prompt === "number" && prompt >= 0 ? prompt : 0,
-      completionTokens: typeof completion === "number" && completion >= 0 ? completion : 0,
-    };
+    let i = at + KEY.length;
+    while (i < bytes.byteLength && (bytes[i] === 0x20 || bytes[i] === 0x3a || bytes[i] === 0x0a)) {
+      i++;
+    }
+    const end = bytes[i] === 0x7b ? matchingBrace(bytes, i) : -1;
+    at--;
+    if (end < 0) continue;
+    const usage = parseUsage(bytes.subarray(i, end + 1));
+    if (usage !== undefined) return usage;
   }
 }
 
-/** The usage in the last bytes of a whole answer (a JSON completion). */
+/** The usage in a whole answer (a JSON completion): it sits near the end. */
 export function usageFromBytes(bytes: Uint8Array): TokenUsage | undefined {
-  const start = Math.max(0, bytes.byteLength - USAGE_TAIL_BYTES);
-  const found = findUsage(decoder.decode(bytes.subarray(start)));
-  if (found !== undefined || start === 0 || bytes.byteLength > 1024 * 1024) return found;
-  // A provider that puts `usage` before a long answer: rare, and JSON answers are small.
-  return findUsage(decoder.decode(bytes));
+  return findUsageInBytes(bytes, Math.max(0, bytes.byteLength - MAX_SEARCH_BYTES));
 }
 
 /** The usage in the last chunks of a stream (kept by pass-through.ts, oldest first). */
 export function usageFromChunks(chunks: readonly Uint8Array[]): TokenUsage | undefined {
   if (chunks.length === 0) return undefined;
+  // Usually the whole final event is in the last chunk: no copy at all.
+  const found = findUsageInBytes(chunks[chunks.length - 1]);
+  if (found !== undefined || chunks.length === 1) return found;
   let size = 0;
   for (const chunk of chunks) size += chunk.byteLength;
   const bytes = new Uint8Array(size);
@@ -64,21 +72,42 @@ export function usageFromChunks(chunks: readonly Uint8Array[]): TokenUsage | und
     bytes.set(chunk, offset);
     offset += chunk.byteLength;
   }
-  return findUsage(decoder.decode(bytes));
+  return findUsageInBytes(bytes);
+}
+
+function keyAt(bytes: Uint8Array, at: number): boolean {
+  for (let k = 1; k < KEY.length; k++) if (bytes[at + k] !== KEY[k]) return false;
+  return true;
+}
+
+function parseUsage(object: Uint8Array): TokenUsage | undefined {
+  let usage: Record<string, unknown>;
+  try {
+    usage = JSON.parse(decoder.decode(object));
+  } catch {
+    return undefined;
+  }
+  const prompt = usage.prompt_tokens ?? usage.input_tokens;
+  const completion = usage.completion_tokens ?? usage.output_tokens;
+  if (typeof prompt !== "number" && typeof completion !== "number") return undefined;
+  return {
+    promptTokens: typeof prompt === "number" && prompt >= 0 ? prompt : 0,
+    completionTokens: typeof completion === "number" && completion >= 0 ? completion : 0,
+  };
 }
 
 /** The index of the `}` closing the `{` at `start`, strings respected; -1 when cut off. */
-function matchingBrace(text: string, start: number): number {
+function matchingBrace(bytes: Uint8Array, start: number): number {
   let depth = 0;
   let inString = false;
-  for (let i = start; i < text.length; i++) {
-    const c = text.charCodeAt(i);
+  for (let i = start; i < bytes.byteLength; i++) {
+    const c = bytes[i];
     if (inString) {
       if (c === 92) i++; // backslash
-      else if (c === 34) inString = false;
+      else if (c === QUOTE) inString = false;
       continue;
     }
-    if (c === 34) inString = true;
+    if (c === QUOTE) inString = true;
     else if (c === 123) depth++;
     else if (c === 125 && --depth === 0) return i;
   }

@@ -616,3 +616,20 @@ describe("usage from the end of an answer", () => {
     assert.deepEqual(usageFromBytes(json), { promptTokens: 7, completionTokens: 1 });
   });
 });
+
+describe("usage search on bytes", () => {
+  const enc = new TextEncoder();
+  it("ends on inputs shorter than the key and on answers without usage", () => {
+    assert.equal(usageFromBytes(enc.encode("")), undefined);
+    assert.equal(usageFromBytes(enc.encode('"us')), undefined);
+    assert.equal(usageFromBytes(enc.encode('{"a":"b"}')), undefined);
+    assert.equal(usageFromChunks([enc.encode('"usa'), enc.encode('ge":{"x":1}')]), undefined);
+  });
+
+  it("reads input_tokens/output_tokens and a key split over two chunks", () => {
+    const chunks = ['data: {"us', 'age": {"input_tokens":5,"output_tokens":6}}\n\n'].map((c) =>
+      enc.encode(c)
+    );
+    assert.deepEqual(usageFromChunks(chunks), { promptTokens: 5, completionTokens: 6 });
+  });
+});
