@@ -33,8 +33,14 @@ export class EnvKeyTokenSource implements ApiKeyTokenSource {
     private readonly baseUrl: string,
   ) {}
 
+  #auth?: UpstreamAuth;
+
   getToken(): Promise<UpstreamAuth> {
-    return Promise.resolve({ token: this.key, baseUrl: this.baseUrl, kind: "api_key" });
+    return Promise.resolve(this.peekToken());
+  }
+
+  peekToken(): UpstreamAuth {
+    return this.#auth ??= { token: this.key, baseUrl: this.baseUrl, kind: "api_key" };
   }
 
   state(): Promise<ApiKeyStatus> {
@@ -51,6 +57,8 @@ export class EnvKeyTokenSource implements ApiKeyTokenSource {
 export class StoredKeyTokenSource implements ApiKeyTokenSource {
   readonly kind = "api_key" as const;
   #cache?: KeyReadResult;
+  /** The key of `#cache` as an UpstreamAuth; reset whenever the file is read again. */
+  #auth?: UpstreamAuth;
   #identity?: string;
   #checkedAt = -Infinity;
 
@@ -60,11 +68,28 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
     private readonly options: { statIntervalMs?: number } = {},
   ) {}
 
+  peekToken(): UpstreamAuth | undefined {
+    const read = this.#cache;
+    if (read?.kind !== "ok") return undefined;
+    if (performance.now() - this.#checkedAt >= (this.options.statIntervalMs ?? 1_000)) {
+      return undefined;
+    }
+    return this.#auth ??= {
+      token: read.file.api_key,
+      baseUrl: read.file.base_url,
+      kind: "api_key",
+    };
+  }
+
   async getToken(): Promise<UpstreamAuth> {
     const read = await this.#load();
     switch (read.kind) {
       case "ok":
-        return { token: read.file.api_key, baseUrl: read.file.base_url, kind: "api_key" };
+        return this.#auth ??= {
+          token: read.file.api_key,
+          baseUrl: read.file.base_url,
+          kind: "api_key",
+        };
       case "missing":
         throw new QwenError(
           `Cannot find the API key file "${read.path}": run "qwen auth --provider PRESET --account ${this.account}" to store a key`,
@@ -113,6 +138,7 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
     const identity = await fileIdentity(this.path);
     if (this.#cache && identity !== undefined && identity === this.#identity) return this.#cache;
     this.#cache = await readApiKeyFile(this.path);
+    this.#auth = undefined;
     this.#identity = identity;
     return this.#cache;
   }

@@ -68,6 +68,8 @@ interface Snapshot {
   read: ReadResult;
   /** inode, mtime and size: an atomic rename always changes the inode. */
   identity?: string;
+  /** The credentials as an UpstreamAuth, built once per read. */
+  auth?: UpstreamAuth;
 }
 
 interface Flight {
@@ -115,6 +117,18 @@ export class OAuthTokenSource implements TokenSource {
     return this.#now() < credentials.expiry_date - EXPIRY_MARGIN_MS - this.#refreshAheadMs;
   }
 
+  peekToken(): UpstreamAuth | undefined {
+    const snapshot = this.#cache;
+    if (
+      snapshot === undefined || snapshot.read.kind !== "ok" || this.#needsLogin !== undefined ||
+      performance.now() - this.#checkedAt >= this.#statIntervalMs ||
+      !this.isFresh(snapshot.read.credentials)
+    ) {
+      return undefined;
+    }
+    return authOf(snapshot, snapshot.read.credentials);
+  }
+
   async getToken(
     options: GetTokenOptions = {},
   ): Promise<UpstreamAuth> {
@@ -122,13 +136,13 @@ export class OAuthTokenSource implements TokenSource {
     const credentials = this.#require(snapshot);
     if (this.#isNeedsLogin(snapshot)) {
       // A dead refresh token: the access token may still work until it expires.
-      if (!options.forceRefresh && this.isValid(credentials)) return toAuth(credentials);
+      if (!options.forceRefresh && this.isValid(credentials)) return authOf(snapshot, credentials);
       throw this.#needsLoginError();
     }
     if (!options.forceRefresh) {
-      if (this.isFresh(credentials)) return toAuth(credentials);
+      if (this.isFresh(credentials)) return authOf(snapshot, credentials);
       if (this.isValid(credentials) && this.#now() < this.#retryAheadAt) {
-        return toAuth(credentials);
+        return authOf(snapshot, credentials);
       }
     }
     const rejected = options.forceRefresh
@@ -360,6 +374,10 @@ export class OAuthTokenSource implements TokenSource {
     this.#needsLogin = undefined;
     return next;
   }
+}
+
+function authOf(snapshot: Snapshot, credentials: OAuthCredentials): UpstreamAuth {
+  return snapshot.auth ??= toAuth(credentials);
 }
 
 function toAuth(credentials: OAuthCredentials): UpstreamAuth {

@@ -44,6 +44,12 @@ export interface TokenSource {
    * `invalid_credentials` (500), `needs_login` (401) or a transient refresh failure (502).
    */
   getToken(options?: GetTokenOptions): Promise<UpstreamAuth>;
+  /**
+   * The token `getToken()` would give right now when that needs no I/O and no refresh (the file
+   * was checked within its interval and the token is fresh); undefined otherwise. Lets the
+   * request path skip a promise per call.
+   */
+  peekToken?(): UpstreamAuth | undefined;
   /** The state as of now, from the file (re-read when its mtime changed), without network. */
   state(): Promise<{ state: AccountState; problem?: string; expiryDate?: number }>;
 }

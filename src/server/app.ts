@@ -74,10 +74,10 @@ export function createApp(deps: AppDeps): App {
 
   return async (request, info) => {
     const start = now();
-    const url = new URL(request.url);
+    const url = splitUrl(request.url);
     const entry: RequestLogEntry = {
       method: request.method,
-      path: url.pathname,
+      path: url.path,
       status: 0,
       durationMs: 0,
       retries: 0,
@@ -134,13 +134,13 @@ export function createApp(deps: AppDeps): App {
 
   function route(
     request: Request,
-    url: URL,
+    url: SplitUrl,
     info: RequestInfo | undefined,
     entry: RequestLogEntry,
     report: CallReport,
     onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Response> {
-    const path = url.pathname;
+    const path = url.path;
     if (path === "/health") {
       if (request.method !== "GET" && request.method !== "HEAD") {
         return Promise.resolve(methodNotAllowed("GET"));
@@ -163,17 +163,19 @@ export function createApp(deps: AppDeps): App {
       ));
     }
     if (!guard.apiKeyAllowed(request)) return Promise.resolve(unauthorized());
-    // A model may think for minutes before its first byte; our own timeouts bound the wait.
-    info?.disableIdleTimeout();
     const ctx: RouteContext = {
       request,
-      url,
+      path,
+      search: url.search,
       entry,
       report,
       onBodyEnd,
       client,
       pool,
       maxBodyBytes,
+      // A model may think for minutes before its first byte, and a stream may pause: our own
+      // timeouts bound those waits. Lifted only for calls that last (see watchdog.ts).
+      liftIdleTimeout: info ? () => info.disableIdleTimeout() : noop,
     };
     if (path === "/v1/chat/completions") {
       if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
@@ -198,6 +200,31 @@ export function createApp(deps: AppDeps): App {
 }
 
 const ALLOW = "GET, POST, OPTIONS";
+
+const noop = () => {};
+
+interface SplitUrl {
+  path: string;
+  /** `?…`, or empty. */
+  search: string;
+}
+
+/**
+ * Path and query of a request URL by slicing the string: a `URL` object per request costs more
+ * than everything else the router does. Paths a URL parser would rewrite (dot segments,
+ * percent-escapes, backslashes) take the parser, so both ways agree.
+ */
+export function splitUrl(url: string): SplitUrl {
+  const pathAt = url.indexOf("/", url.indexOf("//") + 2);
+  if (pathAt < 0) return { path: "/", search: "" };
+  const queryAt = url.indexOf("?", pathAt);
+  const path = queryAt < 0 ? url.slice(pathAt) : url.slice(pathAt, queryAt);
+  if (path.includes("/.") || path.includes("%") || path.includes("\\")) {
+    const parsed = new URL(url);
+    return { path: parsed.pathname, search: parsed.search };
+  }
+  return { path, search: queryAt < 0 ? "" : url.slice(queryAt) };
+}
 
 function poolOf(tokens: TokenSource | undefined): AccountPool {
   if (tokens === undefined) throw new TypeError("createApp needs a pool or a token source");

@@ -18,6 +18,7 @@ import { openAIError, parseUpstreamError } from "./errors.ts";
 import { authHeaders, responseHeaders } from "./headers.ts";
 import { IdleTimeoutError, passThrough, type PassThroughOutcome } from "./pass-through.ts";
 import { parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.ts";
+import { type Watch, Watchdog } from "./watchdog.ts";
 
 export interface UpstreamClientOptions {
   fetch: Fetch;
@@ -45,8 +46,13 @@ export interface ForwardRequest {
   accept: string | null;
   /** The calling client's User-Agent, forwarded for API-key accounts only. */
   userAgent: string | null;
-  /** The client's request signal: when it aborts, so does the upstream call. */
-  signal: AbortSignal;
+  /**
+   * The client's request signal: when it aborts, so does the upstream call. Read only when a call
+   * lasts past the watchdog's first tick or fails: a getter keeps short calls from creating it.
+   */
+  readonly signal: AbortSignal;
+  /** The call outlived the watchdog's first tick: e.g. lift the server's idle timeout. */
+  onSlow?(): void;
   /** Count the tokens of a successful answer (chat completions). */
   usage?: boolean;
 }
@@ -82,6 +88,50 @@ class FirstByteTimeoutError extends Error {
   }
 }
 
+/**
+ * What can end one upstream fetch early: the client leaving, or a timeout (first byte, then
+ * silence while the body arrives). Timeouts come from the shared watchdog; the client's signal is
+ * subscribed to only once the call turns out slow, or looked at when it failed.
+ */
+class CallControl {
+  readonly controller = new AbortController();
+  readonly watch: Watch;
+  /** What the watchdog's expiry does at this stage. */
+  onTimeout: () => void;
+  #clientSignal?: AbortSignal;
+  #onClientAbort?: () => void;
+
+  constructor(private readonly request: ForwardRequest, dog: Watchdog, firstByteMs: number) {
+    this.onTimeout = () => this.controller.abort(new FirstByteTimeoutError());
+    this.watch = dog.watch(firstByteMs, {
+      expire: () => this.onTimeout(),
+      slow: () => this.follow(),
+    });
+  }
+
+  /** From now on a client abort aborts the call at once. */
+  follow(): void {
+    if (this.#clientSignal !== undefined) return;
+    this.request.onSlow?.();
+    const signal = this.#clientSignal = this.request.signal;
+    if (signal.aborted) {
+      this.controller.abort(signal.reason);
+      return;
+    }
+    this.#onClientAbort = () => this.controller.abort(signal.reason);
+    signal.addEventListener("abort", this.#onClientAbort, { once: true });
+  }
+
+  /** The call is over (or its body is handed over as is): nothing watches it any more. */
+  release(): void {
+    this.watch.stop();
+    if (this.#onClientAbort !== undefined) {
+      this.#clientSignal!.removeEventListener("abort", this.#onClientAbort);
+      this.#onClientAbort = undefined;
+    }
+  }
+}
+
 /** One attempt with one account. */
 type Attempt =
   /** An answer for the client: a success, or an error other accounts would get too. */
@@ -96,7 +146,11 @@ type Attempt =
   };
 
 export class UpstreamClient {
-  constructor(private readonly options: UpstreamClientOptions) {}
+  readonly #watchdog: Watchdog;
+
+  constructor(private readonly options: UpstreamClientOptions) {
+    this.#watchdog = new Watchdog(Math.min(options.firstByteTimeoutMs, options.idleTimeoutMs));
+  }
 
   /** Headers for a token, rebuilt only when the token (or, for keys, the client's UA) changes. */
   headersFor(
@@ -127,7 +181,6 @@ export class UpstreamClient {
   ): Promise<Response> {
     const { options } = this;
     const { pool } = options;
-    const { signal } = request;
     let round = pool.candidates();
     if (round.length === 0) return pool.unavailableResponse();
     let index = 0;
@@ -142,7 +195,7 @@ export class UpstreamClient {
         if (!retryable || report.retries >= options.retry.maxRetries) break;
         const delay = retryDelay(options.retry, report.retries, retryAfter, options.now());
         if (delay === undefined) break;
-        if (!await this.wait(delay, signal)) return clientGone();
+        if (!await this.wait(delay, request.signal)) return clientGone();
         report.retries++;
         round = pool.candidates();
         index = 0;
@@ -153,7 +206,7 @@ export class UpstreamClient {
       const member = round[index++];
       const attempt = await this.attempt(member, request, report, onBodyEnd);
       if (attempt.kind === "done") return attempt.response;
-      if (signal.aborted) return clientGone();
+      if (request.signal.aborted) return clientGone();
       last = attempt;
       if (attempt.retryable) {
         retryable = true;
@@ -177,7 +230,7 @@ export class UpstreamClient {
       return new Response(last.error.body, { status: last.error.status, headers });
     }
     if (last?.tokenError !== undefined && pool.size === 1) {
-      return tokenErrorResponse(last.tokenError, signal);
+      return tokenErrorResponse(last.tokenError, request.signal);
     }
     return pool.unavailableResponse(tokenErrors);
   }
@@ -190,27 +243,20 @@ export class UpstreamClient {
   ): Promise<Attempt> {
     const { options } = this;
     const { pool, metrics } = options;
-    const { signal } = request;
     report.account = member.name;
-    let auth: UpstreamAuth;
-    try {
-      auth = await member.source.getToken({ signal });
-    } catch (error) {
-      return { kind: "next", tokenError: error, retryable: false };
+    let auth = member.source.peekToken?.();
+    if (auth === undefined) {
+      try {
+        auth = await member.source.getToken({ signal: request.signal });
+      } catch (error) {
+        return { kind: "next", tokenError: error, retryable: false };
+      }
     }
     let refreshed = false;
 
     for (;;) {
-      const controller = new AbortController();
-      const onClientAbort = () => controller.abort(signal.reason);
-      if (signal.aborted) return { kind: "done", response: clientGone() };
-      signal.addEventListener("abort", onClientAbort, { once: true });
-      const detach = () => signal.removeEventListener("abort", onClientAbort);
-      const timer = setTimeout(
-        () => controller.abort(new FirstByteTimeoutError()),
-        options.firstByteTimeoutMs,
-      );
-
+      if (refreshed && request.signal.aborted) return { kind: "done", response: clientGone() };
+      const call = new CallControl(request, this.#watchdog, options.firstByteTimeoutMs);
       pool.attempted(member);
       let response: Response;
       try {
@@ -218,14 +264,13 @@ export class UpstreamClient {
           method: request.method,
           headers: this.requestHeaders(member, auth, request),
           body: typeof request.body === "function" ? request.body(member, auth) : request.body,
-          signal: controller.signal,
+          signal: call.controller.signal,
           redirect: "follow",
         });
       } catch (error) {
-        clearTimeout(timer);
-        detach();
-        if (signal.aborted) return { kind: "done", response: clientGone() };
-        if (controller.signal.reason instanceof FirstByteTimeoutError) {
+        call.release();
+        if (request.signal.aborted) return { kind: "done", response: clientGone() };
+        if (call.controller.signal.reason instanceof FirstByteTimeoutError) {
           report.upstreamError = "no answer before the first-byte timeout";
           pool.failed(member, "timeout");
           return { kind: "done", response: firstByteTimeoutResponse(options.firstByteTimeoutMs) };
@@ -240,22 +285,21 @@ export class UpstreamClient {
         ));
         return { kind: "next", error: { status: 502, body, retryAfter: null }, retryable: true };
       }
-      clearTimeout(timer);
       report.upstreamStatus = response.status;
 
       if (response.ok) {
         pool.succeeded(member);
         return {
           kind: "done",
-          response: await this.success(member, response, request, report, controller, detach, {
-            onBodyEnd,
-          }),
+          response: await this.success(member, response, request, report, call, onBodyEnd),
         };
       }
 
+      // An error body is small and read at once: the client is followed from here on.
+      call.follow();
       const text = await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "");
-      detach();
-      if (signal.aborted) return { kind: "done", response: clientGone() };
+      call.release();
+      if (request.signal.aborted) return { kind: "done", response: clientGone() };
       const error = parseUpstreamError(response.status, text);
       const message = redact(error.message).replaceAll(auth.token, "[redacted]");
       report.upstreamError = message;
@@ -272,13 +316,13 @@ export class UpstreamClient {
             try {
               auth = await member.source.getToken({
                 forceRefresh: true,
-                signal,
+                signal: request.signal,
                 rejectedToken: auth.token,
               });
               metrics?.refresh(member.name, "ok");
             } catch (tokenError) {
               metrics?.refresh(member.name, "failed");
-              if (signal.aborted) return { kind: "done", response: clientGone() };
+              if (request.signal.aborted) return { kind: "done", response: clientGone() };
               return { kind: "next", tokenError, retryable: false };
             }
             continue;
@@ -339,14 +383,13 @@ export class UpstreamClient {
     response: Response,
     request: ForwardRequest,
     report: CallReport,
-    controller: AbortController,
-    detach: () => void,
-    hooks: { onBodyEnd: (outcome: PassThroughOutcome) => void },
+    call: CallControl,
+    onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Response> {
     const { options } = this;
     const { pool, metrics } = options;
     if (response.body === null) {
-      detach();
+      call.release();
       return new Response(null, {
         status: response.status,
         headers: responseHeaders(response.headers),
@@ -357,7 +400,7 @@ export class UpstreamClient {
       if (!request.usage) {
         // Handing the body over as is lets the runtime pipe it natively; if the client leaves,
         // the runtime cancels it and with it the fetch.
-        detach();
+        call.release();
         return new Response(response.body, {
           status: response.status,
           headers: responseHeaders(response.headers),
@@ -365,13 +408,11 @@ export class UpstreamClient {
       }
       // A JSON answer arrives in one piece once the model is done: read it whole (natively),
       // find its usage near the end, and send the same bytes.
-      const idle = setTimeout(
-        () => controller.abort(new IdleTimeoutError(options.idleTimeoutMs)),
-        options.idleTimeoutMs,
-      );
+      call.onTimeout = () => call.controller.abort(new IdleTimeoutError(options.idleTimeoutMs));
+      call.watch.restart(options.idleTimeoutMs);
       let bytes: Uint8Array<ArrayBuffer>;
       try {
-        bytes = new Uint8Array(await response.arrayBuffer());
+        bytes = await response.bytes();
       } catch (error) {
         if (request.signal.aborted) return clientGone();
         const message = `The upstream connection broke mid-response: ${describeFetchError(error)}`;
@@ -379,8 +420,7 @@ export class UpstreamClient {
         pool.failed(member, "network");
         return jsonResponse(502, openAIError(502, message, "upstream_stream_error"));
       } finally {
-        clearTimeout(idle);
-        detach();
+        call.release();
       }
       const usage = usageFromBytes(bytes);
       if (usage) pool.usage(member, usage);
@@ -391,13 +431,14 @@ export class UpstreamClient {
     }
     report.streaming = true;
     if (metrics) metrics.openStreams++;
-    const body = passThrough(response.body, {
+    const piped = passThrough(response.body, {
       sse: true,
       idleTimeoutMs: options.idleTimeoutMs,
+      watch: call.watch,
       keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0,
-      abort: (reason) => controller.abort(reason),
+      abort: (reason) => call.controller.abort(reason),
       onEnd: (outcome) => {
-        detach();
+        call.release();
         if (metrics) metrics.openStreams--;
         if (outcome.kind === "broken") {
           report.upstreamError = outcome.message;
@@ -407,10 +448,12 @@ export class UpstreamClient {
           const usage = usageFromChunks(outcome.tail);
           if (usage) pool.usage(member, usage);
         }
-        hooks.onBodyEnd(outcome);
+        onBodyEnd(outcome);
       },
     });
-    return new Response(body, {
+    call.onTimeout = piped.idle;
+    call.watch.restart(options.idleTimeoutMs);
+    return new Response(piped.stream, {
       status: response.status,
       headers: responseHeaders(response.headers),
     });

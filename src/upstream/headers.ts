@@ -59,10 +59,11 @@ const DROPPED_RESPONSE_HEADERS = new Set([
 ]);
 
 /** The upstream's response headers that are safe and still true on our response. */
-export function responseHeaders(upstream: Headers): Headers {
-  const headers = new Headers();
-  for (const [name, value] of upstream) {
-    if (!DROPPED_RESPONSE_HEADERS.has(name)) headers.set(name, value);
-  }
+export function responseHeaders(upstream: Headers): Record<string, string> {
+  // A plain object and forEach: on Deno several times cheaper than iterating into a Headers.
+  const headers: Record<string, string> = {};
+  upstream.forEach((value, name) => {
+    if (!DROPPED_RESPONSE_HEADERS.has(name)) headers[name] = value;
+  });
   return headers;
 }

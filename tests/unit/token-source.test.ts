@@ -348,4 +348,20 @@ describe("OAuthTokenSource", () => {
       "https://dashscope.aliyuncs.com/compatible-mode/v1",
     );
   });
+
+  it("peeks a fresh token without I/O only within the stat interval, and never an old one", async () => {
+    const fresh = await setup({ expiry_date: Date.now() + HOUR }, { statIntervalMs: 60_000 });
+    assert.equal(fresh.source.peekToken(), undefined, "nothing read yet");
+    const auth = await fresh.source.getToken();
+    assert.equal(fresh.source.peekToken(), auth);
+
+    const uncached = await setup({ expiry_date: Date.now() + HOUR }, { statIntervalMs: 0 });
+    await uncached.source.getToken();
+    assert.equal(uncached.source.peekToken(), undefined, "the interval passed: stat first");
+
+    const expired = await setup({}, { statIntervalMs: 60_000 });
+    await expired.source.read();
+    assert.equal(expired.source.peekToken(), undefined, "an expired token needs a refresh");
+    assert.equal(expired.refreshes(), 0);
+  });
 });

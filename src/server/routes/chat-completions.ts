@@ -85,7 +85,10 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
       contentType: "application/json",
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
-      signal: request.signal,
+      get signal() {
+        return request.signal;
+      },
+      onSlow: ctx.liftIdleTimeout,
       usage: true,
     },
     ctx.report,

@@ -6,11 +6,16 @@ import type { RequestLogEntry } from "../log.ts";
 /** What a route gets for one request. */
 export interface RouteContext {
   request: Request;
-  url: URL;
+  /** The request's path, as the router saw it. */
+  path: string;
+  /** Its query string with the `?`, or empty. */
+  search: string;
   entry: RequestLogEntry;
   report: CallReport;
   onBodyEnd(outcome: PassThroughOutcome): void;
   client: UpstreamClient;
   pool: AccountPool;
   maxBodyBytes: number;
+  /** Lets this request wait past the server's idle timeout (Bun closes quiet sockets). */
+  liftIdleTimeout(): void;
 }

@@ -4,7 +4,7 @@ import { tooLarge } from "./chat-completions.ts";
 import type { RouteContext } from "./context.ts";
 
 export async function forwardOther(ctx: RouteContext): Promise<Response> {
-  const { request, url } = ctx;
+  const { request } = ctx;
   let body: Uint8Array<ArrayBuffer> | null = null;
   if (request.method !== "GET" && request.method !== "HEAD") {
     // Held (up to the limit) rather than streamed, so a retry can send it again.
@@ -15,12 +15,15 @@ export async function forwardOther(ctx: RouteContext): Promise<Response> {
   return await ctx.client.forward(
     {
       method: request.method,
-      path: url.pathname.slice("/v1".length) + url.search,
+      path: ctx.path.slice("/v1".length) + ctx.search,
       body,
       contentType: request.headers.get("content-type"),
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
-      signal: request.signal,
+      get signal() {
+        return request.signal;
+      },
+      onSlow: ctx.liftIdleTimeout,
     },
     ctx.report,
     ctx.onBodyEnd,

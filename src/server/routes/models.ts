@@ -130,6 +130,8 @@ function withAliases(
 export async function listModels(ctx: RouteContext, cache: ModelsCache): Promise<Response> {
   const member = ctx.pool.candidates()[0];
   if (member === undefined) return ctx.pool.unavailableResponse();
+  // A token refresh behind a busy lock may take a while: rare enough to lift it up front.
+  ctx.liftIdleTimeout();
   let auth: UpstreamAuth;
   try {
     auth = await member.source.getToken({ signal: ctx.request.signal });
