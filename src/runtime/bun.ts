@@ -2,10 +2,30 @@
 import {
   AddressInUseError,
   type Handler,
+  type RequestInfo,
   type Runtime,
   type ServeOptions,
   type Server,
 } from "./types.ts";
+
+/**
+ * A class rather than an object literal with a getter, which JavaScriptCore builds far more
+ * slowly; the peer's address is looked up only if someone asks (nothing on the hot path does).
+ */
+class BunRequestInfo implements RequestInfo {
+  constructor(
+    private readonly server: ReturnType<typeof Bun.serve>,
+    private readonly request: Request,
+  ) {}
+
+  get remoteAddress(): string | undefined {
+    return this.server.requestIP(this.request)?.address;
+  }
+
+  disableIdleTimeout(): void {
+    this.server.timeout(this.request, 0);
+  }
+}
 
 export const bunRuntime: Runtime = {
   name: "bun",
@@ -42,13 +62,7 @@ export const bunRuntime: Runtime = {
         idleTimeout: 255,
         fetch(request, srv) {
           requests++;
-          // The peer's address is looked up only if someone asks (nothing on the hot path does).
-          return handler(request, {
-            get remoteAddress() {
-              return srv.requestIP(request)?.address;
-            },
-            disableIdleTimeout: () => srv.timeout(request, 0),
-          });
+          return handler(request, new BunRequestInfo(srv, request));
         },
       });
     } catch (error) {

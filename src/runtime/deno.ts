@@ -1,10 +1,23 @@
 import {
   AddressInUseError,
   type Handler,
+  type RequestInfo,
   type Runtime,
   type ServeOptions,
   type Server,
 } from "./types.ts";
+
+/** The peer's address is looked up only if someone asks (nothing on the hot path does). */
+class DenoRequestInfo implements RequestInfo {
+  constructor(private readonly info: Deno.ServeHandlerInfo<Deno.NetAddr>) {}
+
+  get remoteAddress(): string {
+    return this.info.remoteAddr.hostname;
+  }
+
+  /** Deno.serve has no idle limit on a response in progress: nothing to lift. */
+  disableIdleTimeout(): void {}
+}
 
 export const denoRuntime: Runtime = {
   name: "deno",
@@ -21,12 +34,7 @@ export const denoRuntime: Runtime = {
         hostname: options.hostname,
         port: options.port,
         onListen() {},
-      }, (request, info) =>
-        handler(request, {
-          remoteAddress: info.remoteAddr.hostname,
-          // Deno.serve has no idle limit on a response in progress; nothing to lift.
-          disableIdleTimeout() {},
-        }));
+      }, (request, info) => handler(request, new DenoRequestInfo(info)));
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
         return Promise.reject(new AddressInUseError(options.hostname, options.port));

@@ -18,7 +18,7 @@ import { openAIError, parseUpstreamError } from "./errors.ts";
 import { authHeaders, responseHeaders } from "./headers.ts";
 import { IdleTimeoutError, passThrough, type PassThroughOutcome } from "./pass-through.ts";
 import { parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.ts";
-import { type Watch, Watchdog } from "./watchdog.ts";
+import { type Watch, Watchdog, type WatchHooks } from "./watchdog.ts";
 
 export interface UpstreamClientOptions {
   fetch: Fetch;
@@ -47,10 +47,11 @@ export interface ForwardRequest {
   /** The calling client's User-Agent, forwarded for API-key accounts only. */
   userAgent: string | null;
   /**
-   * The client's request signal: when it aborts, so does the upstream call. Read only when a call
-   * lasts past the watchdog's first tick or fails: a getter keeps short calls from creating it.
+   * The client's request: when its signal aborts, so does the upstream call. The signal is read
+   * only when a call lasts past the watchdog's first tick or fails, so short calls never create
+   * it.
    */
-  readonly signal: AbortSignal;
+  clientRequest: Request;
   /** The call outlived the watchdog's first tick: e.g. lift the server's idle timeout. */
   onSlow?(): void;
   /** Count the tokens of a successful answer (chat completions). */
@@ -74,6 +75,9 @@ export const FREE_TIER_ENDED_MESSAGE =
   "on 2026-04-15. Use an API key from Alibaba Model Studio or the Coding Plan instead " +
   '(see "qwen auth --help").';
 
+/** Distinct (content type, accept) header sets kept per account; clients choose the accept. */
+const MAX_HEADER_VARIANTS = 16;
+
 /** Error bodies are small; an HTML error page is cut rather than held whole. */
 const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
@@ -93,27 +97,38 @@ class FirstByteTimeoutError extends Error {
  * silence while the body arrives). Timeouts come from the shared watchdog; the client's signal is
  * subscribed to only once the call turns out slow, or looked at when it failed.
  */
-class CallControl {
+class CallControl implements WatchHooks {
   readonly controller = new AbortController();
   readonly watch: Watch;
-  /** What the watchdog's expiry does at this stage. */
-  onTimeout: () => void;
+  /** What an expiry means: no first byte yet, or silence while the body arrives. */
+  #idle?: () => void;
   #clientSignal?: AbortSignal;
   #onClientAbort?: () => void;
 
   constructor(private readonly request: ForwardRequest, dog: Watchdog, firstByteMs: number) {
-    this.onTimeout = () => this.controller.abort(new FirstByteTimeoutError());
-    this.watch = dog.watch(firstByteMs, {
-      expire: () => this.onTimeout(),
-      slow: () => this.follow(),
-    });
+    this.watch = dog.watch(firstByteMs, this);
+  }
+
+  /** The first byte came: from now on the watch measures silence, and `idle` handles it. */
+  receiving(idleTimeoutMs: number, idle: () => void): void {
+    this.#idle = idle;
+    this.watch.restart(idleTimeoutMs);
+  }
+
+  expire(): void {
+    if (this.#idle) this.#idle();
+    else this.controller.abort(new FirstByteTimeoutError());
+  }
+
+  slow(): void {
+    this.follow();
   }
 
   /** From now on a client abort aborts the call at once. */
   follow(): void {
     if (this.#clientSignal !== undefined) return;
     this.request.onSlow?.();
-    const signal = this.#clientSignal = this.request.signal;
+    const signal = this.#clientSignal = this.request.clientRequest.signal;
     if (signal.aborted) {
       this.controller.abort(signal.reason);
       return;
@@ -166,6 +181,7 @@ export class UpstreamClient {
       member.headerKind = auth.kind;
       member.headerUserAgent = clientUserAgent;
       member.headers = authHeaders(auth, this.options.userAgent, clientUserAgent);
+      member.headerVariants.clear();
     }
     return member.headers;
   }
@@ -195,7 +211,7 @@ export class UpstreamClient {
         if (!retryable || report.retries >= options.retry.maxRetries) break;
         const delay = retryDelay(options.retry, report.retries, retryAfter, options.now());
         if (delay === undefined) break;
-        if (!await this.wait(delay, request.signal)) return clientGone();
+        if (!await this.wait(delay, request.clientRequest.signal)) return clientGone();
         report.retries++;
         round = pool.candidates();
         index = 0;
@@ -206,7 +222,7 @@ export class UpstreamClient {
       const member = round[index++];
       const attempt = await this.attempt(member, request, report, onBodyEnd);
       if (attempt.kind === "done") return attempt.response;
-      if (request.signal.aborted) return clientGone();
+      if (request.clientRequest.signal.aborted) return clientGone();
       last = attempt;
       if (attempt.retryable) {
         retryable = true;
@@ -230,7 +246,7 @@ export class UpstreamClient {
       return new Response(last.error.body, { status: last.error.status, headers });
     }
     if (last?.tokenError !== undefined && pool.size === 1) {
-      return tokenErrorResponse(last.tokenError, request.signal);
+      return tokenErrorResponse(last.tokenError, request.clientRequest.signal);
     }
     return pool.unavailableResponse(tokenErrors);
   }
@@ -247,7 +263,7 @@ export class UpstreamClient {
     let auth = member.source.peekToken?.();
     if (auth === undefined) {
       try {
-        auth = await member.source.getToken({ signal: request.signal });
+        auth = await member.source.getToken({ signal: request.clientRequest.signal });
       } catch (error) {
         return { kind: "next", tokenError: error, retryable: false };
       }
@@ -255,7 +271,9 @@ export class UpstreamClient {
     let refreshed = false;
 
     for (;;) {
-      if (refreshed && request.signal.aborted) return { kind: "done", response: clientGone() };
+      if (refreshed && request.clientRequest.signal.aborted) {
+        return { kind: "done", response: clientGone() };
+      }
       const call = new CallControl(request, this.#watchdog, options.firstByteTimeoutMs);
       pool.attempted(member);
       let response: Response;
@@ -269,7 +287,7 @@ export class UpstreamClient {
         });
       } catch (error) {
         call.release();
-        if (request.signal.aborted) return { kind: "done", response: clientGone() };
+        if (request.clientRequest.signal.aborted) return { kind: "done", response: clientGone() };
         if (call.controller.signal.reason instanceof FirstByteTimeoutError) {
           report.upstreamError = "no answer before the first-byte timeout";
           pool.failed(member, "timeout");
@@ -299,7 +317,7 @@ export class UpstreamClient {
       call.follow();
       const text = await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "");
       call.release();
-      if (request.signal.aborted) return { kind: "done", response: clientGone() };
+      if (request.clientRequest.signal.aborted) return { kind: "done", response: clientGone() };
       const error = parseUpstreamError(response.status, text);
       const message = redact(error.message).replaceAll(auth.token, "[redacted]");
       report.upstreamError = message;
@@ -316,13 +334,15 @@ export class UpstreamClient {
             try {
               auth = await member.source.getToken({
                 forceRefresh: true,
-                signal: request.signal,
+                signal: request.clientRequest.signal,
                 rejectedToken: auth.token,
               });
               metrics?.refresh(member.name, "ok");
             } catch (tokenError) {
               metrics?.refresh(member.name, "failed");
-              if (request.signal.aborted) return { kind: "done", response: clientGone() };
+              if (request.clientRequest.signal.aborted) {
+                return { kind: "done", response: clientGone() };
+              }
               return { kind: "next", tokenError, retryable: false };
             }
             continue;
@@ -388,15 +408,15 @@ export class UpstreamClient {
   ): Promise<Response> {
     const { options } = this;
     const { pool, metrics } = options;
-    if (response.body === null) {
+    const status = response.status;
+    // `response.body` is not read unless needed: on Bun it turns a native body into a JS stream,
+    // and bytes() below would then read through that instead of natively.
+    const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+    if (status === 204 || status === 205 || status === 304 || (sse && response.body === null)) {
       call.release();
-      return new Response(null, {
-        status: response.status,
-        headers: responseHeaders(response.headers),
-      });
+      return new Response(null, { status, headers: responseHeaders(response.headers) });
     }
-    const contentType = response.headers.get("content-type") ?? "";
-    if (!contentType.startsWith("text/event-stream")) {
+    if (!sse) {
       if (!request.usage) {
         // Handing the body over as is lets the runtime pipe it natively; if the client leaves,
         // the runtime cancels it and with it the fetch.
@@ -408,13 +428,15 @@ export class UpstreamClient {
       }
       // A JSON answer arrives in one piece once the model is done: read it whole (natively),
       // find its usage near the end, and send the same bytes.
-      call.onTimeout = () => call.controller.abort(new IdleTimeoutError(options.idleTimeoutMs));
-      call.watch.restart(options.idleTimeoutMs);
+      call.receiving(
+        options.idleTimeoutMs,
+        () => call.controller.abort(new IdleTimeoutError(options.idleTimeoutMs)),
+      );
       let bytes: Uint8Array<ArrayBuffer>;
       try {
         bytes = await response.bytes();
       } catch (error) {
-        if (request.signal.aborted) return clientGone();
+        if (request.clientRequest.signal.aborted) return clientGone();
         const message = `The upstream connection broke mid-response: ${describeFetchError(error)}`;
         report.upstreamError = message;
         pool.failed(member, "network");
@@ -431,7 +453,7 @@ export class UpstreamClient {
     }
     report.streaming = true;
     if (metrics) metrics.openStreams++;
-    const piped = passThrough(response.body, {
+    const piped = passThrough(response.body!, {
       sse: true,
       idleTimeoutMs: options.idleTimeoutMs,
       watch: call.watch,
@@ -451,8 +473,7 @@ export class UpstreamClient {
         onBodyEnd(outcome);
       },
     });
-    call.onTimeout = piped.idle;
-    call.watch.restart(options.idleTimeoutMs);
+    call.receiving(options.idleTimeoutMs, piped.idle);
     return new Response(piped.stream, {
       status: response.status,
       headers: responseHeaders(response.headers),
@@ -466,9 +487,14 @@ export class UpstreamClient {
   ): Record<string, string> {
     const base = this.headersFor(member, auth, request.userAgent);
     if (request.contentType === null && request.accept === null) return base;
+    // Clients send one or two kinds of requests: the same few header sets, built once.
+    const key = `${request.contentType}\n${request.accept}`;
+    const cached = member.headerVariants.get(key);
+    if (cached !== undefined) return cached;
     const headers = { ...base };
     if (request.contentType !== null) headers["content-type"] = request.contentType;
     if (request.accept !== null) headers["accept"] = request.accept;
+    if (member.headerVariants.size < MAX_HEADER_VARIANTS) member.headerVariants.set(key, headers);
     return headers;
   }
 

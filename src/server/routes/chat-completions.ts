@@ -85,9 +85,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
       contentType: "application/json",
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
-      get signal() {
-        return request.signal;
-      },
+      clientRequest: request,
       onSlow: ctx.liftIdleTimeout,
       usage: true,
     },

@@ -20,9 +20,7 @@ export async function forwardOther(ctx: RouteContext): Promise<Response> {
       contentType: request.headers.get("content-type"),
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
-      get signal() {
-        return request.signal;
-      },
+      clientRequest: request,
       onSlow: ctx.liftIdleTimeout,
     },
     ctx.report,
