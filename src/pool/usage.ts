@@ -48,7 +48,7 @@ export function findUsageInBytes(bytes: Uint8Array, from = 0): TokenUsage | unde
     const end = bytes[i] === 0x7b ? matchingBrace(bytes, i) : -1;
     at--;
     if (end < 0) continue;
-    const usage = parseUsage(bytes.subarray(i, end + 1));
+    const usage = readCounts(bytes, i, end) ?? parseUsage(bytes.subarray(i, end + 1));
     if (usage !== undefined) return usage;
   }
 }
@@ -77,6 +77,63 @@ export function usageFromChunks(chunks: readonly Uint8Array[]): TokenUsage | und
 
 function keyAt(bytes: Uint8Array, at: number): boolean {
   for (let k = 1; k < KEY.length; k++) if (bytes[at + k] !== KEY[k]) return false;
+  return true;
+}
+
+const PROMPT = [...encoder.encode("prompt_tokens")];
+const INPUT = [...encoder.encode("input_tokens")];
+const COMPLETION = [...encoder.encode("completion_tokens")];
+const OUTPUT = [...encoder.encode("output_tokens")];
+
+/**
+ * The counts of the usage object at `bytes[start..end]` read in place: the top-level keys and
+ * their integer values. Undefined when anything is unusual (an escape in a key, a value that
+ * is not a plain integer), so that JSON.parse decides.
+ */
+function readCounts(bytes: Uint8Array, start: number, end: number): TokenUsage | undefined {
+  let prompt = -1;
+  let completion = -1;
+  let depth = 0;
+  for (let i = start; i <= end; i++) {
+    const c = bytes[i];
+    if (c === 0x7b || c === 0x5b) depth++;
+    else if (c === 0x7d || c === 0x5d) depth--;
+    else if (c === QUOTE) {
+      const close = bytes.indexOf(QUOTE, i + 1);
+      if (close < 0 || close > end) return undefined;
+      for (let k = i + 1; k < close; k++) if (bytes[k] === 92) return undefined;
+      let j = close + 1;
+      while (bytes[j] === 0x20) j++;
+      if (depth !== 1 || bytes[j] !== 0x3a) { // a string value, or a key deeper down
+        i = close;
+        continue;
+      }
+      j++;
+      while (bytes[j] === 0x20) j++;
+      const which = is(bytes, i + 1, close, PROMPT) || is(bytes, i + 1, close, INPUT)
+        ? 1
+        : is(bytes, i + 1, close, COMPLETION) || is(bytes, i + 1, close, OUTPUT)
+        ? 2
+        : 0;
+      if (which !== 0) {
+        let n = 0;
+        let k = j;
+        while (bytes[k] >= 0x30 && bytes[k] <= 0x39) n = n * 10 + bytes[k++] - 0x30;
+        const next = bytes[k];
+        if (k === j || (next !== 0x2c && next !== 0x7d && next !== 0x20)) return undefined;
+        if (which === 1 && prompt < 0) prompt = n;
+        if (which === 2 && completion < 0) completion = n;
+      }
+      i = j - 1;
+    }
+  }
+  if (prompt < 0 && completion < 0) return undefined;
+  return { promptTokens: Math.max(prompt, 0), completionTokens: Math.max(completion, 0) };
+}
+
+function is(bytes: Uint8Array, from: number, to: number, name: number[]): boolean {
+  if (to - from !== name.length) return false;
+  for (let k = 0; k < name.length; k++) if (bytes[from + k] !== name[k]) return false;
   return true;
 }
 

@@ -51,7 +51,7 @@ function scan(b: Uint8Array): ChatBodyScan | undefined {
     if (keyEnd < 0) return undefined;
     const isModel = equals(b, keyStart, keyEnd - 1, MODEL);
     const isMessages = !isModel && equals(b, keyStart, keyEnd - 1, MESSAGES);
-    if (!isModel && !isMessages && b.subarray(keyStart, keyEnd - 1).includes(BACKSLASH)) {
+    if (!isModel && !isMessages && hasByte(b, keyStart, keyEnd - 1, BACKSLASH)) {
       return undefined; // an escaped key might spell one of ours
     }
     i = ws(b, keyEnd);
@@ -79,6 +79,12 @@ function scan(b: Uint8Array): ChatBodyScan | undefined {
   }
   if (i !== b.length || !messagesArray) return undefined;
   return { model, hasModel };
+}
+
+/** Whether `b[from..to)` holds `byte` (keys are short: a loop beats a subarray view). */
+function hasByte(b: Uint8Array, from: number, to: number, byte: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] === byte) return true;
+  return false;
 }
 
 function ws(b: Uint8Array, i: number): number {

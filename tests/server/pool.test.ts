@@ -633,3 +633,39 @@ describe("usage search on bytes", () => {
     assert.deepEqual(usageFromChunks(chunks), { promptTokens: 5, completionTokens: 6 });
   });
 });
+
+describe("usage counts read in place", () => {
+  const enc = new TextEncoder();
+  const usageOf = (object: string) => usageFromBytes(enc.encode(`{"id":"x","usage":${object}}`));
+
+  it("reads top-level counts and skips nested ones and strings", () => {
+    assert.deepEqual(
+      usageOf(
+        '{"prompt_tokens_details":{"cached_tokens":9,"prompt_tokens":99},"note":"a}b",' +
+          '"prompt_tokens": 12, "completion_tokens":3,"total_tokens":15}',
+      ),
+      { promptTokens: 12, completionTokens: 3 },
+    );
+    assert.deepEqual(usageOf('{"input_tokens":4,"output_tokens":5}'), {
+      promptTokens: 4,
+      completionTokens: 5,
+    });
+    assert.deepEqual(usageOf('{"completion_tokens":7}'), { promptTokens: 0, completionTokens: 7 });
+  });
+
+  it("leaves the unusual to JSON.parse: escapes, negative or fractional numbers, null", () => {
+    assert.deepEqual(usageOf('{"prompt_\\u0074okens":2,"completion_tokens":1}'), {
+      promptTokens: 2,
+      completionTokens: 1,
+    });
+    assert.deepEqual(usageOf('{"prompt_tokens":-1,"completion_tokens":1.5}'), {
+      promptTokens: 0,
+      completionTokens: 1.5,
+    });
+    assert.deepEqual(usageOf('{"prompt_tokens":null,"input_tokens":6}'), {
+      promptTokens: 6,
+      completionTokens: 0,
+    });
+    assert.equal(usageOf('{"total_tokens":3}'), undefined);
+  });
+});
