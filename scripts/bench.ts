@@ -13,7 +13,8 @@
  * and measures, with every target side by side in the same run:
  *   1. wrk (`--latency`, one thread): non-streaming and streaming (20 events) chat completions,
  *      a tiny and a ~50 KB coding-agent request, at 1, 16 and 256 connections; requests/s, p50,
- *      p99, and the ratios qwen ÷ limit and qwen ÷ direct;
+ *      p99, and the ratios qwen ÷ limit and qwen ÷ direct. The targets take turns for three
+ *      rounds of 2 s after a 1 s warm-up each; the median round counts;
  *   2. a stream of 20 events 50 ms apart: the fake stamps each event with its send time and the
  *      driver notes when it arrives (delay = arrival − send, same machine clock); median and
  *      worst, through each target and directly;
@@ -70,6 +71,7 @@ const plan = quick
   ? {
     warmupSeconds: 0,
     seconds: 1,
+    rounds: 1,
     cells: [
       { mode: "json", size: "tiny", c: 16 },
       { mode: "stream", size: "tiny", c: 16 },
@@ -82,7 +84,8 @@ const plan = quick
   }
   : {
     warmupSeconds: 1,
-    seconds: 5,
+    seconds: 2,
+    rounds: 3,
     cells: (["json", "stream"] as const).flatMap((mode) =>
       (["tiny", "agent"] as const).flatMap((size) => [1, 16, 256].map((c) => ({ mode, size, c })))
     ),
@@ -427,21 +430,32 @@ async function main(): Promise<void> {
   }
   log(`all targets answer correctly; ${plan.cells.length} cells × ${targets.length} targets`);
 
-  // 1. Throughput and latency.
+  // 1. Throughput and latency: the targets take turns, round after round, so that drift of a
+  // shared machine falls on all of them; each reports its median round (by requests/s).
   const cells: CellResult[] = [];
   for (const cell of plan.cells) {
     const result: CellResult = { ...cell, results: {} };
-    for (const target of targets) {
-      const options = {
-        url: target.url,
-        bodies: [bodyFiles[`${cell.size}-${cell.mode}`]],
-        connections: cell.c,
-      };
-      if (plan.warmupSeconds > 0) await wrk({ ...options, seconds: plan.warmupSeconds });
-      const r = await wrk({ ...options, seconds: plan.seconds });
-      if (r.errors > 0) {
-        throw new Error(`${target.label}, ${describeCell(cell)}: ${r.errors} failed requests`);
+    const rounds = new Map<TargetName, WrkResult[]>(targets.map((t) => [t.name, []]));
+    const options = (target: Target) => ({
+      url: target.url,
+      bodies: [bodyFiles[`${cell.size}-${cell.mode}`]],
+      connections: cell.c,
+    });
+    if (plan.warmupSeconds > 0) {
+      for (const target of targets) await wrk({ ...options(target), seconds: plan.warmupSeconds });
+    }
+    for (let round = 0; round < plan.rounds; round++) {
+      for (const target of targets) {
+        const r = await wrk({ ...options(target), seconds: plan.seconds });
+        if (r.errors > 0) {
+          throw new Error(`${target.label}, ${describeCell(cell)}: ${r.errors} failed requests`);
+        }
+        rounds.get(target.name)!.push(r);
       }
+    }
+    for (const target of targets) {
+      const sorted = rounds.get(target.name)!.sort((a, b) => a.rps - b.rps);
+      const r = sorted[Math.floor(sorted.length / 2)];
       result.results[target.name] = r;
       log(`${describeCell(cell)} ${target.label}: ${rps(r.rps)} req/s, p50 ${ms(r.p50)} ms`);
     }
@@ -598,6 +612,7 @@ function render(data: {
     `${new Date(data.started).toISOString().slice(0, 16).replace("T", " ")} UTC · ` +
       `${cpus().length} cores (${cpu}) · ${uname} · Bun ${bunVersion} · Deno ${denoVersion} · ` +
       `wrk -t1, ${plan.warmupSeconds ? `${plan.warmupSeconds} s warm-up + ` : ""}` +
+      `${plan.rounds > 1 ? `the median of ${plan.rounds} interleaved rounds of ` : ""}` +
       `${plan.seconds} s per cell · \`npm run bench${quick ? " -- --quick" : ""}\``,
   );
   out.push("");
