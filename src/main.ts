@@ -16,7 +16,8 @@ const onInterrupt = () => {
 process.on("SIGINT", onInterrupt);
 
 // No top-level await: `bun build --compile --bytecode` (faster start-up) refuses it.
-runCli(runtime.args(), processContext(controller.signal)).then((code) => {
+const isTerminal = (fd: 0 | 2) => runtime.isTerminal(fd);
+runCli(runtime.args(), processContext(controller.signal, isTerminal)).then((code) => {
   process.off("SIGINT", onInterrupt);
   runtime.exit(code);
 });

@@ -1,6 +1,5 @@
 import { writeSync } from "node:fs";
 import process from "node:process";
-import { isatty } from "node:tty";
 
 /** `fetch` as we call it; narrower than `typeof fetch`, which each runtime extends. */
 export type Fetch = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
@@ -40,15 +39,26 @@ export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
   });
 }
 
-export function processContext(signal: AbortSignal): Context {
+/** `isTerminal` is the runtime's: asked only when a command needs to know. */
+export function processContext(
+  signal: AbortSignal,
+  isTerminal: (fd: 0 | 2) => boolean,
+): Context {
+  let stderrIsTTY: boolean | undefined;
+  let stdinIsTTY: boolean | undefined;
+  const stdinTTY = () => stdinIsTTY ??= isTerminal(0);
   return {
     env: process.env,
     stdout: (text) => writeAll(1, text),
     stderr: (text) => writeAll(2, text),
-    stderrIsTTY: isatty(2),
-    stdinIsTTY: isatty(0),
+    get stderrIsTTY() {
+      return stderrIsTTY ??= isTerminal(2);
+    },
+    get stdinIsTTY() {
+      return stdinTTY();
+    },
     async readStdin() {
-      if (isatty(0)) return undefined;
+      if (stdinTTY()) return undefined;
       const chunks: Uint8Array[] = [];
       for await (const chunk of process.stdin) chunks.push(chunk as Uint8Array);
       return new TextDecoder().decode(Buffer.concat(chunks));

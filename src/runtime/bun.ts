@@ -84,6 +84,11 @@ export const bunRuntime: Runtime = {
       },
     });
   },
+  isTerminal(fd) {
+    // Loaded on demand: importing node:tty costs a compiled binary 2 ms at start-up, which
+    // commands that never ask (--version, status --json) should not pay.
+    return (require("node:tty") as typeof import("node:tty")).isatty(fd);
+  },
   setRawMode(on) {
     // deno-lint-ignore no-explicit-any
     const stdin = process.stdin as any;

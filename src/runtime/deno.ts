@@ -53,6 +53,9 @@ export const denoRuntime: Runtime = {
       },
     });
   },
+  isTerminal(fd) {
+    return (fd === 0 ? Deno.stdin : fd === 1 ? Deno.stdout : Deno.stderr).isTerminal();
+  },
   setRawMode(on) {
     try {
       Deno.stdin.setRaw(on);

@@ -34,6 +34,8 @@ export interface Runtime {
   /** Command-line arguments after the program/script name. */
   args(): string[];
   serve(handler: Handler, options: ServeOptions): Promise<Server>;
+  /** Whether the file descriptor (0, 1, 2) is a terminal. */
+  isTerminal(fd: 0 | 1 | 2): boolean;
   /** Turns raw mode on or off for stdin, for hidden prompts. */
   setRawMode(on: boolean): void;
   /** Runs a command detached, without waiting; resolves false when it could not be started. */
