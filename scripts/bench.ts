@@ -8,6 +8,7 @@
  * One run starts, each in its own process:
  *   - the project's fake model API (scripts/bench/upstream.ts → tests/helpers/fake-upstream.ts);
  *   - the minimal pass-through proxies, the practical limit (scripts/bench/passthrough-*.ts);
+ *   - the floors: the limit plus only what qwen's features need (scripts/bench/floor-*.ts);
  *   - `qwen serve` from source on Bun, from source on Deno, and the compiled binary dist/qwen
  *     (rebuilt with `bun scripts/build.ts --host` when missing or older than src/);
  * and measures, with every target side by side in the same run:
@@ -100,7 +101,15 @@ interface Cell {
   c: number;
 }
 
-type TargetName = "direct" | "limit-bun" | "qwen-bun" | "qwen-bin" | "limit-deno" | "qwen-deno";
+type TargetName =
+  | "direct"
+  | "limit-bun"
+  | "floor-bun"
+  | "qwen-bun"
+  | "qwen-bin"
+  | "limit-deno"
+  | "floor-deno"
+  | "qwen-deno";
 
 interface Target {
   name: TargetName;
@@ -115,18 +124,22 @@ interface Target {
 const TARGET_ORDER: TargetName[] = [
   "direct",
   "limit-bun",
+  "floor-bun",
   "qwen-bun",
   "qwen-bin",
   "limit-deno",
+  "floor-deno",
   "qwen-deno",
 ];
 
 const LABELS: Record<TargetName, string> = {
   "direct": "direct",
   "limit-bun": "limit Bun",
+  "floor-bun": "floor Bun",
   "qwen-bun": "qwen Bun",
   "qwen-bin": "qwen binary",
   "limit-deno": "limit Deno",
+  "floor-deno": "floor Deno",
   "qwen-deno": "qwen Deno",
 };
 
@@ -396,6 +409,7 @@ async function main(): Promise<void> {
   const entry = join(ROOT, "src/main.ts");
   const spawns: [TargetName, string, string[]][] = [
     ["limit-bun", BUN, [join(ROOT, "scripts/bench/passthrough-bun.ts"), upstream.url]],
+    ["floor-bun", BUN, [join(ROOT, "scripts/bench/floor-bun.ts"), upstream.url]],
     ["qwen-bun", BUN, [entry, ...serve]],
     ["qwen-bin", BINARY, serve],
     ["limit-deno", DENO, [
@@ -404,6 +418,7 @@ async function main(): Promise<void> {
       join(ROOT, "scripts/bench/passthrough-deno.ts"),
       upstream.url,
     ]],
+    ["floor-deno", DENO, ["run", "-A", join(ROOT, "scripts/bench/floor-deno.ts"), upstream.url]],
     ["qwen-deno", DENO, ["run", "-A", entry, ...serve]],
   ];
   const servers = new Map<TargetName, Started>();
@@ -618,9 +633,10 @@ function render(data: {
   out.push("");
   out.push(
     "Targets: **direct** = the fake upstream itself; **limit** = a minimal pass-through proxy " +
-      "(forward, return the upstream's answer) on the same runtime; **qwen** = `qwen serve` " +
-      "from source, and the compiled `dist/qwen`. Ratios: qwen ÷ the limit of its runtime " +
-      "(Bun's for the binary). Streams: 20 events.",
+      "(forward, return the upstream's answer) on the same runtime; **floor** = the limit plus " +
+      "only what qwen's features need (see below); **qwen** = `qwen serve` from source, and the " +
+      "compiled `dist/qwen`. Ratios: qwen ÷ the limit of its runtime (Bun's for the binary). " +
+      "Streams: 20 events.",
   );
   out.push("");
 
@@ -638,6 +654,31 @@ function render(data: {
       `| ${describeCell(cell)} | ` + TARGET_ORDER.map((t) => rps(r[t]!.rps)).join(" | ") +
         ` | ${ratio("qwen-bun", "limit-bun")} | ${ratio("qwen-bin", "limit-bun")} | ` +
         `${ratio("qwen-deno", "limit-deno")} | ${ratio("qwen-bun", "direct")} |`,
+    );
+  }
+  out.push("");
+
+  out.push("## What the features cost");
+  out.push("");
+  out.push(
+    "Requests/s ratios. **floor** = the smallest proxy that does what qwen's features require " +
+      "of every request and nothing else: an abortable fetch, the JSON answer read whole (usage), " +
+      "a stream passed chunk by chunk through JavaScript (idle timeout, error event, usage) " +
+      "(scripts/bench/floor-*.ts). floor ÷ limit is the price of those features on the runtime; " +
+      "qwen ÷ floor is what qwen's own code costs on top.",
+  );
+  out.push("");
+  out.push(
+    "| Load | floor Bun ÷ limit | qwen Bun ÷ floor | floor Deno ÷ limit | qwen Deno ÷ floor |",
+  );
+  out.push("| --- | --- | --- | --- | --- |");
+  for (const cell of cells) {
+    const r = cell.results;
+    const ratio = (a: TargetName, b: TargetName) => f2(r[a]!.rps / r[b]!.rps);
+    out.push(
+      `| ${describeCell(cell)} | ${ratio("floor-bun", "limit-bun")} | ` +
+        `${ratio("qwen-bun", "floor-bun")} | ${ratio("floor-deno", "limit-deno")} | ` +
+        `${ratio("qwen-deno", "floor-deno")} |`,
     );
   }
   out.push("");
@@ -681,7 +722,15 @@ function render(data: {
   out.push(...renderMemory(memory));
   out.push(
     "| peak during the load above (VmHWM): " +
-      (["qwen-bun", "qwen-bin", "qwen-deno", "limit-bun", "limit-deno"] as TargetName[])
+      ([
+        "qwen-bun",
+        "qwen-bin",
+        "qwen-deno",
+        "limit-bun",
+        "floor-bun",
+        "limit-deno",
+        "floor-deno",
+      ] as TargetName[])
         .map((t) => `${LABELS[t]} ${f1(peakMiB[t] ?? 0)}`).join(", ") +
       " | | |",
   );

@@ -1,0 +1,47 @@
+/// <reference types="bun-types" />
+/**
+ * The floor on Bun (`bun floor-bun.ts UPSTREAM_ORIGIN`): the smallest proxy that does what the
+ * features of `qwen serve` require of every request, and nothing else. Its fetch can be aborted
+ * (a client that leaves, a timeout); a JSON answer is read whole (its usage is counted); a stream
+ * goes through JavaScript chunk by chunk (an idle timeout, an error event when it breaks, the usage
+ * at its end). No validation, routing, accounts, logs or metrics. What this costs over the limit
+ * (passthrough-bun.ts) is the price of the features on this runtime, however they are written.
+ */
+const upstream = Bun.argv[2];
+const server = Bun.serve({
+  hostname: "127.0.0.1",
+  port: 0,
+  async fetch(request) {
+    const url = new URL(request.url);
+    const headers = new Headers(request.headers);
+    headers.delete("host");
+    const body = await request.arrayBuffer();
+    const controller = new AbortController();
+    const response = await fetch(upstream + url.pathname + url.search, {
+      method: request.method,
+      headers,
+      body,
+      signal: controller.signal,
+    });
+    const init = { status: response.status, headers: response.headers };
+    if (!(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+      return new Response(await response.bytes(), init);
+    }
+    const reader = response.body!.getReader();
+    return new Response(
+      new ReadableStream<Uint8Array>({
+        async pull(stream) {
+          const { done, value } = await reader.read();
+          if (done) stream.close();
+          else stream.enqueue(value);
+        },
+        cancel(reason) {
+          controller.abort(reason);
+          return reader.cancel(reason);
+        },
+      }),
+      init,
+    );
+  },
+});
+console.error(`listening on ${server.url.origin}`);
