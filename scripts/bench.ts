@@ -823,7 +823,7 @@ function evaluate(
       goal: `${
         LABELS[t]
       }: median event delay ≤ direct + 2 ms; none held back (worst < ${CHUNK_INTERVAL_MS} ms)`,
-      measured: `+${ms(extra)} ms; worst ${ms(worst)} ms`,
+      measured: `${extra < 0 ? "−" : "+"}${ms(Math.abs(extra))} ms; worst ${ms(worst)} ms`,
       pass: extra <= 2 && worst < CHUNK_INTERVAL_MS,
     });
   }
