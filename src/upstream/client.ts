@@ -211,6 +211,8 @@ export class UpstreamClient {
         if (!retryable || report.retries >= options.retry.maxRetries) break;
         const delay = retryDelay(options.retry, report.retries, retryAfter, options.now());
         if (delay === undefined) break;
+        // Waiting before a retry makes the call a long one whatever the attempts took.
+        request.onSlow?.();
         if (!await this.wait(delay, request.clientRequest.signal)) return clientGone();
         report.retries++;
         round = pool.candidates();
