@@ -3,10 +3,10 @@
  * buffered, and since a chunk is read only when the client side asks for one (pull), a slow
  * client slows the upstream read instead of filling memory.
  *
- * What it adds to a bare pipe: an idle limit between chunks (counted by the caller's watchdog
- * entry, so a chunk costs a counter increment), and an honest end for a stream cut
- * half way. An SSE stream that breaks gets a final `data: {"error":…}` event and closes without
- * `[DONE]`, so a client never mistakes a partial answer for a complete one.
+ * What it adds to a bare pipe: an idle limit between chunks (each chunk bumps a counter on the
+ * caller's watchdog entry), and an honest end for a stream cut half way. An SSE stream that breaks
+ * gets a final `data: {"error":…}` event and closes without `[DONE]`, so a client never mistakes a
+ * partial answer for a complete one.
  */
 import type { Watch } from "./watchdog.ts";
 
