@@ -14,7 +14,7 @@ export async function readBody(request: Request, maxBytes: number): Promise<Body
     const length = Number(declared);
     if (!Number.isFinite(length) || length > maxBytes) return { kind: "too_large" };
     // HTTP framing guarantees the runtime delivers exactly this many bytes.
-    return { kind: "ok", bytes: new Uint8Array(await request.arrayBuffer()) };
+    return { kind: "ok", bytes: await request.bytes() };
   }
   if (request.body === null) return { kind: "ok", bytes: new Uint8Array(0) };
   const reader = request.body.getReader();

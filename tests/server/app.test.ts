@@ -242,3 +242,20 @@ describe("serve app: other endpoints", () => {
     }
   });
 });
+
+describe("serve log lines", () => {
+  it("names each line's own model and account, quoting what needs it", async () => {
+    const { createLogger } = await import("../../src/server/log.ts");
+    const lines: string[] = [];
+    const logger = createLogger({ format: "text", verbose: false, write: (l) => lines.push(l) });
+    const entry = { method: "POST", path: "/v1/chat/completions", status: 200, retries: 0 };
+    logger.request({ ...entry, durationMs: 1, model: "qwen3-coder-plus", account: "default" });
+    logger.request({ ...entry, durationMs: 1, model: "qwen3-coder-plus", account: "default" });
+    logger.request({ ...entry, durationMs: 1, model: "my model", account: "work" });
+    logger.request({ ...entry, durationMs: 1 });
+    assert.match(lines[0], / 1ms model=qwen3-coder-plus account=default\n$/);
+    assert.equal(lines[1].slice(24), lines[0].slice(24));
+    assert.match(lines[2], / 1ms model="my model" account=work\n$/);
+    assert.match(lines[3], / 1ms\n$/);
+  });
+});
