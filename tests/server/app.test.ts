@@ -259,3 +259,40 @@ describe("serve log lines", () => {
     assert.match(lines[3], / 1ms\n$/);
   });
 });
+
+describe("serve app: the server's idle timeout", () => {
+  it("is lifted once for a call that outlives the watchdog's tick, not for quick ones", {
+    timeout: 10_000,
+  }, async () => {
+    // Timeouts of 10 s: the watchdog ticks every second.
+    const h = await setup({ app: { firstByteTimeoutMs: 10_000, idleTimeoutMs: 10_000 } });
+    try {
+      let lifts = 0;
+      const info = { disableIdleTimeout: () => void lifts++ };
+      const call = () =>
+        h.app(
+          new Request("http://127.0.0.1:8080/v1/chat/completions", {
+            method: "POST",
+            headers: { host: "127.0.0.1:8080", "content-type": "application/json" },
+            body: JSON.stringify(HELLO),
+          }),
+          info,
+        );
+      for (let i = 0; i < 20; i++) {
+        const response = await call();
+        assert.equal(response.status, 200);
+        await response.arrayBuffer();
+      }
+      // Twenty quick calls in a row fit between two ticks, or straddle one at most.
+      assert.ok(lifts <= 1, `${lifts} lifts for quick calls`);
+      const before = lifts;
+      h.upstream.next({ kind: "ok", firstByteDelayMs: 1_500 });
+      const slow = await call();
+      assert.equal(slow.status, 200);
+      await slow.arrayBuffer();
+      assert.equal(lifts - before, 1);
+    } finally {
+      await h.close();
+    }
+  });
+});
