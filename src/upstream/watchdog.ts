@@ -3,7 +3,7 @@
  *
  * Most calls end within a millisecond or a few seconds; arming and clearing a timer for each
  * (first byte, body, stream silence) and subscribing to the client's abort signal up front costs
- * more than the rest of the request on Deno, and measurably on Bun. Here a call joins a set; a
+ * more than the rest of the request on Deno, and measurably on Bun; here a call joins a set, a
  * tick every `tickMs` (a tenth of the shortest timeout, at most a second) expires calls past
  * their deadline, and tells a call once that it is slow, which is when the caller subscribes to
  * the client's abort signal and lifts the server's own idle timeout. A timeout fires up to one
@@ -11,8 +11,6 @@
  */
 
 export interface Watch {
-  /** Milliseconds of silence allowed; `touch()` restarts the count. */
-  timeoutMs: number;
   /** Bump on activity (a chunk arrived): the next tick moves the deadline. */
   activity: number;
   /** Stops watching: the call ended, or reached a stage with a different timeout. */
