@@ -74,22 +74,14 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
     if (performance.now() - this.#checkedAt >= (this.options.statIntervalMs ?? 1_000)) {
       return undefined;
     }
-    return this.#auth ??= {
-      token: read.file.api_key,
-      baseUrl: read.file.base_url,
-      kind: "api_key",
-    };
+    return this.#authOf(read);
   }
 
   async getToken(): Promise<UpstreamAuth> {
     const read = await this.#load();
     switch (read.kind) {
       case "ok":
-        return this.#auth ??= {
-          token: read.file.api_key,
-          baseUrl: read.file.base_url,
-          kind: "api_key",
-        };
+        return this.#authOf(read);
       case "missing":
         throw new QwenError(
           `Cannot find the API key file "${read.path}": run "qwen auth --provider PRESET --account ${this.account}" to store a key`,
@@ -122,6 +114,14 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
       baseUrl: read.file.base_url,
       keyFingerprint: fingerprint(read.file.api_key),
       identity: `file:${read.identity}`,
+    };
+  }
+
+  #authOf(read: Extract<KeyReadResult, { kind: "ok" }>): UpstreamAuth {
+    return this.#auth ??= {
+      token: read.file.api_key,
+      baseUrl: read.file.base_url,
+      kind: "api_key",
     };
   }
 

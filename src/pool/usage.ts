@@ -4,6 +4,7 @@
  * `stream_options.include_usage`, DashScope's final chunk). The bytes are searched backwards for
  * the last `"usage"` key with an object value, and that small object alone is decoded and parsed.
  */
+import { bytesEqual, hasByte } from "../bytes.ts";
 
 export interface TokenUsage {
   promptTokens: number;
@@ -20,6 +21,7 @@ const encoder = new TextEncoder();
 // `"usage"` as bytes.
 const KEY = [0x22, 0x75, 0x73, 0x61, 0x67, 0x65, 0x22];
 const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
 
 /** The last usage object in `text`, or undefined when there is none (or only `"usage":null`). */
 export function findUsage(text: string): TokenUsage | undefined {
@@ -37,7 +39,7 @@ export function findUsageInBytes(bytes: Uint8Array, from = 0): TokenUsage | unde
     if (at < from) return undefined;
     at = bytes.lastIndexOf(QUOTE, at);
     if (at < from) return undefined;
-    if (!keyAt(bytes, at)) {
+    if (!bytesEqual(bytes, at, at + KEY.length, KEY)) {
       at--;
       continue;
     }
@@ -75,11 +77,6 @@ export function usageFromChunks(chunks: readonly Uint8Array[]): TokenUsage | und
   return findUsageInBytes(bytes);
 }
 
-function keyAt(bytes: Uint8Array, at: number): boolean {
-  for (let k = 1; k < KEY.length; k++) if (bytes[at + k] !== KEY[k]) return false;
-  return true;
-}
-
 const PROMPT = [...encoder.encode("prompt_tokens")];
 const INPUT = [...encoder.encode("input_tokens")];
 const COMPLETION = [...encoder.encode("completion_tokens")];
@@ -101,7 +98,7 @@ function readCounts(bytes: Uint8Array, start: number, end: number): TokenUsage |
     else if (c === QUOTE) {
       const close = bytes.indexOf(QUOTE, i + 1);
       if (close < 0 || close > end) return undefined;
-      for (let k = i + 1; k < close; k++) if (bytes[k] === 92) return undefined;
+      if (hasByte(bytes, i + 1, close, BACKSLASH)) return undefined;
       let j = close + 1;
       while (bytes[j] === 0x20) j++;
       if (depth !== 1 || bytes[j] !== 0x3a) { // a string value, or a key deeper down
@@ -110,11 +107,8 @@ function readCounts(bytes: Uint8Array, start: number, end: number): TokenUsage |
       }
       j++;
       while (bytes[j] === 0x20) j++;
-      const which = is(bytes, i + 1, close, PROMPT) || is(bytes, i + 1, close, INPUT)
-        ? 1
-        : is(bytes, i + 1, close, COMPLETION) || is(bytes, i + 1, close, OUTPUT)
-        ? 2
-        : 0;
+      const key = (name: number[]) => bytesEqual(bytes, i + 1, close, name);
+      const which = key(PROMPT) || key(INPUT) ? 1 : key(COMPLETION) || key(OUTPUT) ? 2 : 0;
       if (which !== 0) {
         let n = 0;
         let k = j;
@@ -129,12 +123,6 @@ function readCounts(bytes: Uint8Array, start: number, end: number): TokenUsage |
   }
   if (prompt < 0 && completion < 0) return undefined;
   return { promptTokens: Math.max(prompt, 0), completionTokens: Math.max(completion, 0) };
-}
-
-function is(bytes: Uint8Array, from: number, to: number, name: number[]): boolean {
-  if (to - from !== name.length) return false;
-  for (let k = 0; k < name.length; k++) if (bytes[from + k] !== name[k]) return false;
-  return true;
 }
 
 function parseUsage(object: Uint8Array): TokenUsage | undefined {
@@ -160,7 +148,7 @@ function matchingBrace(bytes: Uint8Array, start: number): number {
   for (let i = start; i < bytes.byteLength; i++) {
     const c = bytes[i];
     if (inString) {
-      if (c === 92) i++; // backslash
+      if (c === BACKSLASH) i++;
       else if (c === QUOTE) inString = false;
       continue;
     }

@@ -9,6 +9,7 @@
  * (an array, a syntax error, escapes in a top-level key, nesting too deep) returns undefined
  * and the caller parses the body as before, for the same answers and error messages.
  */
+import { bytesEqual, hasByte } from "../bytes.ts";
 
 export interface ChatBodyScan {
   /** The value of the last top-level `model` key when it is a string. */
@@ -49,8 +50,8 @@ function scan(b: Uint8Array): ChatBodyScan | undefined {
     const keyStart = i + 1;
     const keyEnd = skipString(b, i);
     if (keyEnd < 0) return undefined;
-    const isModel = equals(b, keyStart, keyEnd - 1, MODEL);
-    const isMessages = !isModel && equals(b, keyStart, keyEnd - 1, MESSAGES);
+    const isModel = bytesEqual(b, keyStart, keyEnd - 1, MODEL);
+    const isMessages = !isModel && bytesEqual(b, keyStart, keyEnd - 1, MESSAGES);
     if (!isModel && !isMessages && hasByte(b, keyStart, keyEnd - 1, BACKSLASH)) {
       return undefined; // an escaped key might spell one of ours
     }
@@ -81,12 +82,6 @@ function scan(b: Uint8Array): ChatBodyScan | undefined {
   return { model, hasModel };
 }
 
-/** Whether `b[from..to)` holds `byte` (keys are short: a loop beats a subarray view). */
-function hasByte(b: Uint8Array, from: number, to: number, byte: number): boolean {
-  for (let i = from; i < to; i++) if (b[i] === byte) return true;
-  return false;
-}
-
 function ws(b: Uint8Array, i: number): number {
   for (;;) {
     const c = b[i];
@@ -106,12 +101,6 @@ function skipString(b: Uint8Array, i: number): number {
     if (((q - 1 - k) & 1) === 0) return q + 1;
     from = q + 1;
   }
-}
-
-function equals(b: Uint8Array, start: number, end: number, word: number[]): boolean {
-  if (end - start !== word.length) return false;
-  for (let k = 0; k < word.length; k++) if (b[start + k] !== word[k]) return false;
-  return true;
 }
 
 /** `i` at the first byte of a value; the index after it, or -1 when it is not well formed. */
@@ -141,9 +130,9 @@ function skipValue(b: Uint8Array, i: number, depth: number): number {
       return b[i] === close ? i + 1 : -1;
     }
   }
-  if (c === 0x74) return equals(b, i, i + 4, TRUE) ? i + 4 : -1;
-  if (c === 0x66) return equals(b, i, i + 5, FALSE) ? i + 5 : -1;
-  if (c === 0x6e) return equals(b, i, i + 4, NULL) ? i + 4 : -1;
+  if (c === 0x74) return bytesEqual(b, i, i + 4, TRUE) ? i + 4 : -1;
+  if (c === 0x66) return bytesEqual(b, i, i + 5, FALSE) ? i + 5 : -1;
+  if (c === 0x6e) return bytesEqual(b, i, i + 4, NULL) ? i + 4 : -1;
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
     let j = i + 1;
     for (;;) {

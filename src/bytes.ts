@@ -1,0 +1,14 @@
+/** Small comparisons on byte arrays for the scans of request and answer bodies. */
+
+/** Whether `b[start..end)` spells `word` exactly. */
+export function bytesEqual(b: Uint8Array, start: number, end: number, word: number[]): boolean {
+  if (end - start !== word.length) return false;
+  for (let k = 0; k < word.length; k++) if (b[start + k] !== word[k]) return false;
+  return true;
+}
+
+/** Whether `b[from..to)` holds `byte` (short ranges: a loop beats a subarray view). */
+export function hasByte(b: Uint8Array, from: number, to: number, byte: number): boolean {
+  for (let i = from; i < to; i++) if (b[i] === byte) return true;
+  return false;
+}
