@@ -13,13 +13,13 @@ import type { Watch } from "./watchdog.ts";
 export interface PassThroughOptions {
   /** Whether the body is an SSE stream (an error event can be appended). */
   sse: boolean;
-  /** Longest silence between two chunks, in milliseconds (for the message). */
-  idleTimeoutMs: number;
-  /**
-   * The watchdog entry of the call: each chunk counts as activity on it; its expiry must call
-   * the returned `idle()`.
-   */
+  /** The watchdog entry of the call: each chunk counts as activity on it. */
   watch: Watch;
+  /**
+   * The upstream fetch's signal: its owner aborts it with an IdleTimeoutError when the stream
+   * falls silent, which fails the pending read and tells that failure from a broken connection.
+   */
+  signal: AbortSignal;
   /** Aborts the upstream request: the client went away or the upstream stalled. */
   abort(reason: unknown): void;
   /** Called once, when the body ended, broke or was cancelled by the client. */
@@ -48,11 +48,10 @@ export class IdleTimeoutError extends Error {
 export function passThrough(
   body: ReadableStream<Uint8Array>,
   options: PassThroughOptions,
-): { stream: ReadableStream<Uint8Array>; idle(): void } {
+): ReadableStream<Uint8Array> {
   const reader = chunkReader(body);
-  const { watch } = options;
+  const { watch, signal } = options;
   let ended = false;
-  let idleError: IdleTimeoutError | undefined;
   const keep = options.keepTailBytes ?? 0;
   const tail: Uint8Array[] = [];
   let tailBytes = 0;
@@ -64,22 +63,19 @@ export function passThrough(
     options.onEnd(outcome);
   };
 
-  const idle = () => {
-    if (ended) return;
-    idleError = new IdleTimeoutError(options.idleTimeoutMs);
-    options.abort(idleError);
-    reader.cancel(idleError).catch(() => {});
-  };
-
-  const stream = new ReadableStream<Uint8Array>({
+  return new ReadableStream<Uint8Array>({
     async pull(controller) {
       let result: ReadableStreamReadResult<Uint8Array>;
       try {
         result = await reader.read();
       } catch (error) {
-        return fail(controller, idleError ?? error);
+        return fail(controller, error);
       }
-      if (idleError) return fail(controller, idleError);
+      // A chunk may still arrive after the silence ended the call.
+      if (signal.aborted && signal.reason instanceof IdleTimeoutError) {
+        reader.cancel(signal.reason).catch(() => {});
+        return fail(controller, signal.reason);
+      }
       if (result.done) {
         end({ kind: "complete" });
         controller.close();
@@ -101,10 +97,10 @@ export function passThrough(
       return reader.cancel(reason).catch(() => {});
     },
   });
-  return { stream, idle };
 
   function fail(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) {
     if (ended) return;
+    const idleError = signal.reason instanceof IdleTimeoutError ? signal.reason : undefined;
     const message = idleError
       ? `${idleError.message}: the response was cut`
       : `The upstream connection broke mid-response: ${describe(error)}`;
