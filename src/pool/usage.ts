@@ -107,8 +107,7 @@ function readCounts(bytes: Uint8Array, start: number, end: number): TokenUsage |
       }
       j++;
       while (bytes[j] === 0x20) j++;
-      const key = (name: number[]) => bytesEqual(bytes, i + 1, close, name);
-      const which = key(PROMPT) || key(INPUT) ? 1 : key(COMPLETION) || key(OUTPUT) ? 2 : 0;
+      const which = countKind(bytes, i + 1, close);
       if (which !== 0) {
         let n = 0;
         let k = j;
@@ -123,6 +122,13 @@ function readCounts(bytes: Uint8Array, start: number, end: number): TokenUsage |
   }
   if (prompt < 0 && completion < 0) return undefined;
   return { promptTokens: Math.max(prompt, 0), completionTokens: Math.max(completion, 0) };
+}
+
+/** 1 for a prompt count's key at `bytes[start..end)`, 2 for a completion count's, else 0. */
+function countKind(bytes: Uint8Array, start: number, end: number): 0 | 1 | 2 {
+  if (bytesEqual(bytes, start, end, PROMPT) || bytesEqual(bytes, start, end, INPUT)) return 1;
+  if (bytesEqual(bytes, start, end, COMPLETION) || bytesEqual(bytes, start, end, OUTPUT)) return 2;
+  return 0;
 }
 
 function parseUsage(object: Uint8Array): TokenUsage | undefined {
