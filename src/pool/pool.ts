@@ -55,6 +55,12 @@ export class Member {
   headers: Record<string, string> = {};
   /** `headers` plus a content type and accept, by `type\naccept`; cleared with `headers`. */
   headerVariants = new Map<string, Record<string, string>>();
+  /** The variant used last: most clients send one kind, found without building a key. */
+  lastVariant?: {
+    contentType: string | null;
+    accept: string | null;
+    headers: Record<string, string>;
+  };
 
   constructor(entry: PoolEntry, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
@@ -401,6 +407,15 @@ export class AccountPool {
         this.#options.log?.(`account "${m.name}" is available again`);
       }
     }
+  }
+
+  /** Whether some account sends `model` under another name (its model map). */
+  mapsModel(model: string): boolean {
+    for (const m of this.members) {
+      const mapped = m.models.get(model);
+      if (mapped !== undefined && mapped !== model) return true;
+    }
+    return false;
   }
 
   #setEntries(entries: PoolEntry[]): void {

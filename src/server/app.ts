@@ -175,7 +175,7 @@ export function createApp(deps: AppDeps): App {
       maxBodyBytes,
       // A model may think for minutes before its first byte, and a stream may pause: our own
       // timeouts bound those waits. Lifted only for calls that last (see watchdog.ts).
-      liftIdleTimeout: info ? () => info.disableIdleTimeout() : noop,
+      connection: info ?? NO_CONNECTION,
     };
     if (path === "/v1/chat/completions") {
       if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
@@ -201,7 +201,8 @@ export function createApp(deps: AppDeps): App {
 
 const ALLOW = "GET, POST, OPTIONS";
 
-const noop = () => {};
+/** For callers without a runtime server (tests calling the app): no idle timeout to lift. */
+const NO_CONNECTION = { disableIdleTimeout() {} };
 
 interface SplitUrl {
   path: string;

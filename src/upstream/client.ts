@@ -52,10 +52,18 @@ export interface ForwardRequest {
    * it.
    */
   clientRequest: Request;
-  /** The call outlived the watchdog's first tick: e.g. lift the server's idle timeout. */
-  onSlow?(): void;
+  /** The client's connection: a call that outlives the watchdog's first tick lifts its idle timeout. */
+  connection?: ClientConnection;
   /** Count the tokens of a successful answer (chat completions). */
   usage?: boolean;
+}
+
+/**
+ * The server side of the client's connection (the runtime's RequestInfo). An object rather than
+ * a callback: nothing is allocated per request for it.
+ */
+export interface ClientConnection {
+  disableIdleTimeout(): void;
 }
 
 /** What happened upstream, for the one log line of the request. */
@@ -108,11 +116,11 @@ class CallControl implements WatchHooks {
   // reaches costs more than its size. Holding the ForwardRequest (and through its body closure
   // the whole route's scope) cost ~10 µs of CPU per request (pinned, tiny JSON at c=16).
   readonly #clientRequest: Request;
-  readonly #onSlow: (() => void) | undefined;
+  readonly #connection: ClientConnection | undefined;
 
   constructor(request: ForwardRequest, dog: Watchdog, firstByteMs: number) {
     this.#clientRequest = request.clientRequest;
-    this.#onSlow = request.onSlow;
+    this.#connection = request.connection;
     this.watch = dog.watch(firstByteMs, this);
   }
 
@@ -140,7 +148,7 @@ class CallControl implements WatchHooks {
   /** From now on a client abort aborts the call at once. */
   follow(): void {
     if (this.#clientSignal !== undefined) return;
-    this.#onSlow?.();
+    this.#connection?.disableIdleTimeout();
     const signal = this.#clientSignal = this.#clientRequest.signal;
     if (signal.aborted) {
       this.controller.abort(signal.reason);
@@ -195,6 +203,7 @@ export class UpstreamClient {
       member.headerUserAgent = clientUserAgent;
       member.headers = authHeaders(auth, this.options.userAgent, clientUserAgent);
       member.headerVariants.clear();
+      member.lastVariant = undefined;
     }
     return member.headers;
   }
@@ -225,7 +234,7 @@ export class UpstreamClient {
         const delay = retryDelay(options.retry, report.retries, retryAfter, options.now());
         if (delay === undefined) break;
         // Waiting before a retry makes the call a long one whatever the attempts took.
-        request.onSlow?.();
+        request.connection?.disableIdleTimeout();
         if (!await this.wait(delay, request.clientRequest.signal)) return clientGone();
         report.retries++;
         round = pool.candidates();
@@ -498,15 +507,22 @@ export class UpstreamClient {
     request: ForwardRequest,
   ): Record<string, string> {
     const base = this.headersFor(member, auth, request.userAgent);
-    if (request.contentType === null && request.accept === null) return base;
+    const { contentType, accept } = request;
+    if (contentType === null && accept === null) return base;
+    const last = member.lastVariant;
+    if (last !== undefined && last.contentType === contentType && last.accept === accept) {
+      return last.headers;
+    }
     // Clients send one or two kinds of requests: the same few header sets, built once.
-    const key = `${request.contentType}\n${request.accept}`;
-    const cached = member.headerVariants.get(key);
-    if (cached !== undefined) return cached;
-    const headers = { ...base };
-    if (request.contentType !== null) headers["content-type"] = request.contentType;
-    if (request.accept !== null) headers["accept"] = request.accept;
-    if (member.headerVariants.size < MAX_HEADER_VARIANTS) member.headerVariants.set(key, headers);
+    const key = `${contentType}\n${accept}`;
+    let headers = member.headerVariants.get(key);
+    if (headers === undefined) {
+      headers = { ...base };
+      if (contentType !== null) headers["content-type"] = contentType;
+      if (accept !== null) headers["accept"] = accept;
+      if (member.headerVariants.size < MAX_HEADER_VARIANTS) member.headerVariants.set(key, headers);
+    }
+    member.lastVariant = { contentType, accept, headers };
     return headers;
   }
 

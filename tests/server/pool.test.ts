@@ -538,6 +538,10 @@ describe("pool: model map and /v1/models", () => {
     assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "qwen3-max");
     await chat(r, { ...HELLO, model: "constructor" });
     assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "constructor");
+    // What decides whether a body is sent as it came.
+    assert.equal(r.pool.mapsModel("gpt-4o"), true);
+    assert.equal(r.pool.mapsModel("qwen3-max"), false);
+    assert.equal(r.pool.mapsModel("constructor"), false);
   });
 
   it("lists the account's chat models without speech, embedding, image or video ones, plus aliases", async () => {

@@ -54,8 +54,11 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
   const hasModel = body ? body.model !== undefined : scan!.hasModel;
   if (requested !== undefined) entry.model = requested;
 
+  // The usual case, a model no account renames, sends the bytes as they came: no per-account
+  // callback to build (and keep alive while the call is in flight).
+  const asIs = requested !== undefined ? !ctx.pool.mapsModel(requested) : hasModel || !body;
   let rewritten: { model: string; text: string } | undefined;
-  const payload = (member: Member, auth: UpstreamAuth) => {
+  const payload = asIs ? read.bytes : (member: Member, auth: UpstreamAuth) => {
     if (requested === undefined) {
       if (hasModel || body === undefined) return read.bytes;
       const model = defaultModelFor(member, auth);
@@ -86,7 +89,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
       clientRequest: request,
-      onSlow: ctx.liftIdleTimeout,
+      connection: ctx.connection,
       usage: true,
     },
     ctx.report,

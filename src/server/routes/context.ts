@@ -1,5 +1,5 @@
 import type { AccountPool } from "../../pool/pool.ts";
-import type { CallReport, UpstreamClient } from "../../upstream/client.ts";
+import type { CallReport, ClientConnection, UpstreamClient } from "../../upstream/client.ts";
 import type { PassThroughOutcome } from "../../upstream/pass-through.ts";
 import type { RequestLogEntry } from "../log.ts";
 
@@ -16,6 +16,6 @@ export interface RouteContext {
   client: UpstreamClient;
   pool: AccountPool;
   maxBodyBytes: number;
-  /** Lets this request wait past the server's idle timeout (Bun closes quiet sockets). */
-  liftIdleTimeout(): void;
+  /** Its `disableIdleTimeout()` lets this request wait past the server's idle timeout (Bun closes quiet sockets). */
+  connection: ClientConnection;
 }

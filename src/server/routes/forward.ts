@@ -21,7 +21,7 @@ export async function forwardOther(ctx: RouteContext): Promise<Response> {
       accept: request.headers.get("accept"),
       userAgent: request.headers.get("user-agent"),
       clientRequest: request,
-      onSlow: ctx.liftIdleTimeout,
+      connection: ctx.connection,
     },
     ctx.report,
     ctx.onBodyEnd,

@@ -131,7 +131,7 @@ export async function listModels(ctx: RouteContext, cache: ModelsCache): Promise
   const member = ctx.pool.candidates()[0];
   if (member === undefined) return ctx.pool.unavailableResponse();
   // A token refresh behind a busy lock may take a while: rare enough to lift it up front.
-  ctx.liftIdleTimeout();
+  ctx.connection.disableIdleTimeout();
   let auth: UpstreamAuth;
   try {
     auth = await member.source.getToken({ signal: ctx.request.signal });
