@@ -70,10 +70,9 @@ export function createApp(deps: AppDeps): App {
     ttlMs: deps.modelsCacheMs ?? 5 * 60_000,
     fallbackTtlMs: 30_000,
   });
-  const { logger } = deps;
+  const recorder: Recorder = { now, metrics, logger: deps.logger };
 
   return async (request, info) => {
-    const start = now();
     const url = splitUrl(request.url);
     const entry: RequestLogEntry = {
       method: request.method,
@@ -82,20 +81,7 @@ export function createApp(deps: AppDeps): App {
       durationMs: 0,
       retries: 0,
     };
-    const report: CallReport = { retries: 0, streaming: false };
-    const finish = (status: number) => {
-      entry.status = status;
-      entry.durationMs = now() - start;
-      entry.retries = report.retries;
-      if (report.upstreamStatus !== undefined) entry.upstreamStatus = report.upstreamStatus;
-      if (report.upstreamError !== undefined) entry.upstreamError = report.upstreamError;
-      if (report.account !== undefined) entry.account = report.account;
-      metrics?.request(status, entry.model, report.account, entry.durationMs);
-      // Monitors poll /health every few seconds: only its refusals are worth a line by default.
-      if (entry.path !== "/health" || logger.verbose || (status !== 200 && status !== 503)) {
-        logger.request(entry);
-      }
-    };
+    const report = new Exchange(recorder, entry);
 
     const origin = request.headers.get("origin");
     let response: Response;
@@ -114,10 +100,7 @@ export function createApp(deps: AppDeps): App {
       response = preflight(request, origin);
     } else {
       try {
-        response = await route(request, url, info, entry, report, (outcome) => {
-          // May run before `response` is assigned (the stream pulls ahead); the status is the upstream's.
-          finish(outcome.kind === "cancelled" ? 499 : report.upstreamStatus ?? 200);
-        });
+        response = await route(request, url, info, entry, report);
       } catch (error) {
         report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
         response = jsonResponse(500, openAIError(500, "Internal error in qwen serve", "internal"));
@@ -128,7 +111,7 @@ export function createApp(deps: AppDeps): App {
       response.headers.set("access-control-allow-origin", origin);
       response.headers.append("vary", "Origin");
     }
-    if (!report.streaming) finish(response.status);
+    if (!report.streaming) report.finish(response.status);
     return response;
   };
 
@@ -138,7 +121,6 @@ export function createApp(deps: AppDeps): App {
     info: RequestInfo | undefined,
     entry: RequestLogEntry,
     report: CallReport,
-    onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Response> {
     const path = url.path;
     if (path === "/health") {
@@ -169,7 +151,6 @@ export function createApp(deps: AppDeps): App {
       search: url.search,
       entry,
       report,
-      onBodyEnd,
       client,
       pool,
       maxBodyBytes,
@@ -200,6 +181,52 @@ export function createApp(deps: AppDeps): App {
 }
 
 const ALLOW = "GET, POST, OPTIONS";
+
+/** What every request's record writes to: shared, so a request holds one reference. */
+interface Recorder {
+  now: () => number;
+  metrics: Metrics | undefined;
+  logger: Logger;
+}
+
+/**
+ * One request's record: what happened upstream (the CallReport the client fills in), and its
+ * metrics and log line once it is answered or, for a stream, once the body ended. A class with
+ * methods rather than closures per request: it is what an in-flight request keeps alive.
+ */
+class Exchange implements CallReport {
+  upstreamStatus?: number;
+  retries = 0;
+  upstreamError?: string;
+  streaming = false;
+  account?: string;
+  readonly #start: number;
+
+  constructor(private readonly recorder: Recorder, private readonly entry: RequestLogEntry) {
+    this.#start = recorder.now();
+  }
+
+  bodyEnded(outcome: PassThroughOutcome): void {
+    // May run before the handler returned (the stream pulls ahead): the status is the upstream's.
+    this.finish(outcome.kind === "cancelled" ? 499 : this.upstreamStatus ?? 200);
+  }
+
+  finish(status: number): void {
+    const { entry, recorder } = this;
+    entry.status = status;
+    entry.durationMs = recorder.now() - this.#start;
+    entry.retries = this.retries;
+    if (this.upstreamStatus !== undefined) entry.upstreamStatus = this.upstreamStatus;
+    if (this.upstreamError !== undefined) entry.upstreamError = this.upstreamError;
+    if (this.account !== undefined) entry.account = this.account;
+    recorder.metrics?.request(status, entry.model, this.account, entry.durationMs);
+    // Monitors poll /health every few seconds: only its refusals are worth a line by default.
+    const { logger } = recorder;
+    if (entry.path !== "/health" || logger.verbose || (status !== 200 && status !== 503)) {
+      logger.request(entry);
+    }
+  }
+}
 
 /** For callers without a runtime server (tests calling the app): no idle timeout to lift. */
 const NO_CONNECTION = { disableIdleTimeout() {} };

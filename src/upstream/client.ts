@@ -72,10 +72,12 @@ export interface CallReport {
   retries: number;
   /** The upstream's error message (never its body), for a failed call. */
   upstreamError?: string;
-  /** True when the response body is still flowing; `onBodyEnd` fires when it is done. */
+  /** True when the response body is still flowing; `bodyEnded` is called when it is done. */
   streaming: boolean;
   /** The account of the last call. */
   account?: string;
+  /** A streamed body ended, broke or was cancelled (after `forward` returned). */
+  bodyEnded(outcome: PassThroughOutcome): void;
 }
 
 export const FREE_TIER_ENDED_MESSAGE =
@@ -215,7 +217,6 @@ export class UpstreamClient {
   async forward(
     request: ForwardRequest,
     report: CallReport,
-    onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Response> {
     const { options } = this;
     const { pool } = options;
@@ -244,7 +245,7 @@ export class UpstreamClient {
         if (round.length === 0) break;
       }
       const member = round[index++];
-      const attempt = await this.attempt(member, request, report, onBodyEnd);
+      const attempt = await this.attempt(member, request, report);
       if (attempt.kind === "done") return attempt.response;
       if (request.clientRequest.signal.aborted) return clientGone();
       last = attempt;
@@ -279,7 +280,6 @@ export class UpstreamClient {
     member: Member,
     request: ForwardRequest,
     report: CallReport,
-    onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Attempt> {
     const { options } = this;
     const { pool, metrics } = options;
@@ -333,7 +333,7 @@ export class UpstreamClient {
         pool.succeeded(member);
         return {
           kind: "done",
-          response: await this.success(member, response, request, report, call, onBodyEnd),
+          response: await this.success(member, response, request, report, call),
         };
       }
 
@@ -428,7 +428,6 @@ export class UpstreamClient {
     request: ForwardRequest,
     report: CallReport,
     call: CallControl,
-    onBodyEnd: (outcome: PassThroughOutcome) => void,
   ): Promise<Response> {
     const { options } = this;
     const { pool, metrics } = options;
@@ -491,7 +490,7 @@ export class UpstreamClient {
           const usage = usageFromChunks(outcome.tail);
           if (usage) pool.usage(member, usage);
         }
-        onBodyEnd(outcome);
+        report.bodyEnded(outcome);
       },
     });
     call.receiving(options.idleTimeoutMs);

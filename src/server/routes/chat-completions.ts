@@ -80,7 +80,8 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
     return rewritten.text;
   };
 
-  return await ctx.client.forward(
+  // Not awaited: this function's frame need not stay alive while the upstream answers.
+  return ctx.client.forward(
     {
       method: "POST",
       path: "/chat/completions",
@@ -93,7 +94,6 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
       usage: true,
     },
     ctx.report,
-    ctx.onBodyEnd,
   );
 }
 

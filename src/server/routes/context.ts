@@ -1,6 +1,5 @@
 import type { AccountPool } from "../../pool/pool.ts";
 import type { CallReport, ClientConnection, UpstreamClient } from "../../upstream/client.ts";
-import type { PassThroughOutcome } from "../../upstream/pass-through.ts";
 import type { RequestLogEntry } from "../log.ts";
 
 /** What a route gets for one request. */
@@ -12,7 +11,6 @@ export interface RouteContext {
   search: string;
   entry: RequestLogEntry;
   report: CallReport;
-  onBodyEnd(outcome: PassThroughOutcome): void;
   client: UpstreamClient;
   pool: AccountPool;
   maxBodyBytes: number;

@@ -12,7 +12,8 @@ export async function forwardOther(ctx: RouteContext): Promise<Response> {
     if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
     body = read.bytes;
   }
-  return await ctx.client.forward(
+  // Not awaited: this function's frame need not stay alive while the upstream answers.
+  return ctx.client.forward(
     {
       method: request.method,
       path: ctx.path.slice("/v1".length) + ctx.search,
@@ -24,6 +25,5 @@ export async function forwardOther(ctx: RouteContext): Promise<Response> {
       connection: ctx.connection,
     },
     ctx.report,
-    ctx.onBodyEnd,
   );
 }
