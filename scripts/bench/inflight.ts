@@ -1,0 +1,120 @@
+/// <reference types="bun-types" />
+/**
+ * What one request keeps alive while it waits for the upstream (`bun scripts/bench/inflight.ts`).
+ *
+ * On Bun, whatever an in-flight request reaches is promoted by each young-generation collection
+ * and freed only by a full one, so under load its size shows in CPU per request. This parks
+ * 2,000 requests in a fetch that has not answered yet, reads the heap, and prints the bytes and
+ * objects per request by type, for the app and for the floor (scripts/bench/floor-bun.ts's
+ * handler, in process). The numbers are exact and repeatable, unlike timings on a shared machine.
+ */
+import { heapStats } from "bun:jsc";
+import { createApp } from "../../src/server/app.ts";
+import { createLogger } from "../../src/server/log.ts";
+import { Metrics } from "../../src/server/metrics.ts";
+import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
+
+const PARKED = 2_000;
+const ANSWER = JSON.stringify({
+  id: "x",
+  object: "chat.completion",
+  choices: [{ index: 0, message: { role: "assistant", content: "hi" }, finish_reason: "stop" }],
+  usage: { prompt_tokens: 10, completion_tokens: 5, total_tokens: 15 },
+});
+const BODY = JSON.stringify({
+  model: "qwen3-coder-plus",
+  messages: [{ role: "user", content: "Say hello." }],
+});
+
+let parked: (() => void)[] = [];
+const upstream = (_url: string | URL | Request, _init?: RequestInit) =>
+  new Promise<Response>((resolve) => {
+    parked.push(() =>
+      resolve(new Response(ANSWER, { headers: { "content-type": "application/json" } }))
+    );
+  });
+
+const auth: UpstreamAuth = { kind: "oauth", token: "t", baseUrl: "http://127.0.0.1:9/v1" };
+// Shaped like the real OAuth source on its fast path: a token known to be fresh is peeked.
+const tokens = {
+  account: "default",
+  peekToken: () => auth,
+  getToken: () => Promise.resolve(auth),
+} as unknown as TokenSource;
+const app = createApp({
+  tokens,
+  metrics: new Metrics(),
+  fetch: upstream,
+  logger: createLogger({ format: "text", verbose: false, write: () => {} }),
+  security: { apiKeys: [], corsOrigins: [], allowHosts: [], loopback: true, port: () => 8080 },
+  userAgent: "qwen/inflight",
+});
+
+async function floor(request: Request): Promise<Response> {
+  const url = new URL(request.url);
+  const headers = new Headers(request.headers);
+  headers.delete("host");
+  const body = await request.arrayBuffer();
+  const controller = new AbortController();
+  const response = await upstream(`http://127.0.0.1:9${url.pathname}`, {
+    method: request.method,
+    headers,
+    body,
+    signal: controller.signal,
+  });
+  return new Response(await response.bytes(), {
+    status: response.status,
+    headers: response.headers,
+  });
+}
+
+const info = { remoteAddress: "127.0.0.1", disableIdleTimeout() {} };
+const handlers: Record<string, (request: Request) => Promise<Response>> = {
+  app: (request) => app(request, info),
+  floor,
+};
+
+function newRequest(): Request {
+  return new Request("http://127.0.0.1:8080/v1/chat/completions", {
+    method: "POST",
+    headers: {
+      host: "127.0.0.1:8080",
+      "content-type": "application/json",
+      "content-length": String(BODY.length),
+      "user-agent": "probe",
+    },
+    body: BODY,
+  });
+}
+
+async function measure(handler: (request: Request) => Promise<Response>, n: number) {
+  const requests = Array.from({ length: n }, newRequest);
+  Bun.gc(true);
+  const before = heapStats();
+  const answers = requests.map(handler);
+  // Let every request run up to its upstream call.
+  await new Promise((resolve) => setTimeout(resolve, 20));
+  Bun.gc(true);
+  const during = heapStats();
+  for (const answer of parked) answer();
+  parked = [];
+  for (const response of await Promise.all(answers)) await response.arrayBuffer();
+  return { before, during };
+}
+
+for (const [name, handler] of Object.entries(handlers)) {
+  await measure(handler, 200); // warm-up
+  const { before, during } = await measure(handler, PARKED);
+  const bytes = (during.heapSize - before.heapSize) / PARKED;
+  const objects = (during.objectCount - before.objectCount) / PARKED;
+  console.log(`${name}: ${bytes.toFixed(0)} bytes, ${objects.toFixed(1)} objects per request`);
+  const rows = Object.entries(during.objectTypeCounts)
+    .map(([type, count]) =>
+      [type, (count - (before.objectTypeCounts[type] ?? 0)) / PARKED] as const
+    )
+    .filter(([, perRequest]) => perRequest >= 0.5)
+    .sort((a, b) => b[1] - a[1]);
+  for (const [type, perRequest] of rows) {
+    console.log(`  ${type.padEnd(24)} ${perRequest.toFixed(1)}`);
+  }
+}
