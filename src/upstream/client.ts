@@ -16,7 +16,12 @@ import { redact } from "../server/log.ts";
 import type { Metrics } from "../server/metrics.ts";
 import { openAIError, parseUpstreamError } from "./errors.ts";
 import { authHeaders, responseHeaders } from "./headers.ts";
-import { IdleTimeoutError, passThrough, type PassThroughOutcome } from "./pass-through.ts";
+import {
+  IdleTimeoutError,
+  passThrough,
+  type PassThroughCall,
+  type PassThroughOutcome,
+} from "./pass-through.ts";
 import { parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.ts";
 import { type Watch, Watchdog, type WatchHooks } from "./watchdog.ts";
 
@@ -167,6 +172,41 @@ class CallControl implements WatchHooks {
       this.#clientSignal!.removeEventListener("abort", this.#onClientAbort);
       this.#onClientAbort = undefined;
     }
+  }
+}
+
+/** A streamed answer's call, as the pass-through sees it; its end tells the pool and the report. */
+class StreamedCall implements PassThroughCall {
+  readonly watch: Watch;
+  readonly signal: AbortSignal;
+
+  constructor(
+    private readonly control: CallControl,
+    private readonly options: UpstreamClientOptions,
+    private readonly member: Member,
+    private readonly report: CallReport,
+  ) {
+    this.watch = control.watch;
+    this.signal = control.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    this.control.controller.abort(reason);
+  }
+
+  ended(outcome: PassThroughOutcome): void {
+    const { pool, metrics } = this.options;
+    this.control.release();
+    if (metrics) metrics.openStreams--;
+    if (outcome.kind === "broken") {
+      this.report.upstreamError = outcome.message;
+      pool.failed(this.member, "stream_broken");
+    }
+    if (outcome.tail) {
+      const usage = usageFromChunks(outcome.tail);
+      if (usage) pool.usage(this.member, usage);
+    }
+    this.report.bodyEnded(outcome);
   }
 }
 
@@ -473,26 +513,11 @@ export class UpstreamClient {
     }
     report.streaming = true;
     if (metrics) metrics.openStreams++;
-    const piped = passThrough(response.body!, {
-      sse: true,
-      watch: call.watch,
-      keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0,
-      signal: call.controller.signal,
-      abort: (reason) => call.controller.abort(reason),
-      onEnd: (outcome) => {
-        call.release();
-        if (metrics) metrics.openStreams--;
-        if (outcome.kind === "broken") {
-          report.upstreamError = outcome.message;
-          pool.failed(member, "stream_broken");
-        }
-        if (outcome.tail) {
-          const usage = usageFromChunks(outcome.tail);
-          if (usage) pool.usage(member, usage);
-        }
-        report.bodyEnded(outcome);
-      },
-    });
+    const piped = passThrough(
+      response.body!,
+      new StreamedCall(call, options, member, report),
+      { sse: true, keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0 },
+    );
     call.receiving(options.idleTimeoutMs);
     return new Response(piped, {
       status: response.status,

@@ -10,20 +10,27 @@
  */
 import type { Watch } from "./watchdog.ts";
 
-export interface PassThroughOptions {
-  /** Whether the body is an SSE stream (an error event can be appended). */
-  sse: boolean;
+/**
+ * The call a body belongs to. An object with methods rather than callbacks: a stream stays in
+ * flight for as long as the model writes, and what it keeps alive costs on every collection.
+ */
+export interface PassThroughCall {
   /** The watchdog entry of the call: each chunk counts as activity on it. */
-  watch: Watch;
+  readonly watch: Watch;
   /**
    * The upstream fetch's signal: its owner aborts it with an IdleTimeoutError when the stream
    * falls silent, which fails the pending read and tells that failure from a broken connection.
    */
-  signal: AbortSignal;
-  /** Aborts the upstream request: the client went away or the upstream stalled. */
+  readonly signal: AbortSignal;
+  /** Aborts the upstream request: the client went away. */
   abort(reason: unknown): void;
   /** Called once, when the body ended, broke or was cancelled by the client. */
-  onEnd(outcome: PassThroughOutcome): void;
+  ended(outcome: PassThroughOutcome): void;
+}
+
+export interface PassThroughOptions {
+  /** Whether the body is an SSE stream (an error event can be appended). */
+  sse: boolean;
   /**
    * Keep references to the last chunks, at least this many bytes, for the usage at the end of
    * the stream (`tail` of the outcome). Nothing is copied or parsed per chunk.
@@ -47,65 +54,79 @@ export class IdleTimeoutError extends Error {
 
 export function passThrough(
   body: ReadableStream<Uint8Array>,
+  call: PassThroughCall,
   options: PassThroughOptions,
 ): ReadableStream<Uint8Array> {
-  const reader = chunkReader(body);
-  const { watch, signal } = options;
-  let ended = false;
-  const keep = options.keepTailBytes ?? 0;
-  const tail: Uint8Array[] = [];
-  let tailBytes = 0;
+  return new ReadableStream<Uint8Array>(
+    new PassThroughSource(chunkReader(body), call, options.sse, options.keepTailBytes ?? 0),
+  );
+}
 
-  const end = (outcome: PassThroughOutcome) => {
-    if (ended) return;
-    ended = true;
-    if (keep > 0) outcome.tail = tail;
-    options.onEnd(outcome);
-  };
+/** The client side's underlying source: one object per stream, its methods called by the stream. */
+class PassThroughSource implements UnderlyingDefaultSource<Uint8Array> {
+  #ended = false;
+  readonly #tail: Uint8Array[] = [];
+  #tailBytes = 0;
 
-  return new ReadableStream<Uint8Array>({
-    async pull(controller) {
-      let result: ReadableStreamReadResult<Uint8Array>;
-      try {
-        result = await reader.read();
-      } catch (error) {
-        return fail(controller, error);
-      }
-      // A chunk may still arrive after the silence ended the call.
-      if (signal.aborted && signal.reason instanceof IdleTimeoutError) {
-        reader.cancel(signal.reason).catch(() => {});
-        return fail(controller, signal.reason);
-      }
-      if (result.done) {
-        end({ kind: "complete" });
-        controller.close();
-        return;
-      }
-      watch.activity++;
-      if (keep > 0) {
-        tail.push(result.value);
-        tailBytes += result.value.byteLength;
-        while (tail.length > 1 && tailBytes - tail[0].byteLength >= keep) {
-          tailBytes -= tail.shift()!.byteLength;
-        }
-      }
-      controller.enqueue(result.value);
-    },
-    cancel(reason) {
-      end({ kind: "cancelled" });
-      options.abort(reason);
-      return reader.cancel(reason).catch(() => {});
-    },
-  });
+  constructor(
+    private readonly reader: ChunkReader,
+    private readonly call: PassThroughCall,
+    private readonly sse: boolean,
+    private readonly keep: number,
+  ) {}
 
-  function fail(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown) {
-    if (ended) return;
+  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
+    let result: ReadableStreamReadResult<Uint8Array>;
+    try {
+      result = await this.reader.read();
+    } catch (error) {
+      return this.#fail(controller, error);
+    }
+    const { signal } = this.call;
+    // A chunk may still arrive after the silence ended the call.
+    if (signal.aborted && signal.reason instanceof IdleTimeoutError) {
+      this.reader.cancel(signal.reason).catch(() => {});
+      return this.#fail(controller, signal.reason);
+    }
+    if (result.done) {
+      this.#end({ kind: "complete" });
+      controller.close();
+      return;
+    }
+    this.call.watch.activity++;
+    if (this.keep > 0) {
+      const tail = this.#tail;
+      tail.push(result.value);
+      this.#tailBytes += result.value.byteLength;
+      while (tail.length > 1 && this.#tailBytes - tail[0].byteLength >= this.keep) {
+        this.#tailBytes -= tail.shift()!.byteLength;
+      }
+    }
+    controller.enqueue(result.value);
+  }
+
+  cancel(reason: unknown): Promise<void> {
+    this.#end({ kind: "cancelled" });
+    this.call.abort(reason);
+    return this.reader.cancel(reason).catch(() => {});
+  }
+
+  #end(outcome: PassThroughOutcome): void {
+    if (this.#ended) return;
+    this.#ended = true;
+    if (this.keep > 0) outcome.tail = this.#tail;
+    this.call.ended(outcome);
+  }
+
+  #fail(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+    if (this.#ended) return;
+    const { signal } = this.call;
     const idleError = signal.reason instanceof IdleTimeoutError ? signal.reason : undefined;
     const message = idleError
       ? `${idleError.message}: the response was cut`
       : `The upstream connection broke mid-response: ${describe(error)}`;
-    end({ kind: "broken", message });
-    if (options.sse) {
+    this.#end({ kind: "broken", message });
+    if (this.sse) {
       const code = idleError ? "upstream_idle_timeout" : "upstream_stream_error";
       const event = { error: { message, type: "api_error", param: null, code } };
       controller.enqueue(encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`));
