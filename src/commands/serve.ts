@@ -40,7 +40,7 @@ Flags:
       --max-body SIZE           Largest request body, e.g. 32MiB (default 32MiB)
       --grace SECONDS           Time open requests get on shutdown (default 30)
       --first-byte-timeout S    Longest wait for the upstream's answer (default 300)
-      --idle-timeout S          Longest silence inside a streamed answer (default 300)
+      --idle-timeout S          Longest silence inside an answer (default 300)
       --verbose                 Also log /health requests
       --log-format text|json    One line per request, as text or JSON (default text)
   -h, --help                    Show this help

@@ -497,6 +497,15 @@ export class UpstreamClient {
         bytes = await response.bytes();
       } catch (error) {
         if (request.clientRequest.signal.aborted) return clientGone();
+        const reason = call.controller.signal.reason;
+        if (reason instanceof IdleTimeoutError) {
+          report.upstreamError = reason.message;
+          pool.failed(member, "timeout");
+          return jsonResponse(
+            504,
+            openAIError(504, `${reason.message}: the answer was cut`, "upstream_idle_timeout"),
+          );
+        }
         const message = `The upstream connection broke mid-response: ${describeFetchError(error)}`;
         report.upstreamError = message;
         pool.failed(member, "network");

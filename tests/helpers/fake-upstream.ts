@@ -27,6 +27,8 @@ export type Scenario =
     breakAfter?: number;
     /** SSE only: add `"sent_at"` (epoch ms, sub-ms precision) to each event as it is sent. */
     stampChunks?: boolean;
+    /** JSON only: send this many bytes of the answer, then nothing until the client leaves. */
+    stallAfterBytes?: number;
   }
   | {
     kind: "error";
@@ -335,7 +337,7 @@ export class FakeUpstream {
     const id = `chatcmpl-${++this.counter}`;
     const model = json.model;
     if (json.stream !== true) {
-      return Response.json({
+      const answer = {
         id,
         object: "chat.completion",
         created: 1,
@@ -346,7 +348,29 @@ export class FakeUpstream {
           finish_reason: "stop",
         }],
         usage: { prompt_tokens: 3, completion_tokens: 3, total_tokens: 6 },
-      }, { headers: { "x-request-id": id } });
+      };
+      if (scenario.stallAfterBytes === undefined) {
+        return Response.json(answer, { headers: { "x-request-id": id } });
+      }
+      const bytes = new TextEncoder().encode(JSON.stringify(answer));
+      const signal = request.signal;
+      const body = new ReadableStream<Uint8Array>({
+        start(controller) {
+          controller.enqueue(bytes.slice(0, scenario.stallAfterBytes));
+          const gone = () => {
+            record.aborted = true;
+            controller.close();
+          };
+          if (signal.aborted) gone();
+          else signal.addEventListener("abort", gone, { once: true });
+        },
+        cancel() {
+          record.aborted = true;
+        },
+      });
+      return new Response(body, {
+        headers: { "content-type": "application/json", "x-request-id": id },
+      });
     }
     const usage = json.stream_options?.include_usage === true;
     return this.sse(id, model, scenario, record, request.signal, usage);

@@ -326,6 +326,21 @@ describe("serve app: connection failures and timeouts", () => {
     }
   });
 
+  it("answers 504 when a JSON answer goes silent mid-body for longer than the idle timeout", async () => {
+    const h = await setup({ app: { idleTimeoutMs: 150 } });
+    try {
+      h.upstream.next({ kind: "ok", stallAfterBytes: 20 });
+      const response = await h.call("/v1/chat/completions", { json: HELLO });
+      assert.equal(response.status, 504);
+      const json = await response.json();
+      assert.equal(json.error.code, "upstream_idle_timeout");
+      assert.match(json.error.message, /sent nothing for .*: the answer was cut/);
+      await waitFor(() => h.upstream.chatRequests[0].aborted);
+    } finally {
+      await h.close();
+    }
+  });
+
   it("cuts a stream that goes silent for longer than the idle timeout", async () => {
     const h = await setup({ app: { idleTimeoutMs: 150 } });
     try {
