@@ -1,6 +1,7 @@
 /// <reference types="bun-types" />
 /**
- * What one request keeps alive while it waits for the upstream (`bun scripts/bench/inflight.ts`).
+ * What one request keeps alive while it waits for the upstream (`bun scripts/bench/inflight.ts`),
+ * or with `--stream` while its streamed answer waits for the next event.
  *
  * On Bun, whatever an in-flight request reaches is promoted by each young-generation collection
  * and freed only by a full one, so under load its size shows in CPU per request. This parks
@@ -15,6 +16,7 @@ import { Metrics } from "../../src/server/metrics.ts";
 import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
 
 const PARKED = 2_000;
+const STREAM = process.argv.includes("--stream");
 const ANSWER = JSON.stringify({
   id: "x",
   object: "chat.completion",
@@ -26,11 +28,27 @@ const BODY = JSON.stringify({
   messages: [{ role: "user", content: "Say hello." }],
 });
 
+const EVENT = new TextEncoder().encode('data: {"choices":[]}\n\n');
+
+/** A stream that sends one event and then waits until it is cancelled. */
+function stalledStream(): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(EVENT);
+    },
+    pull: () => new Promise<void>(() => {}),
+  });
+}
+
 let parked: (() => void)[] = [];
 const upstream = (_url: string | URL | Request, _init?: RequestInit) =>
   new Promise<Response>((resolve) => {
     parked.push(() =>
-      resolve(new Response(ANSWER, { headers: { "content-type": "application/json" } }))
+      resolve(
+        STREAM
+          ? new Response(stalledStream(), { headers: { "content-type": "text/event-stream" } })
+          : new Response(ANSWER, { headers: { "content-type": "application/json" } }),
+      )
     );
   });
 
@@ -62,10 +80,23 @@ async function floor(request: Request): Promise<Response> {
     body,
     signal: controller.signal,
   });
-  return new Response(await response.bytes(), {
-    status: response.status,
-    headers: response.headers,
-  });
+  const init = { status: response.status, headers: response.headers };
+  if (!STREAM) return new Response(await response.bytes(), init);
+  const reader = response.body!.getReader();
+  return new Response(
+    new ReadableStream<Uint8Array>({
+      async pull(stream) {
+        const { done, value } = await reader.read();
+        if (done) stream.close();
+        else stream.enqueue(value);
+      },
+      cancel(reason) {
+        controller.abort(reason);
+        return reader.cancel(reason);
+      },
+    }),
+    init,
+  );
 }
 
 const info = { remoteAddress: "127.0.0.1", disableIdleTimeout() {} };
@@ -87,18 +118,34 @@ function newRequest(): Request {
   });
 }
 
+function settle(): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, 20));
+}
+
 async function measure(handler: (request: Request) => Promise<Response>, n: number) {
   const requests = Array.from({ length: n }, newRequest);
   Bun.gc(true);
   const before = heapStats();
   const answers = requests.map(handler);
   // Let every request run up to its upstream call.
-  await new Promise((resolve) => setTimeout(resolve, 20));
-  Bun.gc(true);
-  const during = heapStats();
+  await settle();
+  if (!STREAM) {
+    Bun.gc(true);
+    const during = heapStats();
+    for (const answer of parked) answer();
+    parked = [];
+    for (const response of await Promise.all(answers)) await response.arrayBuffer();
+    return { before, during };
+  }
+  // Streams: answer, read the first event of each, and measure while they wait for the next.
   for (const answer of parked) answer();
   parked = [];
-  for (const response of await Promise.all(answers)) await response.arrayBuffer();
+  const readers = (await Promise.all(answers)).map((response) => response.body!.getReader());
+  await Promise.all(readers.map((reader) => reader.read()));
+  await settle();
+  Bun.gc(true);
+  const during = heapStats();
+  await Promise.all(readers.map((reader) => reader.cancel()));
   return { before, during };
 }
 
