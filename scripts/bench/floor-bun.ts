@@ -7,17 +7,20 @@
  * at its end). No validation, routing, accounts, logs or metrics. What this costs over the limit
  * (passthrough-bun.ts) is the price of the features on this runtime, however they are written.
  */
-const upstream = Bun.argv[2];
-const server = Bun.serve({
-  hostname: "127.0.0.1",
-  port: 0,
-  async fetch(request) {
+type Send = (url: string, init: RequestInit) => Promise<Response>;
+
+/** The floor's handler for an upstream at `origin`; `send` is fetch (a fake in inflight.ts). */
+export function floorHandler(
+  origin: string,
+  send: Send = fetch,
+): (r: Request) => Promise<Response> {
+  return async (request) => {
     const url = new URL(request.url);
     const headers = new Headers(request.headers);
     headers.delete("host");
     const body = await request.arrayBuffer();
     const controller = new AbortController();
-    const response = await fetch(upstream + url.pathname + url.search, {
+    const response = await send(origin + url.pathname + url.search, {
       method: request.method,
       headers,
       body,
@@ -42,6 +45,10 @@ const server = Bun.serve({
       }),
       init,
     );
-  },
-});
-console.error(`listening on ${server.url.origin}`);
+  };
+}
+
+if (import.meta.main) {
+  const server = Bun.serve({ hostname: "127.0.0.1", port: 0, fetch: floorHandler(Bun.argv[2]) });
+  console.error(`listening on ${server.url.origin}`);
+}

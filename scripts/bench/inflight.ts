@@ -10,6 +10,7 @@
  * handler, in process). The numbers are exact and repeatable, unlike timings on a shared machine.
  */
 import { heapStats } from "bun:jsc";
+import { floorHandler } from "./floor-bun.ts";
 import { createApp } from "../../src/server/app.ts";
 import { createLogger } from "../../src/server/log.ts";
 import { Metrics } from "../../src/server/metrics.ts";
@@ -68,36 +69,7 @@ const app = createApp({
   userAgent: "qwen/inflight",
 });
 
-async function floor(request: Request): Promise<Response> {
-  const url = new URL(request.url);
-  const headers = new Headers(request.headers);
-  headers.delete("host");
-  const body = await request.arrayBuffer();
-  const controller = new AbortController();
-  const response = await upstream(`http://127.0.0.1:9${url.pathname}`, {
-    method: request.method,
-    headers,
-    body,
-    signal: controller.signal,
-  });
-  const init = { status: response.status, headers: response.headers };
-  if (!STREAM) return new Response(await response.bytes(), init);
-  const reader = response.body!.getReader();
-  return new Response(
-    new ReadableStream<Uint8Array>({
-      async pull(stream) {
-        const { done, value } = await reader.read();
-        if (done) stream.close();
-        else stream.enqueue(value);
-      },
-      cancel(reason) {
-        controller.abort(reason);
-        return reader.cancel(reason);
-      },
-    }),
-    init,
-  );
-}
+const floor = floorHandler("http://127.0.0.1:9", upstream);
 
 const info = { remoteAddress: "127.0.0.1", disableIdleTimeout() {} };
 const handlers: Record<string, (request: Request) => Promise<Response>> = {
