@@ -60,7 +60,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
   let rewritten: { model: string; text: string } | undefined;
   const payload = asIs ? read.bytes : (member: Member, auth: UpstreamAuth) => {
     if (requested === undefined) {
-      if (hasModel || body === undefined) return read.bytes;
+      // Only a parsed body without a model gets here (see asIs).
       const model = defaultModelFor(member, auth);
       if (model === undefined) return read.bytes;
       entry.model = model;
