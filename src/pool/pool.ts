@@ -55,12 +55,6 @@ export class Member {
   headers: Record<string, string> = {};
   /** `headers` plus a content type and accept, by `type\naccept`; cleared with `headers`. */
   headerVariants = new Map<string, Record<string, string>>();
-  /** The variant used last: most clients send one kind, found without building a key. */
-  lastVariant?: {
-    contentType: string | null;
-    accept: string | null;
-    headers: Record<string, string>;
-  };
 
   constructor(entry: PoolEntry, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;

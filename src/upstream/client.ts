@@ -245,7 +245,6 @@ export class UpstreamClient {
       member.headerUserAgent = clientUserAgent;
       member.headers = authHeaders(auth, this.options.userAgent, clientUserAgent);
       member.headerVariants.clear();
-      member.lastVariant = undefined;
     }
     return member.headers;
   }
@@ -542,10 +541,6 @@ export class UpstreamClient {
     const base = this.headersFor(member, auth, request.userAgent);
     const { contentType, accept } = request;
     if (contentType === null && accept === null) return base;
-    const last = member.lastVariant;
-    if (last !== undefined && last.contentType === contentType && last.accept === accept) {
-      return last.headers;
-    }
     // Clients send one or two kinds of requests: the same few header sets, built once.
     const key = `${contentType}\n${accept}`;
     let headers = member.headerVariants.get(key);
@@ -555,7 +550,6 @@ export class UpstreamClient {
       if (accept !== null) headers["accept"] = accept;
       if (member.headerVariants.size < MAX_HEADER_VARIANTS) member.headerVariants.set(key, headers);
     }
-    member.lastVariant = { contentType, accept, headers };
     return headers;
   }
 
