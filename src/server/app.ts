@@ -7,7 +7,12 @@ import { type Fetch, sleep as defaultSleep } from "../cli/context.ts";
 import type { TokenSource } from "../credentials/types.ts";
 import { AccountPool } from "../pool/pool.ts";
 import type { RequestInfo } from "../runtime/types.ts";
-import { type CallReport, jsonResponse, UpstreamClient } from "../upstream/client.ts";
+import {
+  type CallReport,
+  type ForwardRequest,
+  jsonResponse,
+  UpstreamClient,
+} from "../upstream/client.ts";
 import { openAIError } from "../upstream/errors.ts";
 import type { PassThroughOutcome } from "../upstream/pass-through.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
@@ -100,7 +105,10 @@ export function createApp(deps: AppDeps): App {
       response = preflight(request, origin);
     } else {
       try {
-        response = await route(request, url, info, entry, report);
+        // Routes say what to send; the call is awaited here, in the one frame that has to wait
+        // anyway: on Bun, each frame an in-flight request keeps alive costs CPU under load.
+        const routed = await route(request, url, info, entry, report);
+        response = routed instanceof Response ? routed : await client.forward(routed, report);
       } catch (error) {
         report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
         response = jsonResponse(500, openAIError(500, "Internal error in qwen serve", "internal"));
@@ -121,7 +129,7 @@ export function createApp(deps: AppDeps): App {
     info: RequestInfo | undefined,
     entry: RequestLogEntry,
     report: CallReport,
-  ): Promise<Response> {
+  ): Promise<Response | ForwardRequest> {
     const path = url.path;
     if (path === "/health") {
       if (request.method !== "GET" && request.method !== "HEAD") {

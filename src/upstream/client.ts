@@ -210,18 +210,31 @@ class StreamedCall implements PassThroughCall {
   }
 }
 
-/** One attempt with one account. */
-type Attempt =
-  /** An answer for the client: a success, or an error other accounts would get too. */
-  | { kind: "done"; response: Response }
-  /** Try the next account; `error` is what the client gets if none is left. */
-  | {
-    kind: "next";
-    error?: { status: number; body: string; retryAfter: string | null };
-    tokenError?: unknown;
-    /** Worth a retry after a wait when every account failed this way (throttling, 5xx, network). */
-    retryable: boolean;
-  };
+/** A failed attempt: try the next account; `error` is what the client gets if none is left. */
+interface Failure {
+  error?: { status: number; body: string; retryAfter: string | null };
+  tokenError?: unknown;
+  /** Worth a retry after a wait when every account failed this way (throttling, 5xx, network). */
+  retryable: boolean;
+}
+
+/**
+ * One request's way through the pool: the accounts of this round, the one being tried, and what
+ * the failures so far ask for. Plain fields: an in-flight request keeps it alive (see `forward`).
+ */
+class Forwarding {
+  index = 0;
+  /** Some attempt of this round failed in a way a retry may fix. */
+  retryable = false;
+  retryAfter: string | null = null;
+  tokenErrors?: Map<Member, string>;
+
+  constructor(
+    readonly request: ForwardRequest,
+    readonly report: CallReport,
+    public round: readonly Member[],
+  ) {}
+}
 
 export class UpstreamClient {
   readonly #watchdog: Watchdog;
@@ -253,89 +266,85 @@ export class UpstreamClient {
    * Sends the request with the pool's accounts in turn until one answers: failover happens only
    * before a byte reached the client, and nothing of a failed attempt ever does.
    */
-  async forward(
-    request: ForwardRequest,
-    report: CallReport,
-  ): Promise<Response> {
+  forward(request: ForwardRequest, report: CallReport): Promise<Response> {
+    const { pool } = this.options;
+    const round = pool.candidates();
+    if (round.length === 0) return Promise.resolve(pool.unavailableResponse());
+    // While the upstream answers, the attempt's frame is the only one: the failover steps run
+    // only after a failure. On Bun each frame an in-flight request keeps alive (a function, its
+    // scope, a generator, a promise) is promoted by every young collection: CPU under load.
+    return this.attempt(new Forwarding(request, report, round));
+  }
+
+  /** The attempt with `f.round[f.index]` failed: the next account, a retry, or the last error. */
+  private async failedOver(f: Forwarding, failure: Failure): Promise<Response> {
     const { options } = this;
     const { pool } = options;
-    let round = pool.candidates();
-    if (round.length === 0) return pool.unavailableResponse();
-    let index = 0;
-    let last: Extract<Attempt, { kind: "next" }> | undefined;
-    let retryAfter: string | null = null;
-    let retryable = false;
-    let tokenErrors: Map<Member, string> | undefined;
+    const { request, report } = f;
+    if (request.clientRequest.signal.aborted) return clientGone();
+    if (failure.retryable) {
+      f.retryable = true;
+      if (failure.error?.retryAfter) f.retryAfter = failure.error.retryAfter;
+    }
+    if (failure.tokenError !== undefined) {
+      (f.tokenErrors ??= new Map()).set(f.round[f.index], describeTokenError(failure.tokenError));
+    }
+    if (++f.index < f.round.length) return this.attempt(f);
 
-    for (;;) {
-      if (index >= round.length) {
-        // Every account failed this round: wait and go again when that can help.
-        if (!retryable || report.retries >= options.retry.maxRetries) break;
-        const delay = retryDelay(options.retry, report.retries, retryAfter, options.now());
-        if (delay === undefined) break;
+    // Every account failed this round: wait and go again when that can help.
+    if (f.retryable && report.retries < options.retry.maxRetries) {
+      const delay = retryDelay(options.retry, report.retries, f.retryAfter, options.now());
+      if (delay !== undefined) {
         // Waiting before a retry makes the call a long one whatever the attempts took.
         request.connection?.disableIdleTimeout();
         if (!await this.wait(delay, request.clientRequest.signal)) return clientGone();
         report.retries++;
-        round = pool.candidates();
-        index = 0;
-        retryable = false;
-        retryAfter = null;
-        if (round.length === 0) break;
-      }
-      const member = round[index++];
-      const attempt = await this.attempt(member, request, report);
-      if (attempt.kind === "done") return attempt.response;
-      if (request.clientRequest.signal.aborted) return clientGone();
-      last = attempt;
-      if (attempt.retryable) {
-        retryable = true;
-        if (attempt.error?.retryAfter) retryAfter = attempt.error.retryAfter;
-      }
-      if (attempt.tokenError !== undefined) {
-        (tokenErrors ??= new Map()).set(member, describeTokenError(attempt.tokenError));
+        f.round = pool.candidates();
+        f.index = 0;
+        f.retryable = false;
+        f.retryAfter = null;
+        if (f.round.length > 0) return this.attempt(f);
       }
     }
 
-    if (last?.error) {
+    if (failure.error) {
       const headers = new Headers({ "content-type": "application/json" });
-      let after = last.error.retryAfter;
-      if (after === null && last.error.status === 429) {
+      let after = failure.error.retryAfter;
+      if (after === null && failure.error.status === 429) {
         const soonest = pool.soonestRecovery();
         if (soonest !== undefined && pool.candidates().length === 0) {
           after = String(Math.max(1, Math.ceil((soonest - options.now()) / 1000)));
         }
       }
       if (after !== null) headers.set("retry-after", after);
-      return new Response(last.error.body, { status: last.error.status, headers });
+      return new Response(failure.error.body, { status: failure.error.status, headers });
     }
-    if (last?.tokenError !== undefined && pool.size === 1) {
-      return tokenErrorResponse(last.tokenError, request.clientRequest.signal);
+    if (failure.tokenError !== undefined && pool.size === 1) {
+      return tokenErrorResponse(failure.tokenError, request.clientRequest.signal);
     }
-    return pool.unavailableResponse(tokenErrors);
+    return pool.unavailableResponse(f.tokenErrors);
   }
 
-  private async attempt(
-    member: Member,
-    request: ForwardRequest,
-    report: CallReport,
-  ): Promise<Attempt> {
+  /** One attempt with `f.round[f.index]`, the OAuth refresh-and-retry-once included. */
+  private async attempt(f: Forwarding): Promise<Response> {
     const { options } = this;
     const { pool, metrics } = options;
+    const { request, report } = f;
+    const member = f.round[f.index];
     report.account = member.name;
     let auth = member.source.peekToken?.();
     if (auth === undefined) {
       try {
         auth = await member.source.getToken({ signal: request.clientRequest.signal });
       } catch (error) {
-        return { kind: "next", tokenError: error, retryable: false };
+        return this.failedOver(f, { tokenError: error, retryable: false });
       }
     }
     let refreshed = false;
 
     for (;;) {
       if (refreshed && request.clientRequest.signal.aborted) {
-        return { kind: "done", response: clientGone() };
+        return clientGone();
       }
       const call = new CallControl(request, this.#watchdog, options.firstByteTimeoutMs);
       pool.attempted(member);
@@ -350,11 +359,11 @@ export class UpstreamClient {
         });
       } catch (error) {
         call.release();
-        if (request.clientRequest.signal.aborted) return { kind: "done", response: clientGone() };
+        if (request.clientRequest.signal.aborted) return clientGone();
         if (call.controller.signal.reason instanceof FirstByteTimeoutError) {
           report.upstreamError = "no answer before the first-byte timeout";
           pool.failed(member, "timeout");
-          return { kind: "done", response: firstByteTimeoutResponse(options.firstByteTimeoutMs) };
+          return firstByteTimeoutResponse(options.firstByteTimeoutMs);
         }
         const message = describeFetchError(error);
         report.upstreamError = message;
@@ -364,23 +373,23 @@ export class UpstreamClient {
           `Cannot reach the upstream "${hostOf(auth.baseUrl)}": ${message}`,
           "upstream_unreachable",
         ));
-        return { kind: "next", error: { status: 502, body, retryAfter: null }, retryable: true };
+        return this.failedOver(f, {
+          error: { status: 502, body, retryAfter: null },
+          retryable: true,
+        });
       }
       report.upstreamStatus = response.status;
 
       if (response.ok) {
         pool.succeeded(member);
-        return {
-          kind: "done",
-          response: await this.success(member, response, request, report, call),
-        };
+        return await this.success(member, response, request, report, call);
       }
 
       // An error body is small and read at once: the client is followed from here on.
       call.follow();
       const text = await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "");
       call.release();
-      if (request.clientRequest.signal.aborted) return { kind: "done", response: clientGone() };
+      if (request.clientRequest.signal.aborted) return clientGone();
       const error = parseUpstreamError(response.status, text);
       const message = redact(error.message).replaceAll(auth.token, "[redacted]");
       report.upstreamError = message;
@@ -404,9 +413,9 @@ export class UpstreamClient {
             } catch (tokenError) {
               metrics?.refresh(member.name, "failed");
               if (request.clientRequest.signal.aborted) {
-                return { kind: "done", response: clientGone() };
+                return clientGone();
               }
-              return { kind: "next", tokenError, retryable: false };
+              return this.failedOver(f, { tokenError, retryable: false });
             }
             continue;
           }
@@ -415,17 +424,16 @@ export class UpstreamClient {
             const body = JSON.stringify(
               openAIError(401, FREE_TIER_ENDED_MESSAGE, "oauth_rejected"),
             );
-            return {
-              kind: "next",
+            return this.failedOver(f, {
               error: { status: 401, body, retryAfter: null },
               retryable: false,
-            };
+            });
           }
-          return { kind: "next", error: upstreamError, retryable: false };
+          return this.failedOver(f, { error: upstreamError, retryable: false });
         }
         case "arrears":
           pool.rejected(member, "arrears", clip(message));
-          return { kind: "next", error: upstreamError, retryable: false };
+          return this.failedOver(f, { error: upstreamError, retryable: false });
         case "quota": {
           const now = options.now();
           const asked = parseRetryAfter(retryAfter, now);
@@ -434,28 +442,25 @@ export class UpstreamClient {
             daily: auth.kind === "oauth" || DAILY.test(message),
             message: clip(message),
           });
-          return { kind: "next", error: upstreamError, retryable: false };
+          return this.failedOver(f, { error: upstreamError, retryable: false });
         }
         case "throttle": {
           const asked = parseRetryAfter(retryAfter, options.now());
           pool.throttled(member, asked === undefined ? undefined : options.now() + asked);
-          return { kind: "next", error: upstreamError, retryable: true };
+          return this.failedOver(f, { error: upstreamError, retryable: true });
         }
         case "server":
-          return { kind: "next", error: upstreamError, retryable: true };
+          return this.failedOver(f, { error: upstreamError, retryable: true });
         default:
           if (response.status === 405 && CODING_AGENTS.test(error.message)) {
-            return {
-              kind: "done",
-              response: jsonResponse(
-                405,
-                openAIError(405, codingPlanMessage(request.userAgent), "coding_plan_client"),
-              ),
-            };
+            return jsonResponse(
+              405,
+              openAIError(405, codingPlanMessage(request.userAgent), "coding_plan_client"),
+            );
           }
           // The request itself (400, 404, 413, 422) or a gateway timeout: another account
           // would answer the same.
-          return { kind: "done", response: errorResponse(upstreamError) };
+          return errorResponse(upstreamError);
       }
     }
   }

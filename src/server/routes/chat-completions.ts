@@ -6,7 +6,7 @@
  */
 import type { UpstreamAuth } from "../../credentials/types.ts";
 import type { Member } from "../../pool/pool.ts";
-import { jsonResponse } from "../../upstream/client.ts";
+import { type ForwardRequest, jsonResponse } from "../../upstream/client.ts";
 import { openAIError } from "../../upstream/errors.ts";
 import { readBody } from "../body.ts";
 import { scanChatBody } from "../json-scan.ts";
@@ -17,7 +17,8 @@ export const OAUTH_DEFAULT_MODEL = "coder-model";
 
 const decoder = new TextDecoder();
 
-export async function chatCompletions(ctx: RouteContext): Promise<Response> {
+/** The request to send upstream, or the client's error. */
+export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest | Response> {
   const { request, entry } = ctx;
   const read = await readBody(request, ctx.maxBodyBytes);
   if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
@@ -80,21 +81,17 @@ export async function chatCompletions(ctx: RouteContext): Promise<Response> {
     return rewritten.text;
   };
 
-  // Not awaited: this function's frame need not stay alive while the upstream answers.
-  return ctx.client.forward(
-    {
-      method: "POST",
-      path: "/chat/completions",
-      body: payload,
-      contentType: "application/json",
-      accept: request.headers.get("accept"),
-      userAgent: request.headers.get("user-agent"),
-      clientRequest: request,
-      connection: ctx.connection,
-      usage: true,
-    },
-    ctx.report,
-  );
+  return {
+    method: "POST",
+    path: "/chat/completions",
+    body: payload,
+    contentType: "application/json",
+    accept: request.headers.get("accept"),
+    userAgent: request.headers.get("user-agent"),
+    clientRequest: request,
+    connection: ctx.connection,
+    usage: true,
+  };
 }
 
 /** The OAuth portal's alias, or what the account maps it to (API-key plans name models differently). */

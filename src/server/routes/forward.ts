@@ -1,9 +1,10 @@
 /** Any other `/v1/...` path: forwarded to the same upstream base as is (method, body, type). */
+import type { ForwardRequest } from "../../upstream/client.ts";
 import { readBody } from "../body.ts";
 import { tooLarge } from "./chat-completions.ts";
 import type { RouteContext } from "./context.ts";
 
-export async function forwardOther(ctx: RouteContext): Promise<Response> {
+export async function forwardOther(ctx: RouteContext): Promise<ForwardRequest | Response> {
   const { request } = ctx;
   let body: Uint8Array<ArrayBuffer> | null = null;
   if (request.method !== "GET" && request.method !== "HEAD") {
@@ -12,18 +13,14 @@ export async function forwardOther(ctx: RouteContext): Promise<Response> {
     if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
     body = read.bytes;
   }
-  // Not awaited: this function's frame need not stay alive while the upstream answers.
-  return ctx.client.forward(
-    {
-      method: request.method,
-      path: ctx.path.slice("/v1".length) + ctx.search,
-      body,
-      contentType: request.headers.get("content-type"),
-      accept: request.headers.get("accept"),
-      userAgent: request.headers.get("user-agent"),
-      clientRequest: request,
-      connection: ctx.connection,
-    },
-    ctx.report,
-  );
+  return {
+    method: request.method,
+    path: ctx.path.slice("/v1".length) + ctx.search,
+    body,
+    contentType: request.headers.get("content-type"),
+    accept: request.headers.get("accept"),
+    userAgent: request.headers.get("user-agent"),
+    clientRequest: request,
+    connection: ctx.connection,
+  };
 }
