@@ -8,6 +8,11 @@
  * their deadline, and tells a call once that it is slow, which is when the caller subscribes to
  * the client's abort signal and lifts the server's own idle timeout. A timeout fires up to one
  * tick late. The tick runs only while calls are watched.
+ *
+ * The watched calls form a list linked through the entries, not a Set: on Bun a long-lived Set
+ * that calls keep joining and leaving makes every young collection rescan its storage. Measured
+ * with calls coming and going 16 at a time: the same loop took twice the time with a Set, and
+ * `qwen serve` under load visited ~600 KB per young collection where the floor visits ~10 KB.
  */
 
 export interface Watch {
@@ -31,6 +36,9 @@ class Entry implements Watch {
   seenActivity = 0;
   activity = 0;
   isSlow = false;
+  watched = false;
+  prev: Entry | undefined = undefined;
+  next: Entry | undefined = undefined;
 
   constructor(
     private readonly dog: Watchdog,
@@ -53,7 +61,8 @@ class Entry implements Watch {
 
 export class Watchdog {
   readonly tickMs: number;
-  readonly #entries = new Set<Entry>();
+  #head: Entry | undefined;
+  #size = 0;
   #interval: ReturnType<typeof setInterval> | undefined;
 
   /** `shortestTimeoutMs`: the smallest timeout the caller will use (sets the tick). */
@@ -69,12 +78,19 @@ export class Watchdog {
 
   /** How many calls are watched now. */
   get size(): number {
-    return this.#entries.size;
+    return this.#size;
   }
 
   /** @internal */
   rewatch(entry: Entry): void {
-    this.#entries.add(entry);
+    if (!entry.watched) {
+      entry.watched = true;
+      entry.prev = undefined;
+      entry.next = this.#head;
+      if (this.#head !== undefined) this.#head.prev = entry;
+      this.#head = entry;
+      this.#size++;
+    }
     if (this.#interval === undefined) {
       this.#interval = setInterval(() => this.#tick(), this.tickMs);
       // A watched call keeps the process alive through its own socket, not through this tick.
@@ -84,28 +100,38 @@ export class Watchdog {
 
   /** @internal */
   unwatch(entry: Entry): void {
-    this.#entries.delete(entry);
+    if (!entry.watched) return;
+    entry.watched = false;
+    const { prev, next } = entry;
+    if (prev === undefined) this.#head = next;
+    else prev.next = next;
+    if (next !== undefined) next.prev = prev;
+    entry.prev = undefined;
+    // `next` stays: a tick may stand on this entry, and goes on from there.
+    this.#size--;
   }
 
   #tick(): void {
-    if (this.#entries.size === 0) {
+    if (this.#size === 0) {
       clearInterval(this.#interval);
       this.#interval = undefined;
       return;
     }
     const now = performance.now();
-    for (const entry of this.#entries) {
+    for (let entry = this.#head; entry !== undefined; entry = entry.next) {
+      // A hook may have stopped this entry (or another one) while the walk went on.
+      if (!entry.watched) continue;
       if (!entry.isSlow) {
         entry.isSlow = true;
         entry.hooks.slow?.();
         // `slow` may have stopped it (the client had already left).
-        if (!this.#entries.has(entry)) continue;
+        if (!entry.watched) continue;
       }
       if (entry.activity !== entry.seenActivity) {
         entry.seenActivity = entry.activity;
         entry.deadline = now + entry.timeoutMs;
       } else if (now >= entry.deadline) {
-        this.#entries.delete(entry);
+        this.unwatch(entry);
         entry.hooks.expire();
       }
     }

@@ -59,4 +59,53 @@ describe("Watchdog", () => {
     await sleep(200);
     assert.equal(expired, 1);
   });
+
+  it("keeps count of many calls coming and going, in any order", () => {
+    const dog = new Watchdog(1_000);
+    const watches = Array.from({ length: 10 }, () => dog.watch(1_000, { expire() {} }));
+    assert.equal(dog.size, 10);
+    for (const i of [0, 9, 4, 5, 1]) watches[i].stop();
+    assert.equal(dog.size, 5);
+    watches[4].stop();
+    assert.equal(dog.size, 5, "stopping twice counts once");
+    watches[0].restart(1_000);
+    assert.equal(dog.size, 6, "a restart after a stop watches it again");
+    watches[0].restart(1_000);
+    assert.equal(dog.size, 6, "a restart of a watched call does not add it twice");
+    for (const watch of watches) watch.stop();
+    assert.equal(dog.size, 0);
+  });
+
+  for (const hook of ["slow", "expire"] as const) {
+    it(`never expires calls that another call's ${hook} hook stopped during a tick`, async () => {
+      const dog = new Watchdog(50);
+      const expired: number[] = [];
+      let stopped: number[] = [];
+      const watches: { stop(): void }[] = [];
+      for (let i = 0; i < 6; i++) {
+        // The first call to get here stops all the others, wherever the walk stands.
+        const stopOthers = () => {
+          if (stopped.length > 0) return;
+          stopped = [0, 1, 2, 3, 4, 5].filter((n) => n !== i);
+          for (const n of stopped) watches[n].stop();
+        };
+        watches.push(dog.watch(
+          50,
+          hook === "slow" ? { slow: stopOthers, expire: () => expired.push(i) } : {
+            expire: () => {
+              expired.push(i);
+              stopOthers();
+            },
+          },
+        ));
+      }
+      await sleep(200);
+      assert.equal(stopped.length, 5);
+      assert.deepEqual(
+        expired.sort(),
+        [0, 1, 2, 3, 4, 5].filter((n) => !stopped.includes(n)),
+      );
+      assert.equal(dog.size, 0);
+    });
+  }
 });
