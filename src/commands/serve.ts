@@ -150,6 +150,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     pool,
     metrics,
     fetch: ctx.fetch,
+    fetchHeaders: runtime.fetchHeaders,
     logger,
     security: {
       apiKeys: config.apiKeys,

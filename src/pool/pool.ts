@@ -53,8 +53,11 @@ export class Member {
   headerUserAgent: string | null = null;
   headerKind?: string;
   headers: Record<string, string> = {};
-  /** `headers` plus a content type and accept, by `type\naccept`; cleared with `headers`. */
-  headerVariants = new Map<string, Record<string, string>>();
+  /**
+   * `headers` plus a content type and accept, by `type\naccept`, in the form handed to fetch;
+   * cleared with `headers`.
+   */
+  headerVariants = new Map<string, HeadersInit>();
 
   constructor(entry: PoolEntry, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;

@@ -35,6 +35,9 @@ export const bunRuntime: Runtime = {
   args() {
     return Bun.argv.slice(2);
   },
+  fetchHeaders(headers) {
+    return new Headers(headers);
+  },
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: ReturnType<typeof Bun.serve>;
     // A busy spell leaves its garbage (request and answer bodies) on the heap: nothing prompts

@@ -27,6 +27,9 @@ export const denoRuntime: Runtime = {
   args() {
     return [...Deno.args];
   },
+  fetchHeaders(headers) {
+    return headers;
+  },
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: Deno.HttpServer<Deno.NetAddr>;
     try {

@@ -34,6 +34,13 @@ export interface Runtime {
   /** Command-line arguments after the program/script name. */
   args(): string[];
   serve(handler: Handler, options: ServeOptions): Promise<Server>;
+  /**
+   * A fixed set of request headers in the form this runtime's fetch takes fastest, for a set
+   * built once and sent many times. Measured per `new Request` with 7 headers: Bun copies a
+   * Headers object natively (0.5 us against 1.1 us for a record); Deno reads a record in 4.8 us
+   * and iterates a Headers object in 11.
+   */
+  fetchHeaders(headers: Record<string, string>): HeadersInit;
   /** Whether the file descriptor (0, 1, 2) is a terminal. */
   isTerminal(fd: 0 | 1 | 2): boolean;
   /** Turns raw mode on or off for stdin, for hidden prompts. */

@@ -27,6 +27,8 @@ import { type Watch, Watchdog, type WatchHooks } from "./watchdog.ts";
 
 export interface UpstreamClientOptions {
   fetch: Fetch;
+  /** The form of a fixed header set that `fetch` takes fastest; a record by default. */
+  fetchHeaders?: (headers: Record<string, string>) => HeadersInit;
   pool: AccountPool;
   userAgent: string;
   firstByteTimeoutMs: number;
@@ -538,21 +540,26 @@ export class UpstreamClient {
     });
   }
 
+  /**
+   * The headers of a call, built once per account, token and (content type, accept): clients
+   * send the same few kinds of requests. Kept in the form the runtime's fetch copies fastest (on
+   * Bun a Headers object: ~2 us of CPU per request less than a record, pinned, tiny JSON at
+   * c=16). Never changed once built, so calls share it.
+   */
   private requestHeaders(
     member: Member,
     auth: UpstreamAuth,
     request: ForwardRequest,
-  ): Record<string, string> {
+  ): HeadersInit {
     const base = this.headersFor(member, auth, request.userAgent);
     const { contentType, accept } = request;
-    if (contentType === null && accept === null) return base;
-    // Clients send one or two kinds of requests: the same few header sets, built once.
     const key = `${contentType}\n${accept}`;
     let headers = member.headerVariants.get(key);
     if (headers === undefined) {
-      headers = { ...base };
-      if (contentType !== null) headers["content-type"] = contentType;
-      if (accept !== null) headers["accept"] = accept;
+      const record = { ...base };
+      if (contentType !== null) record["content-type"] = contentType;
+      if (accept !== null) record["accept"] = accept;
+      headers = this.options.fetchHeaders?.(record) ?? record;
       if (member.headerVariants.size < MAX_HEADER_VARIANTS) member.headerVariants.set(key, headers);
     }
     return headers;

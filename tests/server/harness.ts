@@ -3,6 +3,7 @@
  * `new Request(...)` as if it were served on 127.0.0.1:8080.
  */
 import { AccountPool, type PoolEntry } from "../../src/pool/pool.ts";
+import { runtime } from "../../src/runtime/mod.ts";
 import { type AppDeps, createApp } from "../../src/server/app.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { createLogger, type RequestLogEntry } from "../../src/server/log.ts";
@@ -44,6 +45,8 @@ export async function setup(options: HarnessOptions = {}) {
     pool,
     metrics,
     fetch: (input, init) => fetch(input, init),
+    // The form the runtime running the tests takes, as qwen serve passes it.
+    fetchHeaders: runtime.fetchHeaders,
     logger: {
       verbose: false,
       request(entry) {
