@@ -272,8 +272,8 @@ export class UpstreamClient {
     const { pool } = this.options;
     const round = pool.candidates();
     if (round.length === 0) return Promise.resolve(pool.unavailableResponse());
-    // While the upstream answers, the attempt's frame is the only one: the failover steps run
-    // only after a failure. On Bun each frame an in-flight request keeps alive (a function, its
+    // While the upstream answers, the attempt's frame is the client's only one: the failover steps
+    // run only after a failure. On Bun each frame an in-flight request keeps alive (a function, its
     // scope, a generator, a promise) is promoted by every young collection: CPU under load.
     return this.attempt(new Forwarding(request, report, round));
   }
