@@ -62,6 +62,8 @@ class Entry implements Watch {
 export class Watchdog {
   readonly tickMs: number;
   #head: Entry | undefined;
+  /** The entry a running tick visits next (hooks may stop it). */
+  #cursor: Entry | undefined;
   #size = 0;
   #interval: ReturnType<typeof setInterval> | undefined;
 
@@ -106,8 +108,11 @@ export class Watchdog {
     if (prev === undefined) this.#head = next;
     else prev.next = next;
     if (next !== undefined) next.prev = prev;
+    // A running tick goes on past it. No links are left behind: a stopped entry that pointed into
+    // the list would keep the later calls (and what their hooks reach) alive as long as itself.
+    if (this.#cursor === entry) this.#cursor = next;
     entry.prev = undefined;
-    // `next` stays: a tick may stand on this entry, and goes on from there.
+    entry.next = undefined;
     this.#size--;
   }
 
@@ -118,9 +123,8 @@ export class Watchdog {
       return;
     }
     const now = performance.now();
-    for (let entry = this.#head; entry !== undefined; entry = entry.next) {
-      // A hook may have stopped this entry (or another one) while the walk went on.
-      if (!entry.watched) continue;
+    for (let entry = this.#head; entry !== undefined; entry = this.#cursor) {
+      this.#cursor = entry.next;
       if (!entry.isSlow) {
         entry.isSlow = true;
         entry.hooks.slow?.();
@@ -135,5 +139,6 @@ export class Watchdog {
         entry.hooks.expire();
       }
     }
+    this.#cursor = undefined;
   }
 }
