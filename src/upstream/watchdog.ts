@@ -87,7 +87,6 @@ export class Watchdog {
   rewatch(entry: Entry): void {
     if (!entry.watched) {
       entry.watched = true;
-      entry.prev = undefined;
       entry.next = this.#head;
       if (this.#head !== undefined) this.#head.prev = entry;
       this.#head = entry;
@@ -123,6 +122,7 @@ export class Watchdog {
       return;
     }
     const now = performance.now();
+    // Ends when the cursor is past the last entry, so it holds nothing between ticks.
     for (let entry = this.#head; entry !== undefined; entry = this.#cursor) {
       this.#cursor = entry.next;
       if (!entry.isSlow) {
@@ -139,6 +139,5 @@ export class Watchdog {
         entry.hooks.expire();
       }
     }
-    this.#cursor = undefined;
   }
 }
