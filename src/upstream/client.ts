@@ -310,7 +310,6 @@ export class UpstreamClient {
     }
 
     if (failure.error) {
-      const headers = new Headers({ "content-type": "application/json" });
       let after = failure.error.retryAfter;
       if (after === null && failure.error.status === 429) {
         const soonest = pool.soonestRecovery();
@@ -318,8 +317,7 @@ export class UpstreamClient {
           after = String(Math.max(1, Math.ceil((soonest - options.now()) / 1000)));
         }
       }
-      if (after !== null) headers.set("retry-after", after);
-      return new Response(failure.error.body, { status: failure.error.status, headers });
+      return errorResponse({ ...failure.error, retryAfter: after });
     }
     if (failure.tokenError !== undefined && pool.size === 1) {
       return tokenErrorResponse(failure.tokenError, request.clientRequest.signal);
