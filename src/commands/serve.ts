@@ -151,6 +151,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     metrics,
     fetch: ctx.fetch,
     fetchHeaders: runtime.fetchHeaders,
+    scanAsText: runtime.scanAsText,
     logger,
     security: {
       apiKeys: config.apiKeys,

@@ -38,6 +38,7 @@ export const bunRuntime: Runtime = {
   fetchHeaders(headers) {
     return new Headers(headers);
   },
+  scanAsText: false,
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: ReturnType<typeof Bun.serve>;
     // A busy spell leaves its garbage (request and answer bodies) on the heap: nothing prompts

@@ -30,6 +30,7 @@ export const denoRuntime: Runtime = {
   fetchHeaders(headers) {
     return headers;
   },
+  scanAsText: true,
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: Deno.HttpServer<Deno.NetAddr>;
     try {

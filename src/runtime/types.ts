@@ -41,6 +41,14 @@ export interface Runtime {
    * and iterates a Headers object in 11.
    */
   fetchHeaders(headers: Record<string, string>): HeadersInit;
+  /**
+   * Whether a request body is scanned faster as the string it decodes to than as bytes
+   * (server/json-scan.ts). Measured on a 50 KB chat request: Deno decodes it in 2.5 us and V8
+   * searches a string for a quote with vector instructions, where its Uint8Array.indexOf goes
+   * byte by byte (34 us as bytes, 14 us decoded and scanned); Bun's byte search is memchr
+   * and its decode costs 4.7 us (7 us as bytes).
+   */
+  readonly scanAsText: boolean;
   /** Whether the file descriptor (0, 1, 2) is a terminal. */
   isTerminal(fd: 0 | 1 | 2): boolean;
   /** Turns raw mode on or off for stdin, for hidden prompts. */

@@ -38,6 +38,8 @@ export interface AppDeps {
   fetch: Fetch;
   /** The form of a fixed header set that `fetch` takes fastest (the runtime's fetchHeaders). */
   fetchHeaders?: (headers: Record<string, string>) => HeadersInit;
+  /** Whether request bodies are scanned as text (the runtime's scanAsText); bytes otherwise. */
+  scanAsText?: boolean;
   logger: Logger;
   security: SecurityOptions;
   userAgent: string;
@@ -57,6 +59,7 @@ export type App = (request: Request, info?: RequestInfo) => Promise<Response>;
 export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const scanAsText = deps.scanAsText ?? false;
   const guard = new Guard(deps.security);
   const pool = deps.pool ?? poolOf(deps.tokens);
   const metrics = deps.metrics;
@@ -165,6 +168,7 @@ export function createApp(deps: AppDeps): App {
       client,
       pool,
       maxBodyBytes,
+      scanAsText,
       // A model may think for minutes before its first byte, and a stream may pause: our own
       // timeouts bound those waits. Lifted only for calls that last (see watchdog.ts).
       connection: info ?? NO_CONNECTION,

@@ -1,15 +1,20 @@
 /**
  * The two facts a chat completion request needs checked (a JSON object with a `messages`
- * array) and its `model`, read from the bytes without building the object: strings are skipped
- * with a native `indexOf` of the closing quote, only the structure between them is walked.
- * `JSON.parse` of a 50 KB coding-agent request costs tens of microseconds under load and makes
- * garbage of every string in it; this scan costs a few and allocates nothing but the model name.
+ * array) and its `model`, read without building the object: strings are skipped with a native
+ * `indexOf` of the closing quote, only the structure between them is walked. `JSON.parse` of a
+ * 50 KB coding-agent request costs tens of microseconds under load and makes garbage of every
+ * string in it; this scan costs a few and allocates nothing but the model name.
+ *
+ * It reads the body as bytes or as the string they decode to, whichever the runtime searches
+ * faster (Runtime.scanAsText): JSON's structural characters are ASCII and a UTF-8 sequence never
+ * contains an ASCII byte, so both forms have the same structure. In one process a scan always
+ * sees one of the two, so the type test at each access is predicted and costs little (on Bun,
+ * bytes: ~0.4 us on a 50 KB body).
  *
  * It answers only for a well-formed top-level object with a `messages` array; anything else
  * (an array, a syntax error, escapes in a top-level key, nesting too deep) returns undefined
  * and the caller parses the body as before, for the same answers and error messages.
  */
-import { bytesEqual, hasByte } from "../bytes.ts";
 
 export interface ChatBodyScan {
   /** The value of the last top-level `model` key when it is a string. */
@@ -18,125 +23,143 @@ export interface ChatBodyScan {
   hasModel: boolean;
 }
 
+/** A request body: its bytes, or the string they decode to (keeping a byte order mark). */
+export type JsonSource = Uint8Array | string;
+
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 const MAX_DEPTH = 256;
-const MODEL = [0x6d, 0x6f, 0x64, 0x65, 0x6c]; // model
-const MESSAGES = [0x6d, 0x65, 0x73, 0x73, 0x61, 0x67, 0x65, 0x73]; // messages
-const TRUE = [0x74, 0x72, 0x75, 0x65];
-const FALSE = [0x66, 0x61, 0x6c, 0x73, 0x65];
-const NULL = [0x6e, 0x75, 0x6c, 0x6c];
 
 const decoder = new TextDecoder();
 
-export function scanChatBody(bytes: Uint8Array): ChatBodyScan | undefined {
+export function scanChatBody(body: JsonSource): ChatBodyScan | undefined {
   try {
-    return scan(bytes);
+    return scan(body);
   } catch {
     return undefined; // a model string JSON.parse refuses: the slow path words the error
   }
 }
 
-function scan(b: Uint8Array): ChatBodyScan | undefined {
-  let i = ws(b, 0);
-  if (b[i] !== 0x7b) return undefined; // {
-  i = ws(b, i + 1);
+function at(t: JsonSource, i: number): number {
+  return typeof t === "string" ? t.charCodeAt(i) : t[i];
+}
+
+/** The index of the next quote from `from`, or -1. */
+function quoteFrom(t: JsonSource, from: number): number {
+  return typeof t === "string" ? t.indexOf('"', from) : t.indexOf(QUOTE, from);
+}
+
+/** Whether `t[start..end)` spells the ASCII `word` exactly. */
+function spells(t: JsonSource, start: number, end: number, word: string): boolean {
+  if (end - start !== word.length) return false;
+  for (let k = 0; k < word.length; k++) if (at(t, start + k) !== word.charCodeAt(k)) return false;
+  return true;
+}
+
+function scan(t: JsonSource): ChatBodyScan | undefined {
+  let i = ws(t, 0);
+  if (at(t, i) !== 0x7b) return undefined; // {
+  i = ws(t, i + 1);
   let model: string | undefined;
   let hasModel = false;
   let messagesArray = false;
-  if (b[i] === 0x7d) return undefined; // {} has no messages
+  if (at(t, i) === 0x7d) return undefined; // {} has no messages
   for (;;) {
-    if (b[i] !== QUOTE) return undefined;
+    if (at(t, i) !== QUOTE) return undefined;
     const keyStart = i + 1;
-    const keyEnd = skipString(b, i);
+    const keyEnd = skipString(t, i);
     if (keyEnd < 0) return undefined;
-    const isModel = bytesEqual(b, keyStart, keyEnd - 1, MODEL);
-    const isMessages = !isModel && bytesEqual(b, keyStart, keyEnd - 1, MESSAGES);
-    if (!isModel && !isMessages && hasByte(b, keyStart, keyEnd - 1, BACKSLASH)) {
-      return undefined; // an escaped key might spell one of ours
+    const isModel = spells(t, keyStart, keyEnd - 1, "model");
+    const isMessages = !isModel && spells(t, keyStart, keyEnd - 1, "messages");
+    if (!isModel && !isMessages) {
+      // An escaped key might spell one of ours.
+      for (let k = keyStart; k < keyEnd - 1; k++) if (at(t, k) === BACKSLASH) return undefined;
     }
-    i = ws(b, keyEnd);
-    if (b[i] !== 0x3a) return undefined; // :
-    i = ws(b, i + 1);
+    i = ws(t, keyEnd);
+    if (at(t, i) !== 0x3a) return undefined; // :
+    i = ws(t, i + 1);
     const valueStart = i;
-    i = skipValue(b, i, 0);
+    i = skipValue(t, i, 0);
     if (i < 0) return undefined;
     if (isModel) {
       hasModel = true;
-      model = b[valueStart] === QUOTE
-        ? JSON.parse(decoder.decode(b.subarray(valueStart, i))) as string
-        : undefined;
+      model = at(t, valueStart) === QUOTE ? parseString(t, valueStart, i) : undefined;
     } else if (isMessages) {
-      messagesArray = b[valueStart] === 0x5b; // [
+      messagesArray = at(t, valueStart) === 0x5b; // [
     }
-    i = ws(b, i);
-    if (b[i] === 0x2c) { // ,
-      i = ws(b, i + 1);
+    i = ws(t, i);
+    if (at(t, i) === 0x2c) { // ,
+      i = ws(t, i + 1);
       continue;
     }
-    if (b[i] !== 0x7d) return undefined; // }
-    i = ws(b, i + 1);
+    if (at(t, i) !== 0x7d) return undefined; // }
+    i = ws(t, i + 1);
     break;
   }
-  if (i !== b.length || !messagesArray) return undefined;
+  if (i !== t.length || !messagesArray) return undefined;
   return { model, hasModel };
 }
 
-function ws(b: Uint8Array, i: number): number {
+function parseString(t: JsonSource, start: number, end: number): string {
+  const text = typeof t === "string" ? t.slice(start, end) : decoder.decode(t.subarray(start, end));
+  return JSON.parse(text) as string;
+}
+
+function ws(t: JsonSource, i: number): number {
   for (;;) {
-    const c = b[i];
+    const c = at(t, i);
     if (c !== 0x20 && c !== 0x0a && c !== 0x0d && c !== 0x09) return i;
     i++;
   }
 }
 
 /** `i` at the opening quote; the index after the closing one, or -1. */
-function skipString(b: Uint8Array, i: number): number {
+function skipString(t: JsonSource, i: number): number {
   let from = i + 1;
   for (;;) {
-    const q = b.indexOf(QUOTE, from);
+    const q = quoteFrom(t, from);
     if (q < 0) return -1;
     let k = q - 1;
-    while (k > i && b[k] === BACKSLASH) k--;
+    while (k > i && at(t, k) === BACKSLASH) k--;
     if (((q - 1 - k) & 1) === 0) return q + 1;
     from = q + 1;
   }
 }
 
-/** `i` at the first byte of a value; the index after it, or -1 when it is not well formed. */
-function skipValue(b: Uint8Array, i: number, depth: number): number {
-  const c = b[i];
-  if (c === QUOTE) return skipString(b, i);
+/** `i` at the first character of a value; the index after it, or -1 when it is not well formed. */
+function skipValue(t: JsonSource, i: number, depth: number): number {
+  const c = at(t, i);
+  if (c === QUOTE) return skipString(t, i);
   if (c === 0x7b || c === 0x5b) { // { [
     if (depth >= MAX_DEPTH) return -1;
     const object = c === 0x7b;
     const close = object ? 0x7d : 0x5d;
-    i = ws(b, i + 1);
-    if (b[i] === close) return i + 1;
+    i = ws(t, i + 1);
+    if (at(t, i) === close) return i + 1;
     for (;;) {
       if (object) {
-        if (b[i] !== QUOTE) return -1;
-        i = ws(b, skipString(b, i));
-        if (i < 0 || b[i] !== 0x3a) return -1;
-        i = ws(b, i + 1);
+        if (at(t, i) !== QUOTE) return -1;
+        i = ws(t, skipString(t, i));
+        if (i < 0 || at(t, i) !== 0x3a) return -1;
+        i = ws(t, i + 1);
       }
-      i = skipValue(b, i, depth + 1);
+      i = skipValue(t, i, depth + 1);
       if (i < 0) return -1;
-      i = ws(b, i);
-      if (b[i] === 0x2c) {
-        i = ws(b, i + 1);
+      i = ws(t, i);
+      if (at(t, i) === 0x2c) {
+        i = ws(t, i + 1);
         continue;
       }
-      return b[i] === close ? i + 1 : -1;
+      return at(t, i) === close ? i + 1 : -1;
     }
   }
-  if (c === 0x74) return bytesEqual(b, i, i + 4, TRUE) ? i + 4 : -1;
-  if (c === 0x66) return bytesEqual(b, i, i + 5, FALSE) ? i + 5 : -1;
-  if (c === 0x6e) return bytesEqual(b, i, i + 4, NULL) ? i + 4 : -1;
+  if (c === 0x74) return spells(t, i, i + 4, "true") ? i + 4 : -1;
+  if (c === 0x66) return spells(t, i, i + 5, "false") ? i + 5 : -1;
+  if (c === 0x6e) return spells(t, i, i + 4, "null") ? i + 4 : -1;
   if (c === 0x2d || (c >= 0x30 && c <= 0x39)) {
     let j = i + 1;
     for (;;) {
-      const d = b[j];
+      const d = at(t, j);
       // Digits, '.', 'e', 'E', '+', '-': the number's exact grammar is the upstream's to check.
       if (
         (d >= 0x30 && d <= 0x39) || d === 0x2e || d === 0x65 || d === 0x45 || d === 0x2b ||

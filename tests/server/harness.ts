@@ -47,6 +47,7 @@ export async function setup(options: HarnessOptions = {}) {
     fetch: (input, init) => fetch(input, init),
     // The form the runtime running the tests takes, as qwen serve passes it.
     fetchHeaders: runtime.fetchHeaders,
+    scanAsText: runtime.scanAsText,
     logger: {
       verbose: false,
       request(entry) {

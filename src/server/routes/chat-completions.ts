@@ -16,6 +16,8 @@ import type { RouteContext } from "./context.ts";
 export const OAUTH_DEFAULT_MODEL = "coder-model";
 
 const decoder = new TextDecoder();
+/** For the scan: a byte order mark stays, so the scan refuses it as it refuses the bytes. */
+const scanDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 
 /** The request to send upstream, or the client's error. */
 export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest | Response> {
@@ -25,7 +27,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
 
   // The usual request (an object with `messages` and a `model`) is checked without parsing it;
   // anything else, or a model to rewrite, takes JSON.parse as before.
-  const scan = scanChatBody(read.bytes);
+  const scan = scanChatBody(ctx.scanAsText ? scanDecoder.decode(read.bytes) : read.bytes);
   let body: Record<string, unknown> | undefined;
   if (scan === undefined || !scan.hasModel) {
     let json: unknown;
