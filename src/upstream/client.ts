@@ -15,7 +15,7 @@ import { USAGE_TAIL_BYTES, usageFromBytes, usageFromChunks } from "../pool/usage
 import { redact } from "../server/log.ts";
 import type { Metrics } from "../server/metrics.ts";
 import { openAIError, parseUpstreamError } from "./errors.ts";
-import { authHeaders, responseHeaders } from "./headers.ts";
+import { authHeaders, relayedResponse } from "./headers.ts";
 import {
   IdleTimeoutError,
   passThrough,
@@ -481,17 +481,14 @@ export class UpstreamClient {
     const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
     if (status === 204 || status === 205 || status === 304 || (sse && response.body === null)) {
       call.release();
-      return new Response(null, { status, headers: responseHeaders(response.headers) });
+      return relayedResponse(null, status, response.headers);
     }
     if (!sse) {
       if (!request.usage) {
         // Handing the body over as is lets the runtime pipe it natively; if the client leaves,
         // the runtime cancels it and with it the fetch.
         call.release();
-        return new Response(response.body, {
-          status: response.status,
-          headers: responseHeaders(response.headers),
-        });
+        return relayedResponse(response.body, status, response.headers);
       }
       // A JSON answer arrives in one piece once the model is done: read it whole (natively),
       // find its usage near the end, and send the same bytes.
@@ -519,10 +516,7 @@ export class UpstreamClient {
       }
       const usage = usageFromBytes(bytes);
       if (usage) pool.usage(member, usage);
-      return new Response(bytes, {
-        status: response.status,
-        headers: responseHeaders(response.headers),
-      });
+      return relayedResponse(bytes, status, response.headers);
     }
     report.streaming = true;
     if (metrics) metrics.openStreams++;
@@ -532,10 +526,7 @@ export class UpstreamClient {
       { sse: true, keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0 },
     );
     call.receiving(options.idleTimeoutMs);
-    return new Response(piped, {
-      status: response.status,
-      headers: responseHeaders(response.headers),
-    });
+    return relayedResponse(piped, status, response.headers);
   }
 
   /**
