@@ -4,9 +4,13 @@
  * features of `qwen serve` require of every request, and nothing else. Its fetch can be aborted
  * (a client that leaves, a timeout); a JSON answer is read whole (its usage is counted); a stream
  * goes through JavaScript chunk by chunk (an idle timeout, an error event when it breaks, the usage
- * at its end). No validation, routing, accounts, logs or metrics. What this costs over the limit
- * (passthrough-bun.ts) is the price of the features on this runtime, however they are written.
+ * at its end), except that a stream whose bytes had all arrived when it was answered goes out as
+ * bytes (as qwen does: src/upstream/pass-through.ts). No validation, routing, accounts, logs or
+ * metrics. What this costs over the limit (passthrough-bun.ts) is the price of the features on
+ * this runtime, however they are written.
  */
+import { concat, takeArrived } from "./take-arrived.ts";
+
 type Send = (url: string, init: RequestInit) => Promise<Response>;
 
 /** The floor's handler for an upstream at `origin`; `send` is fetch (a fake in inflight.ts). */
@@ -31,10 +35,18 @@ export function floorHandler(
       return new Response(await response.bytes(), init);
     }
     const reader = response.body!.getReader();
+    const { parts, next } = await takeArrived(reader);
+    if (next === undefined) return new Response(concat(parts), init);
+    let pending: typeof next | undefined = next;
     return new Response(
       new ReadableStream<Uint8Array>({
+        start(stream) {
+          if (parts.length > 0) stream.enqueue(concat(parts));
+        },
         async pull(stream) {
-          const { done, value } = await reader.read();
+          const read = pending ?? reader.read();
+          pending = undefined;
+          const { done, value } = await read;
           if (done) stream.close();
           else stream.enqueue(value);
         },

@@ -1,7 +1,11 @@
 /**
  * The floor on Deno (`deno run -A floor-deno.ts UPSTREAM_ORIGIN`): what floor-bun.ts is, on Deno,
  * with the cheapest chunk reads found there (a BYOB reader over one reused buffer, as qwen does).
+ * Deno's fetch reads each chunk after the first through its event loop, so here a stream is never
+ * all there when it starts, but the floor starts it the same way as qwen does.
  */
+import { concat, takeArrived } from "./take-arrived.ts";
+
 const upstream = Deno.args[0];
 Deno.serve({
   hostname: "127.0.0.1",
@@ -23,19 +27,34 @@ Deno.serve({
   if (!(response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     return new Response(await response.bytes(), init);
   }
-  const reader = response.body!.getReader({ mode: "byob" });
+  const byob = response.body!.getReader({ mode: "byob" });
   let buffer = new Uint8Array(64 * 1024);
+  const reader = {
+    async read(): Promise<ReadableStreamReadResult<Uint8Array<ArrayBuffer>>> {
+      const { done, value } = await byob.read(buffer);
+      if (done) return { done: true, value: undefined };
+      buffer = new Uint8Array(value.buffer);
+      return { done: false, value: value.slice() };
+    },
+  };
+  const { parts, next } = await takeArrived(reader);
+  if (next === undefined) return new Response(concat(parts), init);
+  let pending: typeof next | undefined = next;
   return new Response(
     new ReadableStream<Uint8Array>({
+      start(stream) {
+        if (parts.length > 0) stream.enqueue(concat(parts));
+      },
       async pull(stream) {
-        const { done, value } = await reader.read(buffer);
+        const read = pending ?? reader.read();
+        pending = undefined;
+        const { done, value } = await read;
         if (done) return stream.close();
-        buffer = new Uint8Array(value.buffer);
-        stream.enqueue(value.slice());
+        stream.enqueue(value);
       },
       cancel(reason) {
         controller.abort(reason);
-        return reader.cancel(reason);
+        return byob.cancel(reason);
       },
     }),
     init,

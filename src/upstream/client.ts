@@ -520,12 +520,12 @@ export class UpstreamClient {
     }
     report.streaming = true;
     if (metrics) metrics.openStreams++;
-    const piped = passThrough(
+    call.receiving(options.idleTimeoutMs);
+    const piped = await passThrough(
       response.body!,
       new StreamedCall(call, options, member, report),
       { sse: true, keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0 },
     );
-    call.receiving(options.idleTimeoutMs);
     return relayedResponse(piped, status, response.headers);
   }
 

@@ -3,6 +3,9 @@
  * buffered, and since a chunk is read only when the client side asks for one (pull), a slow
  * client slows the upstream read instead of filling memory.
  *
+ * What has already arrived when the answer starts is taken at once, and a body that had arrived
+ * whole goes to the client as bytes (see `passThrough`).
+ *
  * What it adds to a bare pipe: an idle limit between chunks (each chunk bumps a counter on the
  * caller's watchdog entry), and an honest end for a stream cut half way. An SSE stream that breaks
  * gets a final `data: {"error":…}` event and closes without `[DONE]`, so a client never mistakes a
@@ -45,6 +48,9 @@ export type PassThroughOutcome =
 
 const encoder = new TextEncoder();
 
+/** Bytes as fetch bodies hold them (over an ArrayBuffer), so a body can be sent as they are. */
+type Bytes = Uint8Array<ArrayBuffer>;
+
 export class IdleTimeoutError extends Error {
   constructor(ms: number) {
     super(`The upstream sent nothing for ${Math.round(ms / 1000)} s`);
@@ -52,21 +58,54 @@ export class IdleTimeoutError extends Error {
   }
 }
 
-export function passThrough(
-  body: ReadableStream<Uint8Array>,
+/**
+ * The body as the client gets it. Reads that settle within a few microtask turns (the bytes were
+ * already in, nothing waits for the network) are taken before the answer starts: when they hold
+ * the whole body, the client gets it as bytes, which the runtime writes natively instead of
+ * pulling a JavaScript stream; otherwise a stream that starts with them and goes on as the
+ * upstream sends. No chunk waits for another, and the answer's headers leave when they would
+ * have. Measured on Bun, pinned, 16 connections, a 20-event answer sent at once: 143 -> 115 us of
+ * CPU per request (the bare pipe: 89), the agent-sized one 202 -> 186 (139). Deno's fetch reads
+ * each chunk after the first through its event loop, so there it always streams, for the cost of
+ * one race (within noise, ~1 %).
+ */
+export async function passThrough(
+  body: ReadableStream<Bytes>,
   call: PassThroughCall,
   options: PassThroughOptions,
-): ReadableStream<Uint8Array> {
-  return new ReadableStream<Uint8Array>(
-    new PassThroughSource(chunkReader(body), call, options.sse, options.keepTailBytes ?? 0),
+): Promise<Bytes | ReadableStream<Bytes>> {
+  const source = new PassThroughSource(
+    chunkReader(body),
+    call,
+    options.sse,
+    options.keepTailBytes ?? 0,
   );
+  return await source.takeArrived() ?? new ReadableStream<Bytes>(source);
+}
+
+/** Gathered at most before the answer starts: past this, the rest streams. */
+const MAX_TAKEN_BYTES = 256 * 1024;
+const hop = () => {};
+const notYet = () => null;
+
+/**
+ * Settles, with null, after a few microtask turns: a read that settles first had its bytes in
+ * hand. Bun settles a read of a body already received within two turns; four leave a margin and
+ * still wait for nothing, since no I/O runs between microtasks.
+ */
+function fewTurns(): Promise<null> {
+  return Promise.resolve().then(hop).then(hop).then(hop).then(notYet);
 }
 
 /** The client side's underlying source: one object per stream, its methods called by the stream. */
-class PassThroughSource implements UnderlyingDefaultSource<Uint8Array> {
+class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
   #ended = false;
   readonly #tail: Uint8Array[] = [];
   #tailBytes = 0;
+  /** What `takeArrived` gathered: the stream's first chunk. */
+  #head?: Bytes;
+  /** The read `takeArrived` left unsettled: the first one `pull` waits for. */
+  #next?: Promise<ReadableStreamReadResult<Bytes>>;
 
   constructor(
     private readonly reader: ChunkReader,
@@ -75,10 +114,59 @@ class PassThroughSource implements UnderlyingDefaultSource<Uint8Array> {
     private readonly keep: number,
   ) {}
 
-  async pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
-    let result: ReadableStreamReadResult<Uint8Array>;
+  /**
+   * Reads what has already arrived: the whole body if it ended meanwhile, else undefined, and
+   * the stream then starts with what was read. A failed read is left to `pull`, which ends the
+   * stream as it ends any broken one.
+   */
+  async takeArrived(): Promise<Bytes | undefined> {
+    const parts: Bytes[] = [];
+    let bytes = 0;
+    while (bytes < MAX_TAKEN_BYTES) {
+      const next = this.reader.read();
+      let result: ReadableStreamReadResult<Bytes> | null;
+      try {
+        result = await Promise.race([next, fewTurns()]);
+      } catch {
+        this.#next = next;
+        break;
+      }
+      if (result === null) {
+        this.#next = next;
+        break;
+      }
+      if (result.done) {
+        if (this.call.signal.aborted) {
+          this.#next = next;
+          break;
+        }
+        this.#end({ kind: "complete" });
+        return parts.length === 1 ? parts[0] : concat(parts, bytes);
+      }
+      this.#took(result.value);
+      parts.push(result.value);
+      bytes += result.value.byteLength;
+    }
+    if (parts.length > 0) this.#head = parts.length === 1 ? parts[0] : concat(parts, bytes);
+    return undefined;
+  }
+
+  async pull(controller: ReadableStreamDefaultController<Bytes>): Promise<void> {
+    const head = this.#head;
+    if (head !== undefined) {
+      this.#head = undefined;
+      controller.enqueue(head);
+      return;
+    }
+    let result: ReadableStreamReadResult<Bytes>;
     try {
-      result = await this.reader.read();
+      const next = this.#next;
+      if (next === undefined) {
+        result = await this.reader.read();
+      } else {
+        this.#next = undefined;
+        result = await next;
+      }
     } catch (error) {
       return this.#fail(controller, error);
     }
@@ -93,16 +181,21 @@ class PassThroughSource implements UnderlyingDefaultSource<Uint8Array> {
       controller.close();
       return;
     }
+    this.#took(result.value);
+    controller.enqueue(result.value);
+  }
+
+  /** A chunk counts as activity, and the last ones are kept for the usage. */
+  #took(chunk: Bytes): void {
     this.call.watch.activity++;
     if (this.keep > 0) {
       const tail = this.#tail;
-      tail.push(result.value);
-      this.#tailBytes += result.value.byteLength;
+      tail.push(chunk);
+      this.#tailBytes += chunk.byteLength;
       while (tail.length > 1 && this.#tailBytes - tail[0].byteLength >= this.keep) {
         this.#tailBytes -= tail.shift()!.byteLength;
       }
     }
-    controller.enqueue(result.value);
   }
 
   cancel(reason: unknown): Promise<void> {
@@ -118,7 +211,7 @@ class PassThroughSource implements UnderlyingDefaultSource<Uint8Array> {
     this.call.ended(outcome);
   }
 
-  #fail(controller: ReadableStreamDefaultController<Uint8Array>, error: unknown): void {
+  #fail(controller: ReadableStreamDefaultController<Bytes>, error: unknown): void {
     if (this.#ended) return;
     const { signal } = this.call;
     const idleError = signal.reason instanceof IdleTimeoutError ? signal.reason : undefined;
@@ -137,6 +230,16 @@ class PassThroughSource implements UnderlyingDefaultSource<Uint8Array> {
   }
 }
 
+function concat(parts: Bytes[], bytes: number): Bytes {
+  const all = new Uint8Array(bytes);
+  let at = 0;
+  for (const part of parts) {
+    all.set(part, at);
+    at += part.byteLength;
+  }
+  return all;
+}
+
 function describe(error: unknown): string {
   if (error instanceof Error) return error.message || error.name;
   return String(error);
@@ -148,7 +251,7 @@ const BUFFER_BYTES = 64 * 1024;
 let byobWorks: boolean | undefined;
 
 interface ChunkReader {
-  read(): Promise<ReadableStreamReadResult<Uint8Array>>;
+  read(): Promise<ReadableStreamReadResult<Bytes>>;
   cancel(reason?: unknown): Promise<void>;
 }
 
@@ -158,7 +261,7 @@ interface ChunkReader {
  * Deno 2.9, a stream of 12 chunks costs 40 % less CPU that way than with the default reader,
  * which allocates a fresh 64 KiB buffer per read. Bun's fetch bodies are not byte streams.
  */
-function chunkReader(body: ReadableStream<Uint8Array>): ChunkReader {
+function chunkReader(body: ReadableStream<Bytes>): ChunkReader {
   let reader: ReadableStreamBYOBReader | undefined;
   if (byobWorks !== false) {
     try {
