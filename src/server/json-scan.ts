@@ -101,8 +101,19 @@ function scan(t: JsonSource): ChatBodyScan | undefined {
 }
 
 function parseString(t: JsonSource, start: number, end: number): string {
-  const text = typeof t === "string" ? t.slice(start, end) : decoder.decode(t.subarray(start, end));
-  return JSON.parse(text) as string;
+  if (typeof t === "string") return JSON.parse(t.slice(start, end)) as string;
+  // A model name is short printable ASCII: read it from the bytes as they are. A view of them
+  // (subarray) would cost more on Bun than the whole scan, since it makes the runtime give the
+  // request's bytes an ArrayBuffer object.
+  let text = "";
+  for (let k = start + 1; k < end - 1; k++) {
+    const c = t[k];
+    if (c >= 0x7f || c < 0x20 || c === BACKSLASH) {
+      return JSON.parse(decoder.decode(t.subarray(start, end))) as string;
+    }
+    text += String.fromCharCode(c);
+  }
+  return text;
 }
 
 function ws(t: JsonSource, i: number): number {

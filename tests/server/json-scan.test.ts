@@ -20,6 +20,8 @@ for (const { name, scan } of forms) {
         '{"messages":[{"content":"a \\\\\\" b \\\\","x":[1,[2,{"y":"}]"}]]}],"model":{"a":1}}',
         '{"model":"first","messages":[],"model":"second"}',
         '{"messages":[],"stream":true,"tools":[{"type":"function","function":{"name":"ü","parameters":{}}}]}',
+        '{"model":"","messages":[]}',
+        '{"model":"a\\u0000b\\/c\\u007f\u007f~ ","messages":[]}',
       ];
       for (const text of bodies) {
         const parsed = JSON.parse(text);
@@ -51,6 +53,7 @@ for (const { name, scan } of forms) {
           '{"mod\\u0065l":"x","messages":[]}',
           '{"messages":["unterminated]}',
           '{"model":"\\x","messages":[]}',
+          '{"model":"a\tb","messages":[]}',
           '\ufeff{"messages":[]}',
           '{"messages":' + "[".repeat(10_000) + "]".repeat(10_000) + "}",
         ]
