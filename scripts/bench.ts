@@ -684,7 +684,8 @@ function render(data: {
   out.push(
     "Requests/s ratios. **floor** = the smallest proxy that does what qwen's features require " +
       "of every request and nothing else: an abortable fetch, the JSON answer read whole (usage), " +
-      "a stream passed chunk by chunk through JavaScript (idle timeout, error event, usage) " +
+      "a stream passed chunk by chunk through JavaScript (idle timeout, error event, usage), " +
+      "sent as one body when it had all arrived by the time it starts, as qwen does " +
       "(scripts/bench/floor-*.ts). floor ÷ limit is the price of those features on the runtime; " +
       "qwen ÷ floor is what qwen's own code costs on top.",
   );
