@@ -100,8 +100,29 @@ function scan(t: JsonSource): ChatBodyScan | undefined {
   return { model, hasModel };
 }
 
+/**
+ * The last model value read, as its JSON text (quotes included) and as bytes: clients send the
+ * same model request after request, and handing back the same string spares building it and lets
+ * the maps keyed by model (accounts' model maps, metrics) reuse its hash.
+ */
+let lastModelText = "";
+let lastModelBytes = new Uint8Array(0);
+let lastModel = "";
+
 function parseString(t: JsonSource, start: number, end: number): string {
-  if (typeof t === "string") return JSON.parse(t.slice(start, end)) as string;
+  if (typeof t === "string") {
+    if (end - start === lastModelText.length && t.startsWith(lastModelText, start)) {
+      return lastModel;
+    }
+    const text = t.slice(start, end);
+    const model = JSON.parse(text) as string;
+    lastModelText = text;
+    lastModel = model;
+    return model;
+  }
+  if (end - start === lastModelBytes.length && sameBytes(t, start, lastModelBytes)) {
+    return lastModel;
+  }
   // A model name is short printable ASCII: read it from the bytes as they are. A view of them
   // (subarray) would cost more on Bun than the whole scan, since it makes the runtime give the
   // request's bytes an ArrayBuffer object.
@@ -113,7 +134,14 @@ function parseString(t: JsonSource, start: number, end: number): string {
     }
     text += String.fromCharCode(c);
   }
+  lastModelBytes = t.slice(start, end);
+  lastModel = text;
   return text;
+}
+
+function sameBytes(t: Uint8Array, start: number, bytes: Uint8Array): boolean {
+  for (let k = 0; k < bytes.length; k++) if (t[start + k] !== bytes[k]) return false;
+  return true;
 }
 
 function ws(t: JsonSource, i: number): number {

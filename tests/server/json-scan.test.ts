@@ -66,5 +66,22 @@ for (const { name, scan } of forms) {
       const text = '{"messages":[{"content":"你好 \\"世界\\" ü\\\\"}],"model":"通义-ü"}';
       assert.deepEqual(scan(text), { model: "通义-ü", hasModel: true });
     });
+
+    it("reads each request's own model when consecutive requests differ", () => {
+      // The last model read is kept for the next request: none may get another's.
+      const models = [
+        "qwen3-coder-plus",
+        "qwen3-coder-plus",
+        "qwen3-coder-next",
+        "ab",
+        "ac",
+        'a"c',
+      ];
+      models.push("qwen3-coder-plus", "", "ab", "通义");
+      for (const model of models) {
+        const text = `{"model":${JSON.stringify(model)},"messages":[]}`;
+        assert.deepEqual(scan(text), { model, hasModel: true }, text);
+      }
+    });
   });
 }
