@@ -146,10 +146,22 @@ const LABELS: Record<TargetName, string> = {
   "qwen-deno": "qwen Deno",
 };
 
+/** What a coding agent's requests carry (as in scripts/bench/post.lua, which says where from). */
 const CLIENT_HEADERS = {
-  "content-type": "application/json",
+  "accept": "application/json",
+  "user-agent": "OpenAI/JS 7.57.0",
+  "x-stainless-retry-count": "0",
+  "x-stainless-lang": "js",
+  "x-stainless-package-version": "7.57.0",
+  "x-stainless-os": "Linux",
+  "x-stainless-arch": "x64",
+  "x-stainless-runtime": "node",
+  "x-stainless-runtime-version": "v20.20.2",
   "authorization": `Bearer ${BENCH_TOKEN}`,
-  "user-agent": "qwen-bench/1",
+  "content-type": "application/json",
+  "accept-language": "*",
+  "sec-fetch-mode": "cors",
+  "accept-encoding": "gzip, deflate",
 };
 
 const CHUNK_INTERVAL_MS = 50;
@@ -323,8 +335,8 @@ function openHeldStream(origin: string): Promise<Socket> {
     const socket = connect({ host: hostname, port: Number(port) }, () => {
       socket.write(
         `POST /v1/chat/completions HTTP/1.1\r\nHost: ${hostname}:${port}\r\n` +
-          `Content-Type: application/json\r\nAuthorization: Bearer ${BENCH_TOKEN}\r\n` +
-          `User-Agent: qwen-bench/1\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+          Object.entries(CLIENT_HEADERS).map(([name, value]) => `${name}: ${value}\r\n`).join("") +
+          `Content-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
       );
     });
     let received = "";

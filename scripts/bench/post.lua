@@ -1,9 +1,24 @@
 -- wrk script: POSTs the JSON bodies in the files named by BENCH_BODIES (";"-separated).
 -- One body: wrk's static request (fastest). Several: taken in turn, one per request.
+-- The headers a coding agent's requests carry: those the official `openai` npm client (7.57.0,
+-- which Qwen Code is built on) sent from Node 20, as captured in this repo; wrk adds Host and
+-- Content-Length. A pass-through forwards them all; qwen reads a few and sends its own set.
 local headers = {
-  ["Content-Type"] = "application/json",
+  ["Connection"] = "keep-alive",
+  ["Accept"] = "application/json",
+  ["User-Agent"] = "OpenAI/JS 7.57.0",
+  ["X-Stainless-Retry-Count"] = "0",
+  ["X-Stainless-Lang"] = "js",
+  ["X-Stainless-Package-Version"] = "7.57.0",
+  ["X-Stainless-OS"] = "Linux",
+  ["X-Stainless-Arch"] = "x64",
+  ["X-Stainless-Runtime"] = "node",
+  ["X-Stainless-Runtime-Version"] = "v20.20.2",
   ["Authorization"] = "Bearer bench-token",
-  ["User-Agent"] = "qwen-bench/1",
+  ["Content-Type"] = "application/json",
+  ["Accept-Language"] = "*",
+  ["Sec-Fetch-Mode"] = "cors",
+  ["Accept-Encoding"] = "gzip, deflate",
 }
 
 local bodies = {}
