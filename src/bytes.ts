@@ -12,3 +12,17 @@ export function hasByte(b: Uint8Array, from: number, to: number, byte: number): 
   for (let i = from; i < to; i++) if (b[i] === byte) return true;
   return false;
 }
+
+/** The chunks joined into one array; `size` is their total length when the caller counted it. */
+export function concatBytes(
+  chunks: readonly Uint8Array[],
+  size = chunks.reduce((n, chunk) => n + chunk.byteLength, 0),
+): Uint8Array<ArrayBuffer> {
+  const all = new Uint8Array(size);
+  let offset = 0;
+  for (const chunk of chunks) {
+    all.set(chunk, offset);
+    offset += chunk.byteLength;
+  }
+  return all;
+}

@@ -4,7 +4,7 @@
  * `stream_options.include_usage`, DashScope's final chunk). The bytes are searched backwards for
  * the last `"usage"` key with an object value, and that small object alone is decoded and parsed.
  */
-import { bytesEqual, hasByte } from "../bytes.ts";
+import { bytesEqual, concatBytes, hasByte } from "../bytes.ts";
 
 export interface TokenUsage {
   promptTokens: number;
@@ -66,15 +66,7 @@ export function usageFromChunks(chunks: readonly Uint8Array[]): TokenUsage | und
   // Usually the whole final event is in the last chunk: no copy at all.
   const found = findUsageInBytes(chunks[chunks.length - 1]);
   if (found !== undefined || chunks.length === 1) return found;
-  let size = 0;
-  for (const chunk of chunks) size += chunk.byteLength;
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return findUsageInBytes(bytes);
+  return findUsageInBytes(concatBytes(chunks));
 }
 
 const PROMPT = [...encoder.encode("prompt_tokens")];

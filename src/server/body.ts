@@ -4,6 +4,8 @@
  * huge upload never sits whole in memory.
  */
 
+import { concatBytes } from "../bytes.ts";
+
 export type BodyResult =
   | { kind: "ok"; bytes: Uint8Array<ArrayBuffer> }
   | { kind: "too_large" };
@@ -31,11 +33,5 @@ export async function readBody(request: Request, maxBytes: number): Promise<Body
     chunks.push(value);
   }
   if (chunks.length === 1) return { kind: "ok", bytes: chunks[0] as Uint8Array<ArrayBuffer> };
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return { kind: "ok", bytes };
+  return { kind: "ok", bytes: concatBytes(chunks, size) };
 }

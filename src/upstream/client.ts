@@ -7,6 +7,7 @@
  * client as they are. Once an answer is chosen, its body is passed through as it arrives
  * (pass-through.ts) and never retried.
  */
+import { concatBytes } from "../bytes.ts";
 import type { Fetch } from "../cli/context.ts";
 import type { UpstreamAuth } from "../credentials/types.ts";
 import { QwenError } from "../errors.ts";
@@ -661,11 +662,5 @@ async function readCapped(response: Response, max: number): Promise<string> {
       break;
     }
   }
-  const bytes = new Uint8Array(size);
-  let offset = 0;
-  for (const chunk of chunks) {
-    bytes.set(chunk, offset);
-    offset += chunk.byteLength;
-  }
-  return new TextDecoder().decode(bytes.subarray(0, max));
+  return new TextDecoder().decode(concatBytes(chunks, size).subarray(0, max));
 }

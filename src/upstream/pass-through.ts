@@ -11,6 +11,7 @@
  * gets a final `data: {"error":…}` event and closes without `[DONE]`, so a client never mistakes a
  * partial answer for a complete one.
  */
+import { concatBytes } from "../bytes.ts";
 import type { Watch } from "./watchdog.ts";
 
 /**
@@ -141,13 +142,13 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
           break;
         }
         this.#end({ kind: "complete" });
-        return parts.length === 1 ? parts[0] : concat(parts, bytes);
+        return parts.length === 1 ? parts[0] : concatBytes(parts, bytes);
       }
       this.#took(result.value);
       parts.push(result.value);
       bytes += result.value.byteLength;
     }
-    if (parts.length > 0) this.#head = parts.length === 1 ? parts[0] : concat(parts, bytes);
+    if (parts.length > 0) this.#head = parts.length === 1 ? parts[0] : concatBytes(parts, bytes);
     return undefined;
   }
 
@@ -228,16 +229,6 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
       controller.error(error);
     }
   }
-}
-
-function concat(parts: Bytes[], bytes: number): Bytes {
-  const all = new Uint8Array(bytes);
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.byteLength;
-  }
-  return all;
 }
 
 function describe(error: unknown): string {
