@@ -46,6 +46,7 @@ import {
   stopAll,
   unexpectedExits,
 } from "./bench/procs.ts";
+import { CLIENT_HEADERS } from "./bench/client-headers.ts";
 import { BENCH_TOKEN, CHUNKS } from "./bench/upstream.ts";
 import { wrk, type WrkResult } from "./bench/wrk.ts";
 
@@ -144,24 +145,6 @@ const LABELS: Record<TargetName, string> = {
   "limit-deno": "limit Deno",
   "floor-deno": "floor Deno",
   "qwen-deno": "qwen Deno",
-};
-
-/** What a coding agent's requests carry (as in scripts/bench/post.lua, which says where from). */
-const CLIENT_HEADERS = {
-  "accept": "application/json",
-  "user-agent": "OpenAI/JS 7.57.0",
-  "x-stainless-retry-count": "0",
-  "x-stainless-lang": "js",
-  "x-stainless-package-version": "7.57.0",
-  "x-stainless-os": "Linux",
-  "x-stainless-arch": "x64",
-  "x-stainless-runtime": "node",
-  "x-stainless-runtime-version": "v20.20.2",
-  "authorization": `Bearer ${BENCH_TOKEN}`,
-  "content-type": "application/json",
-  "accept-language": "*",
-  "sec-fetch-mode": "cors",
-  "accept-encoding": "gzip, deflate",
 };
 
 const CHUNK_INTERVAL_MS = 50;

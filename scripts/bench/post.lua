@@ -1,25 +1,13 @@
 -- wrk script: POSTs the JSON bodies in the files named by BENCH_BODIES (";"-separated).
 -- One body: wrk's static request (fastest). Several: taken in turn, one per request.
--- The headers a coding agent's requests carry: those the official `openai` npm client (7.57.0,
--- which Qwen Code is built on) sent from Node 20, as captured in this repo; wrk adds Host and
--- Content-Length. A pass-through forwards them all; qwen reads a few and sends its own set.
-local headers = {
-  ["Connection"] = "keep-alive",
-  ["Accept"] = "application/json",
-  ["User-Agent"] = "OpenAI/JS 7.57.0",
-  ["X-Stainless-Retry-Count"] = "0",
-  ["X-Stainless-Lang"] = "js",
-  ["X-Stainless-Package-Version"] = "7.57.0",
-  ["X-Stainless-OS"] = "Linux",
-  ["X-Stainless-Arch"] = "x64",
-  ["X-Stainless-Runtime"] = "node",
-  ["X-Stainless-Runtime-Version"] = "v20.20.2",
-  ["Authorization"] = "Bearer bench-token",
-  ["Content-Type"] = "application/json",
-  ["Accept-Language"] = "*",
-  ["Sec-Fetch-Mode"] = "cors",
-  ["Accept-Encoding"] = "gzip, deflate",
-}
+-- The request headers come in BENCH_HEADERS, one "name: value" per line
+-- (scripts/bench/client-headers.ts says which and why); wrk adds Host and Content-Length.
+local headers = {}
+local lines = assert(os.getenv("BENCH_HEADERS"), "BENCH_HEADERS is not set: run wrk through scripts/bench/wrk.ts")
+for line in string.gmatch(lines, "[^\n]+") do
+  local name, value = string.match(line, "^([^:]+): (.*)$")
+  headers[name] = value
+end
 
 local bodies = {}
 for path in string.gmatch(os.getenv("BENCH_BODIES"), "[^;]+") do

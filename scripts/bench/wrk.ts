@@ -1,9 +1,14 @@
 /** Runs wrk with scripts/bench/post.lua and parses its report (`--latency` percentiles). */
 import { join } from "node:path";
 import process from "node:process";
+import { CLIENT_HEADERS } from "./client-headers.ts";
 import { run } from "./procs.ts";
 
 const LUA = join(import.meta.dirname ?? "scripts/bench", "post.lua");
+
+/** The request headers for post.lua, one `name: value` per line. */
+const HEADER_LINES = Object.entries(CLIENT_HEADERS).map(([name, value]) => `${name}: ${value}`)
+  .join("\n");
 
 export interface WrkResult {
   requests: number;
@@ -43,6 +48,7 @@ export async function wrk(options: WrkOptions): Promise<WrkResult> {
   const { code, stdout, stderr } = await run("wrk", args, {
     PATH: process.env.PATH,
     BENCH_BODIES: options.bodies.join(";"),
+    BENCH_HEADERS: HEADER_LINES,
   });
   if (code !== 0) throw new Error(`wrk failed (${code}): ${stderr || stdout}`);
   return parseWrk(stdout);
