@@ -9,7 +9,7 @@
  * metrics. What this costs over the limit (passthrough-bun.ts) is the price of the features on
  * this runtime, however they are written.
  */
-import { concat, takeArrived } from "./take-arrived.ts";
+import { arrivedBody } from "./take-arrived.ts";
 
 type Send = (url: string, init: RequestInit) => Promise<Response>;
 
@@ -35,28 +35,11 @@ export function floorHandler(
       return new Response(await response.bytes(), init);
     }
     const reader = response.body!.getReader();
-    const { parts, next } = await takeArrived(reader);
-    if (next === undefined) return new Response(concat(parts), init);
-    let pending: typeof next | undefined = next;
-    return new Response(
-      new ReadableStream<Uint8Array>({
-        start(stream) {
-          if (parts.length > 0) stream.enqueue(concat(parts));
-        },
-        async pull(stream) {
-          const read = pending ?? reader.read();
-          pending = undefined;
-          const { done, value } = await read;
-          if (done) stream.close();
-          else stream.enqueue(value);
-        },
-        cancel(reason) {
-          controller.abort(reason);
-          return reader.cancel(reason);
-        },
-      }),
-      init,
-    );
+    const answer = await arrivedBody(reader, (reason) => {
+      controller.abort(reason);
+      return reader.cancel(reason);
+    });
+    return new Response(answer, init);
   };
 }
 

@@ -4,7 +4,7 @@
  * Deno's fetch reads each chunk after the first through its event loop, so here a stream is never
  * all there when it starts, but the floor starts it the same way as qwen does.
  */
-import { concat, takeArrived } from "./take-arrived.ts";
+import { arrivedBody } from "./take-arrived.ts";
 
 const upstream = Deno.args[0];
 Deno.serve({
@@ -37,26 +37,9 @@ Deno.serve({
       return { done: false, value: value.slice() };
     },
   };
-  const { parts, next } = await takeArrived(reader);
-  if (next === undefined) return new Response(concat(parts), init);
-  let pending: typeof next | undefined = next;
-  return new Response(
-    new ReadableStream<Uint8Array>({
-      start(stream) {
-        if (parts.length > 0) stream.enqueue(concat(parts));
-      },
-      async pull(stream) {
-        const read = pending ?? reader.read();
-        pending = undefined;
-        const { done, value } = await read;
-        if (done) return stream.close();
-        stream.enqueue(value);
-      },
-      cancel(reason) {
-        controller.abort(reason);
-        return byob.cancel(reason);
-      },
-    }),
-    init,
-  );
+  const answer = await arrivedBody(reader, (reason) => {
+    controller.abort(reason);
+    return byob.cancel(reason);
+  });
+  return new Response(answer, init);
 });

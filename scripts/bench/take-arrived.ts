@@ -1,34 +1,41 @@
 /**
- * The floors' way of starting a stream (scripts/bench/floor-*.ts), as qwen's pass-through does
- * it: take what has already arrived, so a body that is all there goes out as bytes.
+ * How the floors (scripts/bench/floor-*.ts) start a stream, as qwen's pass-through does: take
+ * the reads that settle within a few microtask turns (bytes already in hand); a body that ended
+ * among them goes out as bytes, any other as a stream that starts with them.
  */
-type Read = Promise<ReadableStreamReadResult<Uint8Array<ArrayBuffer>>>;
+import { concatBytes } from "../../src/bytes.ts";
 
-/**
- * The reads that settle within a few microtask turns (bytes already in hand); `next` is the read
- * still waiting, or undefined when the body ended.
- */
-export async function takeArrived(
+type Bytes = Uint8Array<ArrayBuffer>;
+type Read = Promise<ReadableStreamReadResult<Bytes>>;
+
+export async function arrivedBody(
   reader: { read(): Read },
-): Promise<{ parts: Uint8Array<ArrayBuffer>[]; next?: Read }> {
-  const parts: Uint8Array<ArrayBuffer>[] = [];
+  cancel: (reason: unknown) => Promise<void>,
+): Promise<Bytes | ReadableStream<Bytes>> {
+  const parts: Bytes[] = [];
+  let pending: Read | undefined;
   for (;;) {
     const next = reader.read();
     const turns = Promise.resolve().then(() => {}).then(() => {}).then(() => {}).then(() => null);
     const got = await Promise.race([next, turns]).catch(() => null);
-    if (got === null) return { parts, next };
-    if (got.done) return { parts };
+    if (got === null) {
+      pending = next;
+      break;
+    }
+    if (got.done) return parts.length === 1 ? parts[0] : concatBytes(parts);
     parts.push(got.value);
   }
-}
-
-export function concat(parts: Uint8Array<ArrayBuffer>[]): Uint8Array<ArrayBuffer> {
-  if (parts.length === 1) return parts[0];
-  const all = new Uint8Array(parts.reduce((n, part) => n + part.byteLength, 0));
-  let at = 0;
-  for (const part of parts) {
-    all.set(part, at);
-    at += part.byteLength;
-  }
-  return all;
+  return new ReadableStream<Bytes>({
+    start(stream) {
+      if (parts.length > 0) stream.enqueue(parts.length === 1 ? parts[0] : concatBytes(parts));
+    },
+    async pull(stream) {
+      const read = pending ?? reader.read();
+      pending = undefined;
+      const { done, value } = await read;
+      if (done) stream.close();
+      else stream.enqueue(value);
+    },
+    cancel,
+  });
 }
