@@ -1,7 +1,7 @@
 #!/usr/bin/env -S deno run -A
 /** The only place that touches the real process: argv in, exit code out. */
 import process from "node:process";
-import { runCli } from "./cli.ts";
+import { runCli } from "./cli/run.ts";
 import { processContext } from "./cli/context.ts";
 import { runtime } from "./runtime/mod.ts";
 

@@ -3,7 +3,7 @@
  * the reads that settle within a few microtask turns (bytes already in hand); a body that ended
  * among them goes out as bytes, any other as a stream that starts with them.
  */
-import { concatBytes } from "../../src/bytes.ts";
+import { concatBytes } from "../../src/lib/bytes.ts";
 
 type Bytes = Uint8Array<ArrayBuffer>;
 type Read = Promise<ReadableStreamReadResult<Bytes>>;

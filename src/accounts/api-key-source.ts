@@ -5,7 +5,7 @@
  */
 import { fileIdentity } from "../credentials/private-file.ts";
 import type { AccountState, TokenSource, UpstreamAuth } from "../credentials/types.ts";
-import { ExitCode, QwenError } from "../errors.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
 import { type KeyReadResult, readApiKeyFile } from "./api-key-store.ts";
 import { fingerprint } from "./providers.ts";
 

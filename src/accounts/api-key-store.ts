@@ -21,7 +21,7 @@ import { join } from "node:path";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { validateAccountName } from "../credentials/paths.ts";
 import { listFolder, readPrivateFile } from "../credentials/private-file.ts";
-import { z } from "../zod.ts";
+import { z } from "../lib/zod.ts";
 import { PRESET_NAMES } from "./providers.ts";
 
 export const KEY_FILE_VERSION = 1;

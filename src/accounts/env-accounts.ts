@@ -10,7 +10,7 @@
  * | `DASHSCOPE_API_KEY`           | `env-dashscope`      | `DASHSCOPE_BASE_URL`           |
  * | `OPENROUTER_API_KEY`          | `env-openrouter`     | `OPENROUTER_BASE_URL`          |
  */
-import { QwenError } from "../errors.ts";
+import { QwenError } from "../lib/errors.ts";
 import {
   keyProblem,
   normalizeBaseUrl,

@@ -3,10 +3,10 @@
  * calls with. Each one is a `TokenSource` plus the provider's metadata (kind, provider, model
  * map, where it came from).
  */
-import type { Fetch } from "../cli/context.ts";
+import type { Fetch } from "../lib/context.ts";
 import { OAuthTokenSource } from "../credentials/token-source.ts";
 import type { UpstreamAuth } from "../credentials/types.ts";
-import { ExitCode, QwenError } from "../errors.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
 import {
   type AccountEntry,
   findAccounts,

@@ -3,7 +3,7 @@
  * URL, the environment variables the official CLI reads, the key rule and the model names that
  * stand in for the OAuth portal's `coder-model` and `vision-model`.
  */
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 export const PRESET_NAMES = [
   "coding-plan",

@@ -4,7 +4,7 @@
  */
 import process from "node:process";
 import type { ParseArgsConfig } from "node:util";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 export type FlagSpec = NonNullable<ParseArgsConfig["options"]>;
 

@@ -6,11 +6,11 @@
  * account of either kind (auth/logout.ts). Everything it says goes to stderr; stdout stays
  * empty so scripts can call it.
  */
-import type { Command } from "../cli.ts";
-import type { Context } from "../cli/context.ts";
+import type { Command } from "../cli/run.ts";
+import type { Context } from "../lib/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { DEFAULT_ACCOUNT, validateAccountName } from "../credentials/paths.ts";
-import { CancelledError, ExitCode, UsageError } from "../errors.ts";
+import { CancelledError, ExitCode, UsageError } from "../lib/errors.ts";
 import type { BrowserResult } from "../terminal/browser.ts";
 import {
   normalizeBaseUrl,

@@ -3,15 +3,15 @@
  * SIGTERM/SIGINT; then a graceful drain bounded by `--grace`, and a second signal exits at once.
  */
 import process from "node:process";
-import type { Command } from "../cli.ts";
-import type { Context } from "../cli/context.ts";
+import type { Command } from "../cli/run.ts";
+import type { Context } from "../lib/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { type Account, loadAccounts } from "../accounts/open.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
 import { credentialsIdentity, StateStore } from "../pool/state-file.ts";
 import { Metrics } from "../server/metrics.ts";
-import { ExitCode, QwenError, UsageError } from "../errors.ts";
+import { ExitCode, QwenError, UsageError } from "../lib/errors.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
 import { createApp } from "../server/app.ts";

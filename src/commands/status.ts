@@ -6,10 +6,10 @@
  * invalid or unreadable, 3 otherwise; with `--probe`: 0 some probe answered ok, 5 some was
  * refused, else the codes above with 0 turned into 1 (nobody answered).
  */
-import type { Command } from "../cli.ts";
-import type { Context } from "../cli/context.ts";
+import type { Command } from "../cli/run.ts";
+import type { Context } from "../lib/context.ts";
 import { parseFlags } from "../cli/flags.ts";
-import { describeError, ExitCode, QwenError } from "../errors.ts";
+import { describeError, ExitCode, QwenError } from "../lib/errors.ts";
 import process from "node:process";
 import {
   type AccountEntry,
@@ -18,7 +18,7 @@ import {
   listAccounts,
   providerOf,
 } from "../accounts/accounts.ts";
-import { isRefusal, type ProbeResultName, SWITCH_COMMANDS } from "../accounts/probe.ts";
+import { isRefusal, type ProbeResultName, SWITCH_COMMANDS } from "../upstream/probe.ts";
 import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
 import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
 import { isTokenValid, readOAuthCredentials } from "../credentials/store.ts";
@@ -418,7 +418,7 @@ async function probeAccount(
   // Loaded only here: plain `qwen status` stays offline and light.
   const [{ openAccount }, { probe }, { defaultUserAgent }] = await Promise.all([
     import("../accounts/open.ts"),
-    import("../accounts/probe.ts"),
+    import("../upstream/probe.ts"),
     import("../upstream/headers.ts"),
   ]);
   if (before.state === "invalid" || before.state === "needs_login") {

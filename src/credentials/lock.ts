@@ -12,8 +12,8 @@
  */
 import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
 import { dirname } from "node:path";
-import { sleep as defaultSleep } from "../cli/context.ts";
-import { ExitCode, QwenError } from "../errors.ts";
+import { sleep as defaultSleep } from "../lib/context.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
 
 export const LOCK_ATTEMPTS = 20;
 export const LOCK_INITIAL_DELAY_MS = 100;

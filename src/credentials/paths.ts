@@ -1,6 +1,6 @@
 import { homedir } from "node:os";
 import { join } from "node:path";
-import { UsageError } from "../errors.ts";
+import { UsageError } from "../lib/errors.ts";
 
 /** The name used for the official CLI's own file, `oauth_creds.json`. */
 export const DEFAULT_ACCOUNT = "default";

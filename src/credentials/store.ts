@@ -1,5 +1,5 @@
 import { writeFileAtomic } from "./atomic-write.ts";
-import { z } from "../zod.ts";
+import { z } from "../lib/zod.ts";
 import { readPrivateFile } from "./private-file.ts";
 
 /**

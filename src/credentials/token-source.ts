@@ -11,8 +11,8 @@
  *   changes; the file is never deleted or rewritten for it;
  * - other refresh failures keep the file and are retried on a later call.
  */
-import type { Fetch } from "../cli/context.ts";
-import { ExitCode, QwenError } from "../errors.ts";
+import type { Fetch } from "../lib/context.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
 import { refreshAccessToken, RefreshRejectedError } from "../oauth/client.ts";
 import { baseUrlFromResourceUrl } from "./base-url.ts";
 import { type LockOptions, withLock } from "./lock.ts";

@@ -3,10 +3,10 @@
  * the documented JSON (a WAF's HTML page, an empty 200, a 5xx) becomes a QwenError naming the
  * host and status: never a crash, never a stack trace.
  */
-import type { Fetch } from "../cli/context.ts";
-import { QwenError } from "../errors.ts";
-import { VERSION } from "../version.ts";
-import { z } from "../zod.ts";
+import type { Fetch } from "../lib/context.ts";
+import { QwenError } from "../lib/errors.ts";
+import { VERSION } from "../lib/version.ts";
+import { z } from "../lib/zod.ts";
 import {
   DEVICE_CODE_PATH,
   DEVICE_GRANT_TYPE,

@@ -10,7 +10,7 @@
  *
  * The clock and sleep are injected so tests run the whole schedule instantly.
  */
-import { CancelledError, QwenError } from "../errors.ts";
+import { CancelledError, QwenError } from "../lib/errors.ts";
 import {
   type DeviceCode,
   hostOf,

@@ -16,10 +16,10 @@
  */
 import type { TokenSource } from "../credentials/types.ts";
 import { jsonResponse } from "../upstream/client.ts";
-import { openAIError } from "../upstream/errors.ts";
+import { openAIError } from "../upstream/classify.ts";
 import type { Metrics } from "../server/metrics.ts";
 import { type Health, nextBeijingMidnight, type StateSnapshot, StateStore } from "./state-file.ts";
-import type { TokenUsage } from "./usage.ts";
+import type { TokenUsage } from "../upstream/usage.ts";
 
 export type Strategy = "round-robin" | "fill-first";
 export const STRATEGIES: readonly Strategy[] = ["round-robin", "fill-first"];

@@ -43,7 +43,7 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { type LockOptions, withLock } from "../credentials/lock.ts";
-import { z } from "../zod.ts";
+import { z } from "../lib/zod.ts";
 
 export const STATE_FILE = "qwen_state.json";
 export const STATE_LOCK = "qwen_state.lock";

@@ -3,7 +3,7 @@
  * per request. Everything from outside (upstream fetch, token source, clock, logger) is injected,
  * so tests call it with `new Request(...)` and the runtime adapters only serve it.
  */
-import { type Fetch, sleep as defaultSleep } from "../cli/context.ts";
+import { type Fetch, sleep as defaultSleep } from "../lib/context.ts";
 import type { TokenSource } from "../credentials/types.ts";
 import { AccountPool } from "../pool/pool.ts";
 import type { RequestInfo } from "../runtime/types.ts";
@@ -13,8 +13,8 @@ import {
   jsonResponse,
   UpstreamClient,
 } from "../upstream/client.ts";
-import { openAIError } from "../upstream/errors.ts";
-import type { PassThroughOutcome } from "../upstream/pass-through.ts";
+import { openAIError } from "../upstream/classify.ts";
+import type { PassThroughOutcome } from "../upstream/stream/pass-through.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
 import type { Logger, RequestLogEntry } from "./log.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";

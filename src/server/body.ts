@@ -4,7 +4,7 @@
  * huge upload never sits whole in memory.
  */
 
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../lib/bytes.ts";
 
 export type BodyResult =
   | { kind: "ok"; bytes: Uint8Array<ArrayBuffer> }

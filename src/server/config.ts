@@ -3,8 +3,8 @@
  * `EnvironmentFile` is enough). A flag replaces its variable; a repeatable flag replaces the whole
  * list. Values are validated with zod and a bad one is named with where it came from.
  */
-import { UsageError } from "../errors.ts";
-import { z } from "../zod.ts";
+import { UsageError } from "../lib/errors.ts";
+import { z } from "../lib/zod.ts";
 
 export interface ServeConfig {
   host: string;

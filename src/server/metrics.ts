@@ -14,7 +14,7 @@
  * | `qwen_account_available`               | gauge     | account, state           |
  */
 import type { Member } from "../pool/pool.ts";
-import type { TokenUsage } from "../pool/usage.ts";
+import type { TokenUsage } from "../upstream/usage.ts";
 
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Models are named by clients: past this many distinct ones, the rest count as `other`. */

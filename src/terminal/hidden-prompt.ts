@@ -5,7 +5,7 @@
  * are ignored.
  */
 import process from "node:process";
-import { CancelledError } from "../errors.ts";
+import { CancelledError } from "../lib/errors.ts";
 
 export interface HiddenPromptIO {
   /** Writes the prompt (stderr). */

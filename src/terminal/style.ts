@@ -3,7 +3,7 @@
  * `colorAllowed(ctx)` says so (stderr is a terminal and NO_COLOR is not set); otherwise every
  * helper returns its text unchanged, so messages read the same in logs and pipes.
  */
-import { colorAllowed, type Context } from "../cli/context.ts";
+import { colorAllowed, type Context } from "../lib/context.ts";
 
 export type Paint = (text: string) => string;
 

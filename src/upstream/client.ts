@@ -7,24 +7,24 @@
  * client as they are. Once an answer is chosen, its body is passed through as it arrives
  * (pass-through.ts) and never retried.
  */
-import { concatBytes } from "../bytes.ts";
-import type { Fetch } from "../cli/context.ts";
+import { concatBytes } from "../lib/bytes.ts";
+import type { Fetch } from "../lib/context.ts";
 import type { UpstreamAuth } from "../credentials/types.ts";
-import { QwenError } from "../errors.ts";
+import { QwenError } from "../lib/errors.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
-import { USAGE_TAIL_BYTES, usageFromBytes, usageFromChunks } from "../pool/usage.ts";
+import { USAGE_TAIL_BYTES, usageFromBytes, usageFromChunks } from "./usage.ts";
 import { redact } from "../server/log.ts";
 import type { Metrics } from "../server/metrics.ts";
-import { openAIError, parseUpstreamError } from "./errors.ts";
+import { openAIError, parseUpstreamError } from "./classify.ts";
 import { authHeaders, relayedResponse } from "./headers.ts";
 import {
   IdleTimeoutError,
   passThrough,
   type PassThroughCall,
   type PassThroughOutcome,
-} from "./pass-through.ts";
+} from "./stream/pass-through.ts";
 import { parseRetryAfter, retryDelay, type RetryPolicy } from "./retry.ts";
-import { type Watch, Watchdog, type WatchHooks } from "./watchdog.ts";
+import { type Watch, Watchdog, type WatchHooks } from "./stream/watchdog.ts";
 
 export interface UpstreamClientOptions {
   fetch: Fetch;

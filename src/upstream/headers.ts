@@ -5,7 +5,7 @@
  */
 import { isAlibabaHost } from "../accounts/providers.ts";
 import type { UpstreamAuth } from "../credentials/types.ts";
-import { VERSION } from "../version.ts";
+import { VERSION } from "../lib/version.ts";
 
 /**
  * Our own User-Agent, in the official client's format (shared/qwen-upstream.md §6) but under our

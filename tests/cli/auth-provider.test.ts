@@ -10,8 +10,8 @@ import {
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
 import { runAuth } from "../../src/commands/auth.ts";
-import type { Context } from "../../src/cli/context.ts";
-import { sleep } from "../../src/cli/context.ts";
+import type { Context } from "../../src/lib/context.ts";
+import { sleep } from "../../src/lib/context.ts";
 
 const KEY = "sk-0123456789abcdef9f2c";
 const SP_KEY = "sk-sp-0123456789abcdef1a2b";

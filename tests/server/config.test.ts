@@ -1,7 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { isLoopback, resolveServeConfig } from "../../src/server/config.ts";
-import { UsageError } from "../../src/errors.ts";
+import { UsageError } from "../../src/lib/errors.ts";
 
 describe("serve config from flags and environment", () => {
   it("has the documented defaults", () => {

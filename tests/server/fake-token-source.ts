@@ -1,6 +1,6 @@
 /** A TokenSource fake for the server tests: hands out tokens in order and counts refreshes. */
 import type { AccountState, TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
-import { QwenError } from "../../src/errors.ts";
+import { QwenError } from "../../src/lib/errors.ts";
 
 export class FakeTokenSource implements TokenSource {
   readonly account = "default";

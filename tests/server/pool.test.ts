@@ -18,7 +18,7 @@ import {
   STATE_FILE,
   StateStore,
 } from "../../src/pool/state-file.ts";
-import { findUsage, usageFromBytes, usageFromChunks } from "../../src/pool/usage.ts";
+import { findUsage, usageFromBytes, usageFromChunks } from "../../src/upstream/usage.ts";
 import { type App, createApp } from "../../src/server/app.ts";
 import { createLogger } from "../../src/server/log.ts";
 import { Metrics } from "../../src/server/metrics.ts";

@@ -1,7 +1,7 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { QwenError } from "../../src/errors.ts";
-import { parseUpstreamError } from "../../src/upstream/errors.ts";
+import { QwenError } from "../../src/lib/errors.ts";
+import { parseUpstreamError } from "../../src/upstream/classify.ts";
 import { parseRetryAfter, retryDelay } from "../../src/upstream/retry.ts";
 import { DEFAULT_RETRY_POLICY } from "../../src/upstream/retry.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";

@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { CancelledError, ExitCode, QwenError } from "../../src/errors.ts";
+import { CancelledError, ExitCode, QwenError } from "../../src/lib/errors.ts";
 import {
   type DeviceCodePrompt,
   type DeviceFlowOptions,

@@ -4,7 +4,7 @@ import {
   passThrough,
   type PassThroughCall,
   type PassThroughOutcome,
-} from "../../src/upstream/pass-through.ts";
+} from "../../src/upstream/stream/pass-through.ts";
 
 const encoder = new TextEncoder();
 const decoder = new TextDecoder();

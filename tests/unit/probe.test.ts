@@ -10,11 +10,11 @@ import {
   type ProbeResultName,
   retryAfterMs,
   SWITCH_COMMANDS,
-} from "../../src/accounts/probe.ts";
+} from "../../src/upstream/probe.ts";
 import { EnvKeyTokenSource } from "../../src/accounts/api-key-source.ts";
-import type { Fetch } from "../../src/cli/context.ts";
+import type { Fetch } from "../../src/lib/context.ts";
 import type { TokenSource } from "../../src/credentials/types.ts";
-import { QwenError } from "../../src/errors.ts";
+import { QwenError } from "../../src/lib/errors.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeUpstream,

@@ -12,7 +12,7 @@ import {
   resolveBaseUrl,
 } from "../../src/accounts/providers.ts";
 import { listEnvAccounts } from "../../src/accounts/env-accounts.ts";
-import { QwenError } from "../../src/errors.ts";
+import { QwenError } from "../../src/lib/errors.ts";
 
 describe("provider presets", () => {
   it("resolves each preset to its base URL (shared/qwen-upstream.md §6)", () => {

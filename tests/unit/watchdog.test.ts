@@ -1,6 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Watchdog } from "../../src/upstream/watchdog.ts";
+import { Watchdog } from "../../src/upstream/stream/watchdog.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

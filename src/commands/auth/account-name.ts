@@ -4,10 +4,10 @@
  */
 import { reservedNameProblem } from "../../accounts/accounts.ts";
 import { apiKeyPath, readApiKeyFile } from "../../accounts/api-key-store.ts";
-import type { Context } from "../../cli/context.ts";
+import type { Context } from "../../lib/context.ts";
 import { DEFAULT_ACCOUNT, oauthCredentialsPath } from "../../credentials/paths.ts";
 import { readOAuthCredentials } from "../../credentials/store.ts";
-import { UsageError } from "../../errors.ts";
+import { UsageError } from "../../lib/errors.ts";
 
 /** Writes one line to stderr: stdout stays empty so scripts can call `qwen auth`. */
 export function sayTo(ctx: Context): (text?: string) => void {

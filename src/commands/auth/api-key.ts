@@ -13,9 +13,9 @@ import {
   type ProviderPreset,
   resolveBaseUrl,
 } from "../../accounts/providers.ts";
-import type { Context } from "../../cli/context.ts";
+import type { Context } from "../../lib/context.ts";
 import { qwenHome } from "../../credentials/paths.ts";
-import { describeError, ExitCode, QwenError, UsageError } from "../../errors.ts";
+import { describeError, ExitCode, QwenError, UsageError } from "../../lib/errors.ts";
 import { runtime } from "../../runtime/mod.ts";
 import { readHiddenLine } from "../../terminal/hidden-prompt.ts";
 import { styleFor } from "../../terminal/style.ts";
@@ -84,7 +84,7 @@ export async function storeApiKey(
     return ExitCode.ok;
   }
 
-  const { probe } = await import("../../accounts/probe.ts");
+  const { probe } = await import("../../upstream/probe.ts");
   const { StoredKeyTokenSource } = await import("../../accounts/api-key-source.ts");
   const outcome = await probe({
     name: account,

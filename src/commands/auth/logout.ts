@@ -1,9 +1,9 @@
 import { rm } from "node:fs/promises";
 import { apiKeyPath, removeApiKeyFile } from "../../accounts/api-key-store.ts";
 import { listEnvAccounts } from "../../accounts/env-accounts.ts";
-import type { Context } from "../../cli/context.ts";
+import type { Context } from "../../lib/context.ts";
 import { DEFAULT_ACCOUNT, oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
-import { describeError, ExitCode, QwenError } from "../../errors.ts";
+import { describeError, ExitCode, QwenError } from "../../lib/errors.ts";
 import { accountLabel, sayTo } from "./account-name.ts";
 
 /** Removes the account's files, whatever their kind: the OAuth file and the key file. */

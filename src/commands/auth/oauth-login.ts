@@ -1,6 +1,6 @@
 import { readFile } from "node:fs/promises";
 import process from "node:process";
-import { colorAllowed, type Context } from "../../cli/context.ts";
+import { colorAllowed, type Context } from "../../lib/context.ts";
 import { oauthCredentialsPath, qwenHome } from "../../credentials/paths.ts";
 import {
   isTokenValid,
@@ -9,7 +9,7 @@ import {
   writeOAuthCredentials,
 } from "../../credentials/store.ts";
 import { OAuthTokenSource } from "../../credentials/token-source.ts";
-import { CancelledError, describeError, ExitCode, QwenError } from "../../errors.ts";
+import { CancelledError, describeError, ExitCode, QwenError } from "../../lib/errors.ts";
 import { hostOf, type TokenResponse } from "../../oauth/client.ts";
 import { oauthBaseUrl } from "../../oauth/constants.ts";
 import { type DeviceCodePrompt, formatSeconds, runDeviceFlow } from "../../oauth/device-flow.ts";

@@ -7,7 +7,7 @@
 import type { UpstreamAuth } from "../../credentials/types.ts";
 import type { Member } from "../../pool/pool.ts";
 import { type ForwardRequest, jsonResponse } from "../../upstream/client.ts";
-import { openAIError } from "../../upstream/errors.ts";
+import { openAIError } from "../../upstream/classify.ts";
 import { readBody } from "../body.ts";
 import { scanChatBody } from "../json-scan.ts";
 import type { RouteContext } from "./context.ts";

@@ -4,11 +4,11 @@
  * out), plus the account's aliases (`coder-model`, `vision-model`); a built-in list otherwise.
  * Cached per account for a few minutes, since editors ask on every start.
  */
-import type { Fetch } from "../../cli/context.ts";
+import type { Fetch } from "../../lib/context.ts";
 import type { UpstreamAuth } from "../../credentials/types.ts";
 import type { Member } from "../../pool/pool.ts";
 import { tokenErrorResponse, type UpstreamClient } from "../../upstream/client.ts";
-import { z } from "../../zod.ts";
+import { z } from "../../lib/zod.ts";
 import type { RouteContext } from "./context.ts";
 
 export const BUILT_IN_MODELS = [

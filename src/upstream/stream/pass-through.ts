@@ -11,7 +11,7 @@
  * gets a final `data: {"error":…}` event and closes without `[DONE]`, so a client never mistakes a
  * partial answer for a complete one.
  */
-import { concatBytes } from "../bytes.ts";
+import { concatBytes } from "../../lib/bytes.ts";
 import type { Watch } from "./watchdog.ts";
 
 /**

@@ -17,13 +17,13 @@
  *
  * The key (or token) goes to the account's own base URL only: redirects are not followed.
  */
-import type { Fetch } from "../cli/context.ts";
+import type { Fetch } from "../lib/context.ts";
 import type { TokenSource, UpstreamAuth } from "../credentials/types.ts";
-import { QwenError } from "../errors.ts";
+import { QwenError } from "../lib/errors.ts";
 import { hostOf } from "../oauth/client.ts";
-import { parseUpstreamError } from "../upstream/errors.ts";
-import { authHeaders } from "../upstream/headers.ts";
-import { isAlibabaHost } from "./providers.ts";
+import { parseUpstreamError } from "./classify.ts";
+import { authHeaders } from "./headers.ts";
+import { isAlibabaHost } from "../accounts/providers.ts";
 
 export const PROBE_RESULTS = [
   "ok",

@@ -4,7 +4,7 @@
  * `stream_options.include_usage`, DashScope's final chunk). The bytes are searched backwards for
  * the last `"usage"` key with an object value, and that small object alone is decoded and parsed.
  */
-import { bytesEqual, concatBytes, hasByte } from "../bytes.ts";
+import { bytesEqual, concatBytes, hasByte } from "../lib/bytes.ts";
 
 export interface TokenUsage {
   promptTokens: number;

@@ -2,9 +2,9 @@
  * The command table and global flags. Commands are imported lazily so that `qwen status` does
  * not pay for loading the server, and `--version` pays for nothing.
  */
-import type { Context } from "./cli/context.ts";
-import { describeError, ExitCode, QwenError, UsageError } from "./errors.ts";
-import { VERSION } from "./version.ts";
+import type { Context } from "../lib/context.ts";
+import { describeError, ExitCode, QwenError, UsageError } from "../lib/errors.ts";
+import { VERSION } from "../lib/version.ts";
 
 export interface Command {
   summary: string;
@@ -14,15 +14,15 @@ export interface Command {
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   auth: {
     summary: "Log in to Qwen (OAuth device flow) or store an API key",
-    load: async () => (await import("./commands/auth.ts")).authCommand,
+    load: async () => (await import("../commands/auth.ts")).authCommand,
   },
   serve: {
     summary: "Run the OpenAI-compatible proxy",
-    load: async () => (await import("./commands/serve.ts")).serveCommand,
+    load: async () => (await import("../commands/serve.ts")).serveCommand,
   },
   status: {
     summary: "Tell whether the login can be used (exit codes, --json)",
-    load: async () => (await import("./commands/status.ts")).statusCommand,
+    load: async () => (await import("../commands/status.ts")).statusCommand,
   },
 };
 
