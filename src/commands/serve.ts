@@ -121,7 +121,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     now: ctx.now,
     modelMap: config.modelMap,
     state,
-    metrics,
+    observer: metrics,
     log: (message) => logger.info(message),
     list: async () => {
       const listed = await loadAccounts(home, ctx.env, openDeps, wanted);
@@ -150,8 +150,6 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     pool,
     metrics,
     fetch: ctx.fetch,
-    fetchHeaders: runtime.fetchHeaders,
-    scanAsText: runtime.scanAsText,
     logger,
     security: {
       apiKeys: config.apiKeys,

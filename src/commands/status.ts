@@ -18,13 +18,14 @@ import {
   listAccounts,
   providerOf,
 } from "../accounts/accounts.ts";
-import { isRefusal, type ProbeResultName, SWITCH_COMMANDS } from "../upstream/probe.ts";
+import { SWITCH_COMMANDS } from "../upstream/classify.ts";
+import { isRefusal, type ProbeResultName } from "../upstream/probe.ts";
 import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
 import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
 import { isTokenValid, readOAuthCredentials } from "../credentials/store.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
+import { beijingDay } from "../lib/time.ts";
 import {
-  beijingDay,
   credentialsIdentity,
   readStateFile,
   STATE_FILE,

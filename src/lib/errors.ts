@@ -58,11 +58,15 @@ export class CancelledError extends QwenError {
   }
 }
 
-/** A short description of an unexpected error, for places that must not print a stack. */
+/**
+ * A short description of an unexpected error (a failed fetch, a file system error), for places
+ * that must not print a stack: its message, its cause's, and a system code not already named.
+ */
 export function describeError(error: unknown): string {
-  if (error instanceof Error) {
-    const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
-    return `${error.message}${cause}`;
-  }
-  return String(error);
+  if (!(error instanceof Error)) return String(error);
+  const cause = error.cause instanceof Error ? `: ${error.cause.message}` : "";
+  const text = `${error.message}${cause}`;
+  const code = (error.cause as { code?: unknown } | undefined)?.code ??
+    (error as { code?: unknown }).code;
+  return typeof code === "string" && !text.includes(code) ? `${text} (${code})` : text;
 }

@@ -4,6 +4,7 @@
  * host and status: never a crash, never a stack trace.
  */
 import type { Fetch } from "../lib/context.ts";
+import { hostOf } from "../lib/text.ts";
 import { QwenError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import { z } from "../lib/zod.ts";
@@ -231,12 +232,4 @@ function httpError(
       status: 502,
     },
   );
-}
-
-export function hostOf(url: string): string {
-  try {
-    return new URL(url).host;
-  } catch {
-    return url;
-  }
 }

@@ -11,9 +11,9 @@
  * The clock and sleep are injected so tests run the whole schedule instantly.
  */
 import { CancelledError, QwenError } from "../lib/errors.ts";
+import { hostOf } from "../lib/text.ts";
 import {
   type DeviceCode,
-  hostOf,
   type OAuthClientOptions,
   pollDeviceToken,
   requestDeviceCode,

@@ -15,14 +15,38 @@
  * lists the accounts again, checks refused credentials for a change, and syncs the state file.
  */
 import type { TokenSource } from "../credentials/types.ts";
-import { jsonResponse } from "../upstream/client.ts";
-import { openAIError } from "../upstream/classify.ts";
-import type { Metrics } from "../server/metrics.ts";
-import { type Health, nextBeijingMidnight, type StateSnapshot, StateStore } from "./state-file.ts";
-import type { TokenUsage } from "../upstream/usage.ts";
+import type { Health, StateSnapshot, StateStore } from "./state-file.ts";
 
 export type Strategy = "round-robin" | "fill-first";
-export const STRATEGIES: readonly Strategy[] = ["round-robin", "fill-first"];
+
+/** Tokens of one answer, as its usage reported them. */
+export interface TokenUsage {
+  promptTokens: number;
+  completionTokens: number;
+}
+
+/** What the pool reports as it goes; the server's metrics implement it. */
+export interface PoolObserver {
+  tokens(account: string, usage: TokenUsage): void;
+  upstreamError(account: string, failure: string): void;
+  /** The accounts as of the last upkeep. */
+  accounts(accounts: readonly AccountAvailability[]): void;
+}
+
+export interface AccountAvailability {
+  name: string;
+  /** `ok` when it can take requests, else its health state. */
+  state: string;
+  available: boolean;
+}
+
+/** Why no account can take a request right now. */
+export type Verdict =
+  | { kind: "no_accounts" }
+  /** Some account comes back by itself at `until`. */
+  | { kind: "cooling"; until: number }
+  /** None comes back by itself: one reason per account. */
+  | { kind: "unusable"; reasons: string[] };
 
 /** What the pool needs of an account (open.ts `Account` fits). */
 export interface PoolEntry {
@@ -48,16 +72,6 @@ export class Member {
   health: Health = { state: "ok", changedAt: 0 };
   throttledUntil = 0;
   throttleStrikes = 0;
-  /** Headers cache: rebuilt only when the token or the client's User-Agent changes. */
-  headerToken?: string;
-  headerUserAgent: string | null = null;
-  headerKind?: string;
-  headers: Record<string, string> = {};
-  /**
-   * `headers` plus a content type and accept, by `type\naccept`, in the form handed to fetch;
-   * cleared with `headers`.
-   */
-  headerVariants = new Map<string, HeadersInit>();
 
   constructor(entry: PoolEntry, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
@@ -95,7 +109,7 @@ export interface PoolOptions {
   identity?: (entry: PoolEntry) => Promise<string | undefined>;
   /** Where usage and health are kept across processes; absent: memory only. */
   state?: StateStore;
-  metrics?: Metrics;
+  observer?: PoolObserver;
   /** One line for the log when an account changes state. */
   log?: (message: string) => void;
 }
@@ -125,8 +139,8 @@ export class AccountPool {
     return this.members.length;
   }
 
-  get metrics(): Metrics | undefined {
-    return this.#options.metrics;
+  get #observer(): PoolObserver | undefined {
+    return this.#options.observer;
   }
 
   find(name: string): Member | undefined {
@@ -188,32 +202,30 @@ export class AccountPool {
       day.prompt_tokens += usage.promptTokens;
       day.completion_tokens += usage.completionTokens;
     }
-    this.metrics?.tokens(member.name, usage);
+    this.#observer?.tokens(member.name, usage);
   }
 
   failed(member: Member, failure: string): void {
     const day = this.#options.state?.day(member.name);
     if (day) day.errors[failure] = (day.errors[failure] ?? 0) + 1;
-    this.metrics?.upstreamError(member.name, failure);
+    this.#observer?.upstreamError(member.name, failure);
   }
 
   /**
-   * A quota answer: cooled down until `retryAfterMs` (absolute), else until midnight Beijing
-   * time for a daily quota, else for 1 min doubling per repeat up to 1 h.
+   * A quota answer: cooled down until `until` (the answer's reset time, see classify.ts), else
+   * for 1 min doubling per repeat up to 1 h.
    */
-  quota(member: Member, info: { until?: number; daily: boolean; message: string }): number {
+  quota(member: Member, info: { until?: number; message: string }): number {
     const now = this.#now();
     const strikes = (member.health.strikes ?? 0) + 1;
     const until = info.until ??
-      (info.daily
-        ? nextBeijingMidnight(now)
-        : now + Math.min(QUOTA_BACKOFF_MAX_MS, QUOTA_BACKOFF_START_MS * 2 ** (strikes - 1)));
+      now + Math.min(QUOTA_BACKOFF_MAX_MS, QUOTA_BACKOFF_START_MS * 2 ** (strikes - 1));
     this.#setHealth(member, {
       state: "cooling_down",
       until,
       reason: "quota",
       message: info.message,
-      strikes: info.until === undefined && !info.daily ? strikes : undefined,
+      strikes: info.until === undefined ? strikes : undefined,
       changedAt: now,
     });
     this.#options.log?.(
@@ -278,37 +290,13 @@ export class AccountPool {
   }
 
   /**
-   * The answer when no account can serve: 401 `no_credentials` without accounts; 429 with
-   * `Retry-After` when some account recovers by itself; else 401 with each account's reason.
+   * Why no account can serve: none at all; some cooling account comes back by itself; or each
+   * account's reason (`tokenErrors`: the accounts whose token could not be had, and why).
    */
-  unavailableResponse(tokenErrors?: Map<Member, string>): Response {
-    const now = this.#now();
-    if (this.members.length === 0) {
-      return jsonResponse(
-        401,
-        openAIError(
-          401,
-          'No Qwen credentials on this machine: run "qwen auth" to log in, or ' +
-            '"qwen auth --provider PRESET" to store an API key',
-          "no_credentials",
-        ),
-      );
-    }
+  verdict(tokenErrors?: ReadonlyMap<Member, string>): Verdict {
+    if (this.members.length === 0) return { kind: "no_accounts" };
     const soonest = this.soonestRecovery();
-    if (soonest !== undefined) {
-      const seconds = Math.max(1, Math.ceil((soonest - now) / 1000));
-      return jsonResponse(
-        429,
-        openAIError(
-          429,
-          `Every account is cooling down after a quota answer or was refused; the first one is back at ${
-            new Date(soonest).toISOString()
-          }: see "qwen status"`,
-          "all_accounts_cooling_down",
-        ),
-        { "retry-after": String(seconds) },
-      );
-    }
+    if (soonest !== undefined) return { kind: "cooling", until: soonest };
     const reasons = this.members.map((m) => {
       const h = m.health;
       if (h.state === "rejected") {
@@ -316,19 +304,18 @@ export class AccountPool {
           h.reason === "arrears" ? "the account is in arrears" : "refused by the upstream"
         }${h.message ? ` (${h.message})` : ""}`;
       }
-      const problem = tokenErrors?.get(m);
-      return `"${m.name}": ${problem ?? "not available"}`;
+      return `"${m.name}": ${tokenErrors?.get(m) ?? "not available"}`;
     });
-    return jsonResponse(
-      401,
-      openAIError(
-        401,
-        `No account can serve this request: ${
-          reasons.join("; ")
-        }. Log in again, store a new key, or run "qwen status --probe"`,
-        "no_usable_account",
-      ),
-    );
+    return { kind: "unusable", reasons };
+  }
+
+  /** Each account and whether it can take requests now (for metrics). */
+  availability(): AccountAvailability[] {
+    const now = this.#now();
+    return this.members.map((m) => {
+      const available = m.available(now);
+      return { name: m.name, state: available ? "ok" : m.health.state, available };
+    });
   }
 
   // ---- upkeep, off the hot path ----
@@ -390,7 +377,7 @@ export class AccountPool {
       }
     }
     if (state) this.adopt(await state.sync());
-    this.metrics?.accounts(this.members, this.#now());
+    this.#observer?.accounts(this.availability());
   }
 
   /** Takes what other processes (or `qwen status --probe`) wrote, when newer than ours. */

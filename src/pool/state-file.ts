@@ -39,10 +39,12 @@
  *   read-merge-write: each process adds its own counts since its last write, so restarts and
  *   several processes add up.
  */
-import { readFile, stat } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { type LockOptions, withLock } from "../credentials/lock.ts";
+import { fileIdentity } from "../credentials/private-file.ts";
+import { beijingDay, nextBeijingMidnight } from "../lib/time.ts";
 import { z } from "../lib/zod.ts";
 
 export const STATE_FILE = "qwen_state.json";
@@ -116,11 +118,6 @@ const fileSchema = z.looseObject({
     }),
   ),
 });
-
-/** The Beijing date (UTC+8) of `ms`: `2026-05-01`. */
-export function beijingDay(ms: number): string {
-  return new Date(ms + 8 * 3_600_000).toISOString().slice(0, 10);
-}
 
 export function emptyDay(): DayUsage {
   return { requests: 0, prompt_tokens: 0, completion_tokens: 0, errors: {} };
@@ -328,22 +325,6 @@ function addDay(into: DayUsage, delta: DayUsage): void {
   into.completion_tokens += delta.completion_tokens;
   for (const [name, n] of Object.entries(delta.errors)) {
     into.errors[name] = (into.errors[name] ?? 0) + n;
-  }
-}
-
-/** The next midnight in Beijing (UTC+8), when Qwen's daily quotas reset. */
-export function nextBeijingMidnight(now: number): number {
-  const offset = 8 * 3_600_000;
-  const day = 86_400_000;
-  return Math.floor((now + offset) / day) * day + day - offset;
-}
-
-async function fileIdentity(path: string): Promise<string | undefined> {
-  try {
-    const info = await stat(path);
-    return `${info.ino}:${info.mtimeMs}:${info.size}`;
-  } catch {
-    return undefined;
   }
 }
 

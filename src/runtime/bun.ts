@@ -35,10 +35,6 @@ export const bunRuntime: Runtime = {
   args() {
     return Bun.argv.slice(2);
   },
-  fetchHeaders(headers) {
-    return new Headers(headers);
-  },
-  scanAsText: false,
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: ReturnType<typeof Bun.serve>;
     // A busy spell leaves its garbage (request and answer bodies) on the heap: nothing prompts

@@ -27,10 +27,6 @@ export const denoRuntime: Runtime = {
   args() {
     return [...Deno.args];
   },
-  fetchHeaders(headers) {
-    return headers;
-  },
-  scanAsText: true,
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: Deno.HttpServer<Deno.NetAddr>;
     try {

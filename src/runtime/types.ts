@@ -15,8 +15,6 @@ export interface RequestInfo {
 export interface ServeOptions {
   hostname: string;
   port: number;
-  /** Called when the server could not bind. */
-  onError?: (error: unknown) => Response | Promise<Response>;
 }
 
 export interface Server {
@@ -34,21 +32,6 @@ export interface Runtime {
   /** Command-line arguments after the program/script name. */
   args(): string[];
   serve(handler: Handler, options: ServeOptions): Promise<Server>;
-  /**
-   * A fixed set of request headers in the form this runtime's fetch takes fastest, for a set
-   * built once and sent many times. Measured per `new Request` with 7 headers: Bun copies a
-   * Headers object natively (0.5 us against 1.1 us for a record); Deno reads a record in 4.8 us
-   * and iterates a Headers object in 11.
-   */
-  fetchHeaders(headers: Record<string, string>): HeadersInit;
-  /**
-   * Whether a request body is scanned faster as the string it decodes to than as bytes
-   * (server/json-scan.ts). Measured on a 50 KB chat request: Deno decodes it in 2.5 us and V8
-   * searches a string for a quote with vector instructions, where its Uint8Array.indexOf goes
-   * byte by byte (34 us as bytes, 14 us decoded and scanned); Bun's byte search is memchr
-   * and its decode costs 4.7 us (7 us as bytes).
-   */
-  readonly scanAsText: boolean;
   /** Whether the file descriptor (0, 1, 2) is a terminal. */
   isTerminal(fd: 0 | 1 | 2): boolean;
   /** Turns raw mode on or off for stdin, for hidden prompts. */

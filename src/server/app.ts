@@ -3,17 +3,11 @@
  * per request. Everything from outside (upstream fetch, token source, clock, logger) is injected,
  * so tests call it with `new Request(...)` and the runtime adapters only serve it.
  */
-import { type Fetch, sleep as defaultSleep } from "../lib/context.ts";
 import type { TokenSource } from "../credentials/types.ts";
+import { type Fetch, sleep as defaultSleep } from "../lib/context.ts";
 import { AccountPool } from "../pool/pool.ts";
 import type { RequestInfo } from "../runtime/types.ts";
-import {
-  type CallReport,
-  type ForwardRequest,
-  jsonResponse,
-  UpstreamClient,
-} from "../upstream/client.ts";
-import { openAIError } from "../upstream/classify.ts";
+import { type CallReport, type ForwardRequest, UpstreamClient } from "../upstream/client.ts";
 import type { PassThroughOutcome } from "../upstream/stream/pass-through.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
 import type { Logger, RequestLogEntry } from "./log.ts";
@@ -23,6 +17,14 @@ import { forwardOther } from "./routes/forward.ts";
 import { health } from "./routes/health.ts";
 import { listModels, ModelsCache } from "./routes/models.ts";
 import type { Metrics } from "./metrics.ts";
+import {
+  failureResponse,
+  forbidden,
+  internalError,
+  methodNotAllowed,
+  notFound,
+  unauthorized,
+} from "./responses.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
 
 export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
@@ -36,10 +38,6 @@ export interface AppDeps {
   /** Counted per request and served on `GET /metrics` (behind the API keys). */
   metrics?: Metrics;
   fetch: Fetch;
-  /** The form of a fixed header set that `fetch` takes fastest (the runtime's fetchHeaders). */
-  fetchHeaders?: (headers: Record<string, string>) => HeadersInit;
-  /** Whether request bodies are scanned as text (the runtime's scanAsText); bytes otherwise. */
-  scanAsText?: boolean;
   logger: Logger;
   security: SecurityOptions;
   userAgent: string;
@@ -59,15 +57,13 @@ export type App = (request: Request, info?: RequestInfo) => Promise<Response>;
 export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
-  const scanAsText = deps.scanAsText ?? false;
   const guard = new Guard(deps.security);
   const pool = deps.pool ?? poolOf(deps.tokens);
   const metrics = deps.metrics;
   const client = new UpstreamClient({
     fetch: deps.fetch,
-    fetchHeaders: deps.fetchHeaders,
     pool,
-    metrics,
+    observer: metrics,
     userAgent: deps.userAgent,
     firstByteTimeoutMs: deps.firstByteTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     idleTimeoutMs: deps.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS,
@@ -78,6 +74,7 @@ export function createApp(deps: AppDeps): App {
   const models = new ModelsCache({
     fetch: deps.fetch,
     now,
+    userAgent: deps.userAgent,
     ttlMs: deps.modelsCacheMs ?? 5 * 60_000,
     fallbackTtlMs: 30_000,
   });
@@ -114,10 +111,14 @@ export function createApp(deps: AppDeps): App {
         // Routes say what to send; the call is awaited here, in the one frame that has to wait
         // anyway: on Bun, each frame an in-flight request keeps alive costs CPU under load.
         const routed = await route(request, url, info, entry, report);
-        response = routed instanceof Response ? routed : await client.forward(routed, report);
+        if (routed instanceof Response) response = routed;
+        else {
+          const answer = await client.forward(routed, report);
+          response = answer instanceof Response ? answer : failureResponse(answer);
+        }
       } catch (error) {
         report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
-        response = jsonResponse(500, openAIError(500, "Internal error in qwen serve", "internal"));
+        response = internalError();
         report.streaming = false;
       }
     }
@@ -147,16 +148,13 @@ export function createApp(deps: AppDeps): App {
       if (request.method !== "GET") return Promise.resolve(methodNotAllowed("GET"));
       if (!guard.apiKeyAllowed(request)) return Promise.resolve(unauthorized());
       return Promise.resolve(
-        new Response(metrics.render(pool.members, now()), {
+        new Response(metrics.render(pool.availability()), {
           headers: { "content-type": "text/plain; version=0.0.4; charset=utf-8" },
         }),
       );
     }
     if (!path.startsWith("/v1/")) {
-      return Promise.resolve(jsonResponse(
-        404,
-        openAIError(404, `Unknown path "${path}": the API is under /v1`, "not_found"),
-      ));
+      return Promise.resolve(notFound(`Unknown path "${path}": the API is under /v1`));
     }
     if (!guard.apiKeyAllowed(request)) return Promise.resolve(unauthorized());
     const ctx: RouteContext = {
@@ -168,7 +166,7 @@ export function createApp(deps: AppDeps): App {
       client,
       pool,
       maxBodyBytes,
-      scanAsText,
+      now,
       // A model may think for minutes before its first byte, and a stream may pause: our own
       // timeouts bound those waits. Lifted only for calls that last (see watchdog.ts).
       connection: info ?? NO_CONNECTION,
@@ -282,29 +280,4 @@ function poolOf(tokens: TokenSource | undefined): AccountPool {
       source: tokens,
     }],
   });
-}
-
-function unauthorized(): Response {
-  return jsonResponse(
-    401,
-    openAIError(
-      401,
-      'Missing or wrong API key: send one of the keys of "qwen serve" as ' +
-        '"Authorization: Bearer <key>" or "x-api-key: <key>"',
-      "invalid_api_key",
-    ),
-    { "www-authenticate": "Bearer" },
-  );
-}
-
-function forbidden(message: string, code: string): Response {
-  return jsonResponse(403, openAIError(403, message, code, "invalid_request_error"));
-}
-
-function methodNotAllowed(allow: string): Response {
-  return jsonResponse(
-    405,
-    openAIError(405, `Method not allowed: use ${allow}`, "method_not_allowed"),
-    { allow },
-  );
 }

@@ -3,6 +3,7 @@
  * line may hold is fixed by RequestLogEntry: no headers, no bodies, no tokens; free text from the
  * upstream (its error message) goes through redact() first.
  */
+import { redact } from "../lib/text.ts";
 
 export interface RequestLogEntry {
   method: string;
@@ -92,14 +93,6 @@ export function createLogger(options: {
       options.write(`${time()} ${clean(message)}\n`);
     },
   };
-}
-
-/** Blanks bearer credentials and key-looking strings out of free text. */
-export function redact(text: string): string {
-  return text
-    .replace(/(bearer\s+)[^\s"',;]+/gi, "$1[redacted]")
-    .replace(/\bsk-[A-Za-z0-9_-]{4,}/g, "sk-[redacted]")
-    .replace(/((?:access|refresh)_token["'=:\s]+)[^\s"',;&]+/gi, "$1[redacted]");
 }
 
 function quoteIfNeeded(value: string): string {

@@ -13,14 +13,14 @@
  * | `qwen_open_streams`                    | gauge     | (none)                   |
  * | `qwen_account_available`               | gauge     | account, state           |
  */
-import type { Member } from "../pool/pool.ts";
-import type { TokenUsage } from "../upstream/usage.ts";
+import type { AccountAvailability, PoolObserver, TokenUsage } from "../pool/pool.ts";
+import type { CallObserver } from "../upstream/client.ts";
 
 export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Models are named by clients: past this many distinct ones, the rest count as `other`. */
 const MAX_MODELS = 200;
 
-export class Metrics {
+export class Metrics implements PoolObserver, CallObserver {
   readonly #requests = new Map<string, number>();
   readonly #errors = new Map<string, number>();
   readonly #refreshes = new Map<string, number>();
@@ -35,7 +35,7 @@ export class Metrics {
   #lastAccount = "";
   #lastKey = "";
   #tokenKeys?: [account: string, prompt: string, completion: string];
-  #accounts: { name: string; state: string; available: number }[] = [];
+  #accounts: readonly AccountAvailability[] = [];
 
   request(status: number, model: string | undefined, account: string | undefined, ms: number) {
     let m = model ?? "";
@@ -86,17 +86,22 @@ export class Metrics {
     this.#tokens.set(c, (this.#tokens.get(c) ?? 0) + usage.completionTokens);
   }
 
-  /** The pool as of its last upkeep. */
-  accounts(members: readonly Member[], now: number): void {
-    this.#accounts = members.map((m) => ({
-      name: m.name,
-      state: m.available(now) ? "ok" : m.health.state,
-      available: m.available(now) ? 1 : 0,
-    }));
+  streamOpened(): void {
+    this.openStreams++;
   }
 
-  render(pool?: readonly Member[], now?: number): string {
-    if (pool && now !== undefined) this.accounts(pool, now);
+  streamClosed(): void {
+    this.openStreams--;
+  }
+
+  /** The pool as of its last upkeep. */
+  accounts(accounts: readonly AccountAvailability[]): void {
+    this.#accounts = accounts;
+  }
+
+  /** The text a scrape gets; `accounts`, when given, as of now rather than the last upkeep. */
+  render(accounts?: readonly AccountAvailability[]): string {
+    if (accounts) this.accounts(accounts);
     const out: string[] = [];
     const family = (name: string, type: string, help: string) =>
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -151,7 +156,9 @@ export class Metrics {
     family("qwen_account_available", "gauge", "1 when the account can take requests.");
     for (const a of this.#accounts) {
       out.push(
-        `qwen_account_available${labels({ account: a.name, state: a.state })} ${a.available}`,
+        `qwen_account_available${labels({ account: a.name, state: a.state })} ${
+          a.available ? 1 : 0
+        }`,
       );
     }
     return `${out.join("\n")}\n`;

@@ -1,70 +1,173 @@
 /**
- * Upstream error answers (shared/qwen-upstream.md §7): what kind of failure each one is, and the
- * OpenAI-style body a client gets for it. OpenAI-shaped bodies pass through untouched; the
- * other shapes (DashScope's flat `{code, message}`, a bare-string `{"error": "…"}`, an HTML
- * page) are rewritten keeping the upstream's status, message and code.
+ * What an upstream's error answer means, decided once for everyone who calls the model API:
+ * `qwen serve` (fail over, cool down, reject, retry), `qwen status --probe` (the result it
+ * reports) and every API route (the error its client gets). The table of real bodies this
+ * follows is in docs/upstream.md#error-answers.
  */
+import { nextBeijingMidnight, parseRetryAfter } from "../lib/time.ts";
+import { clip } from "../lib/text.ts";
 
-export interface OpenAIErrorBody {
-  error: {
-    message: string;
-    type: string;
-    param: string | null;
-    code: string | null;
-  };
-}
-
-export type UpstreamFailure =
-  /** The credential was refused: refresh (OAuth) or give up (API key). */
-  | "auth"
-  /** A rate limit that passes within seconds: retried with back-off. */
-  | "throttle"
-  /** Quota exhausted: retrying on the same account only burns requests until it resets. */
-  | "quota"
-  /** The Alibaba Cloud account is in arrears (`Arrearage`): waiting does not fix it. */
+export type Failure =
+  /** The token or key was refused (401, or a 403 that is neither quota nor access to a model). */
+  | "invalid_credentials"
+  /** 403 "invalid api-key": the key belongs to another plan or region than the URL. */
+  | "wrong_plan_or_region"
+  /** The account may not use this model (403 `AccessDenied.*`): another account may. */
+  | "no_access"
+  /** The Coding Plan serves coding agents only (its 405 says so). */
+  | "coding_plan_client"
+  /** The Alibaba Cloud account is in arrears, or the OpenRouter one out of credits (402). */
   | "arrears"
-  /** Gateway timeout after minutes on a long context: retrying would wait minutes again. */
-  | "timeout"
-  /** 500/502/503: transient on the upstream's side, retried. */
+  /** The quota is used up: calling again before `resetAt` only burns requests. */
+  | "quota"
+  /** A rate limit that passes within seconds. */
+  | "throttled"
+  /** 500, 502, 503: transient on the upstream's side. */
   | "server"
-  /** Anything else, typically the request itself (400, 404, 413, …): the client's to fix. */
-  | "client";
-
-const QUOTA = /insufficient_quota|AllocationQuota|quota exceeded/i;
-const ARREARS = /Arrearage/i;
+  /** 504 after minutes on a long context: trying again would wait minutes again. */
+  | "timeout"
+  /** Anything else, typically the request itself (400, 404, 413, 422): the client's to fix. */
+  | "request";
 
 export interface UpstreamError {
   status: number;
-  failure: UpstreamFailure;
-  /** The body to send to the client, as JSON text (the upstream's own when already OpenAI-shaped). */
-  body: string;
+  failure: Failure;
+  /** The upstream's own message (what a person reads), quoted as it came. */
   message: string;
   code: string | null;
+  /** When the account can be expected to work again (ms since the epoch), if the answer says. */
+  resetAt: number | undefined;
+  /** For `quota`: a daily quota, which resets at midnight Beijing time. */
+  daily: boolean;
+  /** The body for an OpenAI client: the upstream's own bytes when already OpenAI-shaped. */
+  body: string;
 }
 
-/** Classifies one non-2xx upstream answer from its status and (small) body text. */
-export function parseUpstreamError(status: number, text: string): UpstreamError {
+export interface AnswerContext {
+  /** The kind of credential that was sent: the OAuth portal's quotas are daily. */
+  kind: "oauth" | "api_key";
+  now: number;
+}
+
+export interface OpenAIErrorBody {
+  error: { message: string; type: string; param: string | null; code: string | null };
+}
+
+const QUOTA = /insufficient_quota|AllocationQuota|quota exceeded|quota has been exhausted/i;
+const ARREARS = /Arrearage|overdue|insufficient credits/i;
+const CODING_AGENTS = /only available for Coding Agents/i;
+const WRONG_PLAN = /invalid api-key/i;
+const NO_ACCESS = /AccessDenied/;
+/** Quota messages that speak of a day. */
+const DAILY = /\b(daily|per[ -]day|today)\b/i;
+
+/** Classifies one non-2xx answer from its status, headers and (small) body text. */
+export function classifyAnswer(
+  status: number,
+  headers: Headers,
+  text: string,
+  context: AnswerContext,
+): UpstreamError {
   const shaped = toOpenAIError(status, text);
   const { message, code } = shaped.body.error;
+  const failure = failureOf(status, `${code ?? ""} ${message}`, context.kind);
+  const asked = parseRetryAfter(headers.get("retry-after"), context.now);
+  const daily = failure === "quota" && (context.kind === "oauth" || DAILY.test(message));
+  let resetAt = asked === undefined ? undefined : context.now + asked;
+  if (resetAt === undefined && daily) resetAt = nextBeijingMidnight(context.now);
   return {
     status,
-    failure: classify(status, `${code ?? ""} ${message}`),
-    body: shaped.original ?? JSON.stringify(shaped.body),
+    failure,
     message,
     code,
+    resetAt,
+    daily,
+    body: shaped.original ?? JSON.stringify(shaped.body),
   };
 }
 
-function classify(status: number, codeAndMessage: string): UpstreamFailure {
-  if (ARREARS.test(codeAndMessage)) return "arrears";
-  if (status === 429) return QUOTA.test(codeAndMessage) ? "quota" : "throttle";
-  if (status === 401) return "auth";
-  if (status === 403) return QUOTA.test(codeAndMessage) ? "quota" : "auth";
+/** First match wins; the order matters where a body fits two rows. */
+function failureOf(status: number, codeAndMessage: string, kind: AnswerContext["kind"]): Failure {
+  if (CODING_AGENTS.test(codeAndMessage)) return "coding_plan_client";
+  if (status === 402 || ARREARS.test(codeAndMessage)) return "arrears";
+  if (QUOTA.test(codeAndMessage)) return "quota";
+  if (status === 429) return "throttled";
+  if (status === 401) return "invalid_credentials";
+  if (status === 403) {
+    // To an OAuth token the same words mean the token was refused.
+    if (kind === "api_key" && WRONG_PLAN.test(codeAndMessage)) return "wrong_plan_or_region";
+    if (NO_ACCESS.test(codeAndMessage)) return "no_access";
+    return "invalid_credentials";
+  }
   if (status === 504) return "timeout";
   if (status === 500 || status === 502 || status === 503) return "server";
-  if (QUOTA.test(codeAndMessage)) return "quota";
-  return "client";
+  return "request";
 }
+
+/**
+ * What an account's failure does to it in a pool. `reject`: skipped until its credentials change;
+ * `cool`: skipped until `resetAt`; `throttle`: tried last for a moment; `none`: the account is fine.
+ */
+export function accountEffect(failure: Failure): "reject" | "cool" | "throttle" | "none" {
+  switch (failure) {
+    case "invalid_credentials":
+    case "wrong_plan_or_region":
+    case "arrears":
+      return "reject";
+    case "quota":
+      return "cool";
+    case "throttled":
+      return "throttle";
+    default:
+      return "none";
+  }
+}
+
+/**
+ * Whether another account may answer where this one failed. The request's own faults, the
+ * Coding Plan's client rule and a gateway timeout would fail the same way anywhere.
+ */
+export function triesNextAccount(failure: Failure): boolean {
+  return failure !== "request" && failure !== "coding_plan_client" && failure !== "timeout";
+}
+
+/** Whether the same call may pass after a wait, when every account failed (throttling, 5xx). */
+export function passesWithTime(failure: Failure): boolean {
+  return failure === "throttled" || failure === "server";
+}
+
+// ---- explanations, shared by serve and the probe ----
+
+/** The commands that switch an OAuth user to an API key. */
+export const SWITCH_COMMANDS = [
+  'echo "$BAILIAN_CODING_PLAN_API_KEY" | qwen auth --provider coding-plan',
+  'echo "$DASHSCOPE_API_KEY" | qwen auth --provider dashscope',
+] as const;
+
+export const OAUTH_DISCONTINUED_MESSAGE =
+  "Qwen refused the OAuth token: the Qwen OAuth free tier was discontinued on 2026-04-15, so " +
+  "OAuth logins no longer work for model calls. Switch to an API key from Alibaba Model " +
+  `Studio: run '${SWITCH_COMMANDS[0]}' for a Coding Plan key (sk-sp-...), or '${
+    SWITCH_COMMANDS[1]
+  }' for a pay-as-you-go key`;
+
+/** Coding Plan's 405 to a client that is not a coding agent, explained. */
+export function codingPlanMessage(userAgent: string | null): string {
+  const ua = userAgent === null ? "none" : `"${clip(userAgent, 80)}"`;
+  return "The Coding Plan refused this call: Alibaba's terms allow Coding Plan keys only from " +
+    "coding agents (interactive coding tools such as Qwen Code, Claude Code, Cline or opencode). " +
+    `qwen forwards your client's own User-Agent (${ua}) and never makes one up; call it from a ` +
+    'coding agent, or use a pay-as-you-go key ("qwen auth --provider dashscope")';
+}
+
+/** What to do about arrears, where the account lives. */
+export function arrearsAdvice(host: string): string {
+  return /openrouter\.ai$/i.test(host)
+    ? "add credits to the OpenRouter account"
+    : "top it up in the Alibaba Cloud console";
+}
+
+// ---- the OpenAI error shape ----
 
 /** `original` is set when the upstream body already is an OpenAI error: forward it byte for byte. */
 function toOpenAIError(

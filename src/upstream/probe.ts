@@ -1,29 +1,34 @@
 /**
- * One 1-token chat call that tells whether an account can really be used, classified:
+ * One 1-token chat call that tells whether an account can really be used. Its answer is read by
+ * classify.ts, as serve reads its answers; the probe names the result for a person or a script:
  *
- * | result                 | answer                                                             |
- * |------------------------|--------------------------------------------------------------------|
- * | `ok`                   | 2xx with a chat completion                                         |
- * | `oauth_discontinued`   | 401/403 to an OAuth token (the free tier ended on 2026-04-15)      |
- * | `invalid_key`          | 401 to an API key (wrong, revoked or expired)                      |
- * | `wrong_plan_or_region` | 403 "invalid api-key": a key of another plan or region             |
- * | `coding_plan_client`   | 405 "only available for Coding Agents"                             |
- * | `arrears`              | `Arrearage`: the Alibaba Cloud account is in arrears               |
- * | `quota`                | `insufficient_quota`, `Throttling.AllocationQuota`, quota exceeded |
- * | `throttled`            | any other 429                                                      |
- * | `unreachable`          | no answer: DNS, connection, TLS, timeout                           |
- * | `upstream_error`       | anything else (5xx, 400 unknown model, a redirect, HTML)           |
- * | `credentials_error`    | no call made: the file is unusable or the refresh was refused      |
+ * | result                 | when                                                          |
+ * |------------------------|---------------------------------------------------------------|
+ * | `ok`                   | 2xx with a chat completion                                    |
+ * | `oauth_discontinued`   | `invalid_credentials` to an OAuth token (free tier ended)     |
+ * | `invalid_key`          | `invalid_credentials` to an API key                           |
+ * | `wrong_plan_or_region` | `wrong_plan_or_region`                                        |
+ * | `coding_plan_client`   | `coding_plan_client`                                          |
+ * | `arrears`              | `arrears`                                                     |
+ * | `quota`                | `quota`                                                       |
+ * | `throttled`            | `throttled`                                                   |
+ * | `unreachable`          | no answer: DNS, connection, TLS, timeout                      |
+ * | `upstream_error`       | anything else (5xx, an unknown model, a redirect, HTML)       |
+ * | `credentials_error`    | no call made: the file is unusable or the refresh was refused |
  *
  * The key (or token) goes to the account's own base URL only: redirects are not followed.
  */
-import type { Fetch } from "../lib/context.ts";
 import type { TokenSource, UpstreamAuth } from "../credentials/types.ts";
-import { QwenError } from "../lib/errors.ts";
-import { hostOf } from "../oauth/client.ts";
-import { parseUpstreamError } from "./classify.ts";
+import type { Fetch } from "../lib/context.ts";
+import { describeError, QwenError } from "../lib/errors.ts";
+import { clip, hostOf } from "../lib/text.ts";
+import {
+  arrearsAdvice,
+  classifyAnswer,
+  OAUTH_DISCONTINUED_MESSAGE,
+  type UpstreamError,
+} from "./classify.ts";
 import { authHeaders } from "./headers.ts";
-import { isAlibabaHost } from "../accounts/providers.ts";
 
 export const PROBE_RESULTS = [
   "ok",
@@ -70,19 +75,6 @@ export function isRefusal(result: ProbeResultName): boolean {
   return REFUSALS.has(result);
 }
 
-/** The commands that switch an OAuth user to an API key (shown by `oauth_discontinued`). */
-export const SWITCH_COMMANDS = [
-  'echo "$BAILIAN_CODING_PLAN_API_KEY" | qwen auth --provider coding-plan',
-  'echo "$DASHSCOPE_API_KEY" | qwen auth --provider dashscope',
-] as const;
-
-export const OAUTH_DISCONTINUED_MESSAGE =
-  "Qwen refused the OAuth token: the Qwen OAuth free tier was discontinued on 2026-04-15, so " +
-  "OAuth logins no longer work for model calls. Switch to an API key from Alibaba Model " +
-  `Studio: run '${SWITCH_COMMANDS[0]}' for a Coding Plan key (sk-sp-...), or '${
-    SWITCH_COMMANDS[1]
-  }' for a pay-as-you-go key`;
-
 export interface ProbeTarget {
   /** The account name, for messages. */
   name: string;
@@ -100,11 +92,6 @@ export interface ProbeDeps {
   /** Give up on an answer after this long. Default 20 s. */
   timeoutMs?: number;
 }
-
-const QUOTA = /insufficient_quota|AllocationQuota|quota exceeded|quota has been exhausted/i;
-const ARREARS = /Arrearage|overdue/i;
-const CODING_AGENTS = /only available for Coding Agents/i;
-const INVALID_API_KEY = /invalid api-key/i;
 
 /** Makes the probe call for one account. Never throws for what the upstream does. */
 export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<ProbeOutcome> {
@@ -127,9 +114,6 @@ export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<Probe
     "content-type": "application/json",
     "accept": "application/json",
   };
-  if (auth.kind === "api_key" && isAlibabaHost(auth.baseUrl)) {
-    headers["x-dashscope-cachecontrol"] = "enable";
-  }
   const controller = new AbortController();
   const onAbort = () => controller.abort(deps.signal?.reason);
   deps.signal?.addEventListener("abort", onAbort, { once: true });
@@ -160,14 +144,14 @@ export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<Probe
         status: null,
         message: timedOut
           ? `Cannot reach "${host}": no answer within ${Math.round(timeoutMs / 1000)} s`
-          : `Cannot reach "${host}": ${describeFetchError(error)}`,
+          : `Cannot reach "${host}": ${describeError(error)}`,
         refused: false,
         resetAt: null,
       };
     }
     // An upstream that quotes the key back (some do) must not get it into our output.
     const text = (await response.text().catch(() => "")).replaceAll(auth.token, "[key]");
-    return classifyAnswer(response.status, text, response.headers, {
+    return probeOutcome(response.status, text, response.headers, {
       kind: auth.kind,
       host,
       model: target.model,
@@ -179,7 +163,7 @@ export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<Probe
   }
 }
 
-export interface ClassifyContext {
+export interface ProbeContext {
   kind: UpstreamAuth["kind"];
   /** The upstream host, for messages. */
   host: string;
@@ -187,26 +171,19 @@ export interface ClassifyContext {
   now: number;
 }
 
-/** The classification table, on one answer (status, body text, headers). */
-export function classifyAnswer(
+/** The probe's result for one answer (status, body text, headers): classify.ts decides. */
+export function probeOutcome(
   status: number,
   text: string,
   headers: Headers,
-  context: ClassifyContext,
+  context: ProbeContext,
 ): ProbeOutcome {
-  const { host, now } = context;
+  const { host } = context;
   const outcome = (
     result: ProbeResultName,
     message: string,
-    extra: Partial<ProbeOutcome> = {},
-  ): ProbeOutcome => ({
-    result,
-    status,
-    message,
-    refused: isRefusal(result),
-    resetAt: null,
-    ...extra,
-  });
+    resetAt: number | null = null,
+  ): ProbeOutcome => ({ result, status, message, refused: isRefusal(result), resetAt });
 
   if (status >= 200 && status < 300) {
     if (looksLikeCompletion(text)) {
@@ -227,87 +204,65 @@ export function classifyAnswer(
     );
   }
 
-  const error = parseUpstreamError(status, text);
-  const detail = `${error.code ?? ""} ${error.message}`;
-  const quoted = `HTTP ${status}${error.code ? ` ${error.code}` : ""}: "${clip(error.message)}"`;
+  const error = classifyAnswer(status, headers, text, context);
+  const quoted = `HTTP ${status}${error.code ? ` ${error.code}` : ""}: "${
+    clip(error.message, 160)
+  }"`;
+  const refused = `"${host}" refused the call (${quoted})`;
+  const resetAt = error.resetAt ?? null;
+  const at = (ms: number) => new Date(ms).toISOString();
+  switch (error.failure) {
+    case "coding_plan_client":
+      return outcome(
+        "coding_plan_client",
+        `${refused}: Coding Plan keys may only be used from interactive coding tools (coding agents); the key itself is accepted`,
+      );
+    case "arrears":
+      return outcome(
+        "arrears",
+        `${refused}: the account is in arrears; ${arrearsAdvice(host)}`,
+      );
+    case "quota":
+      return outcome(
+        "quota",
+        `${refused}: the quota is exhausted${
+          resetAt === null ? "" : `; it resets at ${at(resetAt)}`
+        }${error.daily && !headers.has("retry-after") ? " (midnight Beijing time)" : ""}`,
+        resetAt,
+      );
+    case "throttled":
+      return outcome(
+        "throttled",
+        `"${host}" is rate limiting the account (${quoted}): try again ${
+          resetAt === null ? "in a minute" : `after ${at(resetAt)}`
+        }`,
+        resetAt,
+      );
+    case "wrong_plan_or_region":
+      return outcome(
+        "wrong_plan_or_region",
+        `"${host}" does not know this key (${quoted}): it belongs to another plan or region; store it again with the matching --provider (a Coding Plan key "sk-sp-..." needs "coding-plan" or "coding-plan-cn")`,
+      );
+    case "invalid_credentials":
+      if (context.kind === "oauth") {
+        return outcome("oauth_discontinued", `${OAUTH_DISCONTINUED_MESSAGE} (${quoted})`);
+      }
+      return outcome(
+        "invalid_key",
+        `"${host}" refused the key (${quoted}): it is wrong, revoked or expired; create a new key and store it with "qwen auth --provider PRESET"`,
+      );
+    case "server":
+    case "timeout":
+      return outcome("upstream_error", `"${host}" failed (${quoted}): try again later`);
+  }
+  return outcome("upstream_error", `${refused}${modelHint(error, context.model)}`);
+}
 
-  if (status === 405 || CODING_AGENTS.test(detail)) {
-    return outcome(
-      "coding_plan_client",
-      `"${host}" refused the call (${quoted}): Coding Plan keys may only be used from interactive coding tools (coding agents); the key itself is accepted`,
-    );
-  }
-  if (ARREARS.test(detail)) {
-    return outcome(
-      "arrears",
-      `"${host}" refused the call (${quoted}): the Alibaba Cloud account is in arrears; top it up in the Alibaba Cloud console`,
-    );
-  }
-  if (QUOTA.test(detail)) {
-    const resetAt = retryAfterMs(headers, now) ?? dailyResetFor(host, now);
-    return outcome(
-      "quota",
-      `"${host}" refused the call (${quoted}): the quota is exhausted${
-        resetAt === null ? "" : `; it resets at ${new Date(resetAt).toISOString()}`
-      }${resetAt !== null && !headers.has("retry-after") ? " (midnight Beijing time)" : ""}`,
-      { resetAt },
-    );
-  }
-  if (status === 429) {
-    const resetAt = retryAfterMs(headers, now);
-    return outcome(
-      "throttled",
-      `"${host}" is rate limiting the account (${quoted}): try again ${
-        resetAt === null ? "in a minute" : `after ${new Date(resetAt).toISOString()}`
-      }`,
-      { resetAt },
-    );
-  }
-  if (status === 403 && INVALID_API_KEY.test(detail)) {
-    return outcome(
-      "wrong_plan_or_region",
-      `"${host}" does not know this key (${quoted}): it belongs to another plan or region; store it again with the matching --provider (a Coding Plan key "sk-sp-..." needs "coding-plan" or "coding-plan-cn")`,
-    );
-  }
-  if (status === 401 || (status === 403 && error.failure === "auth" && context.kind === "oauth")) {
-    if (context.kind === "oauth") {
-      return outcome("oauth_discontinued", `${OAUTH_DISCONTINUED_MESSAGE} (${quoted})`);
-    }
-    return outcome(
-      "invalid_key",
-      `"${host}" refused the key (${quoted}): it is wrong, revoked or expired; create a new key and store it with "qwen auth --provider PRESET"`,
-    );
-  }
-  if (error.failure === "server" || error.failure === "timeout") {
-    return outcome("upstream_error", `"${host}" failed (${quoted}): try again later`);
-  }
-  const hint = status === 404 || /model/i.test(detail)
-    ? `; is the model "${context.model}" available there?`
+function modelHint(error: UpstreamError, model: string): string {
+  if (error.failure === "no_access") return `; the account may not use the model "${model}"`;
+  return error.status === 404 || /model/i.test(`${error.code ?? ""} ${error.message}`)
+    ? `; is the model "${model}" available there?`
     : "";
-  return outcome("upstream_error", `"${host}" refused the call (${quoted})${hint}`);
-}
-
-/** The next midnight in Beijing (UTC+8), when Qwen's daily quotas reset. */
-export function nextBeijingMidnight(now: number): number {
-  const offset = 8 * 3_600_000;
-  const day = 86_400_000;
-  return Math.floor((now + offset) / day) * day + day - offset;
-}
-
-/** Daily quotas reset at midnight Beijing time on Qwen's and Alibaba's hosts; elsewhere unknown. */
-function dailyResetFor(host: string, now: number): number | null {
-  return /(^|\.)(qwen\.ai|aliyuncs\.com|alibabacloud\.com)$/i.test(host)
-    ? nextBeijingMidnight(now)
-    : null;
-}
-
-/** `Retry-After` as seconds or an HTTP date, in ms since the epoch; null when absent. */
-export function retryAfterMs(headers: Headers, now: number): number | null {
-  const value = headers.get("retry-after")?.trim();
-  if (!value) return null;
-  if (/^\d+$/.test(value)) return now + Number(value) * 1000;
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? null : date;
 }
 
 function looksLikeCompletion(text: string): boolean {
@@ -324,20 +279,6 @@ function redactUrl(location: string): string {
     const url = new URL(location);
     return `${url.protocol}//${url.host}${url.pathname}`;
   } catch {
-    return clip(location);
+    return clip(location, 160);
   }
-}
-
-function clip(text: string): string {
-  const line = text.replace(/\s+/g, " ").trim();
-  return line.length > 160 ? `${line.slice(0, 157)}...` : line;
-}
-
-function describeFetchError(error: unknown): string {
-  if (!(error instanceof Error)) return String(error);
-  const cause = error.cause instanceof Error ? error.cause.message : undefined;
-  const code = (error.cause as { code?: string } | undefined)?.code ??
-    (error as { code?: string }).code;
-  return [cause ?? error.message, code && !(cause ?? error.message).includes(code) ? code : ""]
-    .filter(Boolean).join(" ");
 }

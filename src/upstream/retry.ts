@@ -3,6 +3,7 @@
  * Full jitter (a random delay up to an exponentially growing cap) keeps many clients that failed
  * together from retrying together.
  */
+import { parseRetryAfter } from "../lib/time.ts";
 
 export interface RetryPolicy {
   /** Retries after the first attempt (so at most maxRetries + 1 calls). */
@@ -38,14 +39,4 @@ export function retryDelay(
   if (asked > policy.maxRetryAfterMs) return undefined;
   // The upstream's wait is a floor; a little jitter on top still spreads the retries.
   return Math.round(asked + policy.random() * policy.baseDelayMs);
-}
-
-/** `Retry-After` as delta-seconds or an HTTP date (RFC 9110 §10.2.3), in milliseconds. */
-export function parseRetryAfter(value: string | null, now: number): number | undefined {
-  if (value === null) return undefined;
-  const trimmed = value.trim();
-  if (/^\d+(\.\d+)?$/.test(trimmed)) return Number(trimmed) * 1000;
-  const date = Date.parse(trimmed);
-  if (Number.isNaN(date)) return undefined;
-  return Math.max(0, date - now);
 }

@@ -5,11 +5,7 @@
  * the last `"usage"` key with an object value, and that small object alone is decoded and parsed.
  */
 import { bytesEqual, concatBytes, hasByte } from "../lib/bytes.ts";
-
-export interface TokenUsage {
-  promptTokens: number;
-  completionTokens: number;
-}
+import type { TokenUsage } from "../pool/pool.ts";
 
 /** How many bytes at the end of a stream are kept to search for `"usage"`. */
 export const USAGE_TAIL_BYTES = 8 * 1024;

@@ -7,7 +7,8 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { beijingDay, STATE_FILE } from "../../src/pool/state-file.ts";
+import { STATE_FILE } from "../../src/pool/state-file.ts";
+import { beijingDay } from "../../src/lib/time.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeUpstream,

@@ -9,7 +9,7 @@ import {
   type RunningFakeUpstream,
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
-import { SWITCH_COMMANDS } from "../../src/upstream/probe.ts";
+import { SWITCH_COMMANDS } from "../../src/upstream/classify.ts";
 
 const GOOD = "sk-good0000000000aaaa";
 const BAD = "sk-bad00000000000bbbb";

@@ -3,7 +3,6 @@
  * `new Request(...)` as if it were served on 127.0.0.1:8080.
  */
 import { AccountPool, type PoolEntry } from "../../src/pool/pool.ts";
-import { runtime } from "../../src/runtime/mod.ts";
 import { type AppDeps, createApp } from "../../src/server/app.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { createLogger, type RequestLogEntry } from "../../src/server/log.ts";
@@ -45,9 +44,6 @@ export async function setup(options: HarnessOptions = {}) {
     pool,
     metrics,
     fetch: (input, init) => fetch(input, init),
-    // The form the runtime running the tests takes, as qwen serve passes it.
-    fetchHeaders: runtime.fetchHeaders,
-    scanAsText: runtime.scanAsText,
     logger: {
       verbose: false,
       request(entry) {

@@ -11,13 +11,8 @@ import { join } from "node:path";
 import { DEFAULT_MODEL_MAP } from "../../src/accounts/providers.ts";
 import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
 import { AccountPool, type PoolEntry, type Strategy } from "../../src/pool/pool.ts";
-import {
-  beijingDay,
-  nextBeijingMidnight,
-  readStateFile,
-  STATE_FILE,
-  StateStore,
-} from "../../src/pool/state-file.ts";
+import { readStateFile, STATE_FILE, StateStore } from "../../src/pool/state-file.ts";
+import { beijingDay, nextBeijingMidnight } from "../../src/lib/time.ts";
 import { findUsage, usageFromBytes, usageFromChunks } from "../../src/upstream/usage.ts";
 import { type App, createApp } from "../../src/server/app.ts";
 import { createLogger } from "../../src/server/log.ts";
@@ -90,7 +85,7 @@ function rig(
     now: () => clock.now,
     entries,
     state: options.state,
-    metrics,
+    observer: metrics,
     modelMap: options.modelMap,
     identity: (entry) => Promise.resolve(identities.get(entry.name)),
   });

@@ -1,11 +1,15 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { QwenError } from "../../src/lib/errors.ts";
-import { parseUpstreamError } from "../../src/upstream/classify.ts";
-import { parseRetryAfter, retryDelay } from "../../src/upstream/retry.ts";
-import { DEFAULT_RETRY_POLICY } from "../../src/upstream/retry.ts";
+import { type AnswerContext, classifyAnswer } from "../../src/upstream/classify.ts";
+import { DEFAULT_RETRY_POLICY, retryDelay } from "../../src/upstream/retry.ts";
+import { parseRetryAfter } from "../../src/lib/time.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
 import { type Harness, HELLO, setup, sseEvents, waitFor } from "./harness.ts";
+
+const KEY: AnswerContext = { kind: "api_key", now: 0 };
+const parseUpstreamError = (status: number, text: string) =>
+  classifyAnswer(status, new Headers(), text, KEY);
 
 describe("upstream error bodies", () => {
   it("passes an OpenAI-shaped error through unchanged", () => {
@@ -24,7 +28,7 @@ describe("upstream error bodies", () => {
         code: "InvalidParameter",
       },
     });
-    assert.equal(e.failure, "client");
+    assert.equal(e.failure, "request");
   });
 
   it("rewrites a bare-string error", () => {
@@ -50,11 +54,11 @@ describe("upstream error bodies", () => {
     assert.equal(body.error.code, "invalid_api_key");
     assert.equal(body.error.type, "invalid_request_error");
     assert.equal(body.error.param, null);
-    assert.equal(e.failure, "auth");
+    assert.equal(e.failure, "invalid_credentials");
   });
 
   it("tells throttling from quota, 403 quota from 403 auth, and 504 from 5xx", () => {
-    assert.equal(parseUpstreamError(429, UPSTREAM_ERRORS.throttling.body).failure, "throttle");
+    assert.equal(parseUpstreamError(429, UPSTREAM_ERRORS.throttling.body).failure, "throttled");
     assert.equal(
       parseUpstreamError(429, '{"code":"Throttling.AllocationQuota","message":"x"}').failure,
       "quota",
@@ -63,7 +67,14 @@ describe("upstream error bodies", () => {
       parseUpstreamError(403, '{"error":{"message":"Free allocated quota exceeded."}}').failure,
       "quota",
     );
-    assert.equal(parseUpstreamError(403, '{"error":"invalid api-key"}').failure, "auth");
+    assert.equal(
+      parseUpstreamError(403, '{"error":"invalid api-key"}').failure,
+      "wrong_plan_or_region",
+    );
+    assert.equal(
+      parseUpstreamError(403, '{"error":{"message":"Forbidden"}}').failure,
+      "invalid_credentials",
+    );
     assert.equal(parseUpstreamError(504, "").failure, "timeout");
     assert.equal(parseUpstreamError(503, "").failure, "server");
     assert.equal(parseUpstreamError(400, '{"code":"Arrearage","message":"x"}').failure, "arrears");

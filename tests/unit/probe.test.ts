@@ -1,16 +1,15 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import {
-  classifyAnswer,
   isRefusal,
-  nextBeijingMidnight,
   probe,
   PROBE_RESULTS,
   type ProbeDeps,
+  probeOutcome,
   type ProbeResultName,
-  retryAfterMs,
-  SWITCH_COMMANDS,
 } from "../../src/upstream/probe.ts";
+import { SWITCH_COMMANDS } from "../../src/upstream/classify.ts";
+import { nextBeijingMidnight } from "../../src/lib/time.ts";
 import { EnvKeyTokenSource } from "../../src/accounts/api-key-source.ts";
 import type { Fetch } from "../../src/lib/context.ts";
 import type { TokenSource } from "../../src/credentials/types.ts";
@@ -31,7 +30,7 @@ function answer(
   headers: Record<string, string> = {},
   host = "dashscope-intl.aliyuncs.com",
 ) {
-  return classifyAnswer(status, body, new Headers(headers), {
+  return probeOutcome(status, body, new Headers(headers), {
     kind,
     host,
     model: "qwen3-coder-plus",
@@ -128,14 +127,21 @@ describe("probe classification table", () => {
     assert.match(answer(403, PROVIDER_ANSWERS.wrongPlan.body).message, /another plan or region/);
   });
 
-  it("gives a quota's reset time: Retry-After, else midnight Beijing time on Qwen hosts", () => {
-    const daily = answer(429, PROVIDER_ANSWERS.quota.body);
+  it("gives a quota's reset time: Retry-After, else midnight Beijing time for a daily quota", () => {
+    // The OAuth portal's quota was daily; an API key's says so, or its reset is not known.
+    const daily = answer(429, PROVIDER_ANSWERS.quota.body, "oauth");
     assert.equal(daily.resetAt, Date.UTC(2026, 4, 1, 16, 0, 0));
     assert.match(daily.message, /resets at 2026-05-01T16:00:00\.000Z \(midnight Beijing time\)/);
+    const saysDaily = answer(
+      429,
+      '{"error":{"message":"You exceeded your daily quota","code":"insufficient_quota"}}',
+    );
+    assert.equal(saysDaily.resetAt, Date.UTC(2026, 4, 1, 16, 0, 0));
     const told = answer(429, PROVIDER_ANSWERS.quota.body, "api_key", { "retry-after": "120" });
     assert.equal(told.resetAt, NOW + 120_000);
-    const elsewhere = answer(429, PROVIDER_ANSWERS.quota.body, "api_key", {}, "openrouter.ai");
-    assert.equal(elsewhere.resetAt, null);
+    const unknown = answer(429, PROVIDER_ANSWERS.quota.body, "api_key");
+    assert.equal(unknown.resetAt, null);
+    assert.doesNotMatch(unknown.message, /resets at/);
     const throttled = answer(429, PROVIDER_ANSWERS.throttled.body, "api_key", {
       "retry-after": "30",
     });
@@ -146,13 +152,6 @@ describe("probe classification table", () => {
     assert.equal(nextBeijingMidnight(Date.UTC(2026, 4, 1, 15, 59)), Date.UTC(2026, 4, 1, 16, 0));
     assert.equal(nextBeijingMidnight(Date.UTC(2026, 4, 1, 16, 0)), Date.UTC(2026, 4, 2, 16, 0));
     assert.equal(nextBeijingMidnight(Date.UTC(2026, 4, 1, 0, 0)), Date.UTC(2026, 4, 1, 16, 0));
-  });
-
-  it("reads Retry-After as seconds or a date", () => {
-    assert.equal(retryAfterMs(new Headers({ "retry-after": "5" }), NOW), NOW + 5000);
-    const date = new Date(NOW + 60_000).toUTCString();
-    assert.equal(retryAfterMs(new Headers({ "retry-after": date }), NOW), NOW + 60_000);
-    assert.equal(retryAfterMs(new Headers(), NOW), null);
   });
 
   it("counts only upstream refusals as refused", () => {

@@ -10,7 +10,8 @@ import {
 } from "../../credentials/store.ts";
 import { OAuthTokenSource } from "../../credentials/token-source.ts";
 import { CancelledError, describeError, ExitCode, QwenError } from "../../lib/errors.ts";
-import { hostOf, type TokenResponse } from "../../oauth/client.ts";
+import type { TokenResponse } from "../../oauth/client.ts";
+import { hostOf } from "../../lib/text.ts";
 import { oauthBaseUrl } from "../../oauth/constants.ts";
 import { type DeviceCodePrompt, formatSeconds, runDeviceFlow } from "../../oauth/device-flow.ts";
 import { runtime } from "../../runtime/mod.ts";

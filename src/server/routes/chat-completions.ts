@@ -6,13 +6,14 @@
  */
 import type { UpstreamAuth } from "../../credentials/types.ts";
 import type { Member } from "../../pool/pool.ts";
-import { type ForwardRequest, jsonResponse } from "../../upstream/client.ts";
-import { openAIError } from "../../upstream/classify.ts";
+import { scanAsText } from "../../runtime/tactics.ts";
+import type { ForwardRequest } from "../../upstream/client.ts";
 import { readBody } from "../body.ts";
+import { badRequest, tooLarge } from "../responses.ts";
 import { scanChatBody } from "../json-scan.ts";
 import type { RouteContext } from "./context.ts";
 
-/** The OAuth portal's server-side alias for its current coding model (shared doc §6). */
+/** The OAuth portal's server-side alias for its current coding model (docs/upstream.md#model-api). */
 export const OAUTH_DEFAULT_MODEL = "coder-model";
 
 const decoder = new TextDecoder();
@@ -27,7 +28,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
 
   // The usual request (an object with `messages` and a `model`) is checked without parsing it;
   // anything else, or a model to rewrite, takes JSON.parse as before.
-  const scan = scanChatBody(ctx.scanAsText ? scanDecoder.decode(read.bytes) : read.bytes);
+  const scan = scanChatBody(scanAsText ? scanDecoder.decode(read.bytes) : read.bytes);
   let body: Record<string, unknown> | undefined;
   if (scan === undefined || !scan.hasModel) {
     let json: unknown;
@@ -100,19 +101,4 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
 function defaultModelFor(member: Member, auth: UpstreamAuth): string | undefined {
   return member.models.get(OAUTH_DEFAULT_MODEL) ??
     (auth.kind === "oauth" ? OAUTH_DEFAULT_MODEL : undefined);
-}
-
-export function badRequest(message: string, code: string, param: string | null): Response {
-  return jsonResponse(400, openAIError(400, message, code, "invalid_request_error", param));
-}
-
-export function tooLarge(maxBytes: number): Response {
-  return jsonResponse(
-    413,
-    openAIError(
-      413,
-      `The request body is larger than ${maxBytes} bytes: raise "--max-body" to allow it`,
-      "request_too_large",
-    ),
-  );
 }

@@ -14,8 +14,7 @@ export interface RouteContext {
   client: UpstreamClient;
   pool: AccountPool;
   maxBodyBytes: number;
-  /** Whether a body is scanned as the string it decodes to, where the runtime does that faster. */
-  scanAsText: boolean;
+  now(): number;
   /** Its `disableIdleTimeout()` lets this request wait past the server's idle timeout (Bun closes quiet sockets). */
   connection: ClientConnection;
 }

@@ -1,7 +1,7 @@
 /** Any other `/v1/...` path: forwarded to the same upstream base as is (method, body, type). */
 import type { ForwardRequest } from "../../upstream/client.ts";
 import { readBody } from "../body.ts";
-import { tooLarge } from "./chat-completions.ts";
+import { tooLarge } from "../responses.ts";
 import type { RouteContext } from "./context.ts";
 
 export async function forwardOther(ctx: RouteContext): Promise<ForwardRequest | Response> {

@@ -4,11 +4,14 @@
  * out), plus the account's aliases (`coder-model`, `vision-model`); a built-in list otherwise.
  * Cached per account for a few minutes, since editors ask on every start.
  */
-import type { Fetch } from "../../lib/context.ts";
 import type { UpstreamAuth } from "../../credentials/types.ts";
-import type { Member } from "../../pool/pool.ts";
-import { tokenErrorResponse, type UpstreamClient } from "../../upstream/client.ts";
+import type { Fetch } from "../../lib/context.ts";
 import { z } from "../../lib/zod.ts";
+import type { Member } from "../../pool/pool.ts";
+import { clientGone } from "../../upstream/client.ts";
+import { tokenFailure, unavailableFailure } from "../../upstream/failure.ts";
+import { authHeaders } from "../../upstream/headers.ts";
+import { failureResponse } from "../responses.ts";
 import type { RouteContext } from "./context.ts";
 
 export const BUILT_IN_MODELS = [
@@ -39,6 +42,8 @@ const LIST_TIMEOUT_MS = 15_000;
 export interface ModelsCacheOptions {
   fetch: Fetch;
   now(): number;
+  /** Our own User-Agent (OAuth calls carry it). */
+  userAgent: string;
   /** How long an upstream list is reused. */
   ttlMs: number;
   /** How long the built-in fallback is reused before the upstream is asked again. */
@@ -56,7 +61,6 @@ export class ModelsCache {
   async list(
     member: Member,
     auth: UpstreamAuth,
-    client: UpstreamClient,
     userAgent: string | null,
   ): Promise<string> {
     const now = this.options.now();
@@ -65,7 +69,7 @@ export class ModelsCache {
       cached !== undefined && cached.baseUrl === auth.baseUrl && cached.token === auth.token &&
       cached.expiresAt > now
     ) return cached.body;
-    const upstream = await this.fetchUpstream(member, auth, client, userAgent);
+    const upstream = await this.fetchUpstream(auth, userAgent);
     const body = JSON.stringify({
       object: "list",
       data: withAliases(upstream ?? builtIn(member, auth), member),
@@ -80,14 +84,15 @@ export class ModelsCache {
   }
 
   private async fetchUpstream(
-    member: Member,
     auth: UpstreamAuth,
-    client: UpstreamClient,
     userAgent: string | null,
   ): Promise<Record<string, unknown>[] | undefined> {
     try {
       const response = await this.options.fetch(`${auth.baseUrl}/models`, {
-        headers: { ...client.headersFor(member, auth, userAgent), accept: "application/json" },
+        headers: {
+          ...authHeaders(auth, this.options.userAgent, userAgent),
+          accept: "application/json",
+        },
         signal: AbortSignal.timeout(LIST_TIMEOUT_MS),
       });
       const text = await response.text();
@@ -129,16 +134,18 @@ function withAliases(
 
 export async function listModels(ctx: RouteContext, cache: ModelsCache): Promise<Response> {
   const member = ctx.pool.candidates()[0];
-  if (member === undefined) return ctx.pool.unavailableResponse();
+  if (member === undefined) {
+    return failureResponse(unavailableFailure(ctx.pool.verdict(), ctx.now()));
+  }
   // A token refresh behind a busy lock may take a while: rare enough to lift it up front.
   ctx.connection.disableIdleTimeout();
   let auth: UpstreamAuth;
   try {
     auth = await member.source.getToken({ signal: ctx.request.signal });
   } catch (error) {
-    return tokenErrorResponse(error, ctx.request.signal);
+    return ctx.request.signal.aborted ? clientGone() : failureResponse(tokenFailure(error));
   }
   ctx.report.account = member.name;
-  const body = await cache.list(member, auth, ctx.client, ctx.request.headers.get("user-agent"));
+  const body = await cache.list(member, auth, ctx.request.headers.get("user-agent"));
   return new Response(body, { headers: { "content-type": "application/json" } });
 }

@@ -1,0 +1,81 @@
+/**
+ * Why a call has no upstream answer to relay, in words no API dialect owns: each route turns a
+ * `CallFailure` into its own error shape (server/responses.ts for OpenAI's).
+ */
+import { QwenError } from "../lib/errors.ts";
+import type { Verdict } from "../pool/pool.ts";
+import type { UpstreamError } from "./classify.ts";
+
+export class CallFailure {
+  constructor(
+    readonly status: number,
+    /** A stable machine-readable code: ours (`no_credentials`) or the upstream's. */
+    readonly code: string | null,
+    /** For a person: what happened and what to do. Never holds a credential. */
+    readonly message: string,
+    /** Seconds (or an HTTP date) before trying again, when known. */
+    readonly retryAfter: string | null = null,
+    /** The upstream's answer, when there was one. */
+    readonly upstream?: UpstreamError,
+  ) {}
+
+  withRetryAfter(retryAfter: string | null): CallFailure {
+    return new CallFailure(this.status, this.code, this.message, retryAfter, this.upstream);
+  }
+}
+
+/** The upstream's own error, passed on. */
+export function upstreamFailure(error: UpstreamError, retryAfter: string | null): CallFailure {
+  return new CallFailure(error.status, error.code, error.message, retryAfter, error);
+}
+
+/** Nobody in the pool can take the call. */
+export function unavailableFailure(verdict: Verdict, now: number): CallFailure {
+  switch (verdict.kind) {
+    case "no_accounts":
+      return new CallFailure(
+        401,
+        "no_credentials",
+        'No Qwen credentials on this machine: run "qwen auth" to log in, or ' +
+          '"qwen auth --provider PRESET" to store an API key',
+      );
+    case "cooling":
+      return new CallFailure(
+        429,
+        "all_accounts_cooling_down",
+        "Every account is cooling down after a quota answer or was refused; the first one is " +
+          `back at ${new Date(verdict.until).toISOString()}: see "qwen status"`,
+        String(Math.max(1, Math.ceil((verdict.until - now) / 1000))),
+      );
+    case "unusable":
+      return new CallFailure(
+        401,
+        "no_usable_account",
+        `No account can serve this request: ${verdict.reasons.join("; ")}. Log in again, ` +
+          'store a new key, or run "qwen status --probe"',
+      );
+  }
+}
+
+const TOKEN_ERROR_MESSAGES: Record<string, string> = {
+  no_credentials: 'No Qwen credentials on this machine: run "qwen auth" to log in',
+  needs_login: 'The Qwen login is no longer valid: run "qwen auth" to log in again',
+  invalid_credentials: 'The Qwen credentials file cannot be used: run "qwen status" for details',
+};
+
+/** A token that cannot be had: the token source's QwenError, with fixed wording for clients. */
+export function tokenFailure(error: unknown): CallFailure {
+  if (!(error instanceof QwenError)) {
+    return new CallFailure(500, "token_error", "Cannot get a token for the upstream");
+  }
+  return new CallFailure(
+    error.status,
+    error.code,
+    TOKEN_ERROR_MESSAGES[error.code] ?? error.message,
+  );
+}
+
+/** What a token error says in the list of a pool's reasons. */
+export function describeTokenError(error: unknown): string {
+  return error instanceof QwenError ? error.message : "cannot get a token";
+}
