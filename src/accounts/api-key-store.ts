@@ -1,6 +1,6 @@
 /**
  * Stored API-key accounts: one file per account in QWEN_HOME, `qwen_key_<NAME>.json`, our own
- * format (documented in the README):
+ * format (docs/credentials.md):
  *
  * ```json
  * {

@@ -1,5 +1,5 @@
 /**
- * API-key upstreams (shared/qwen-upstream.md §6): one preset per plan and region, with its base
+ * API-key upstreams (docs/upstream.md#api-key-providers): one preset per plan and region, with its base
  * URL, the environment variables the official CLI reads, the key rule and the model names that
  * stand in for the OAuth portal's `coder-model` and `vision-model`.
  */

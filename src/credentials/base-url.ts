@@ -2,7 +2,7 @@
 export const DEFAULT_OAUTH_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1";
 
 /**
- * The model API base implied by a token answer's `resource_url` (shared/qwen-upstream.md §6):
+ * The model API base implied by a token answer's `resource_url` (docs/upstream.md#model-api):
  * no scheme → `https://`; not ending in `/v1` → `/v1` appended; an explicit `http://` is kept
  * (tests point at loopback that way); absent or blank → the DashScope default. The result has
  * no trailing slash.

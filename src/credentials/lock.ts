@@ -1,5 +1,5 @@
 /**
- * The official Qwen Code CLI's cross-process refresh lock (shared/qwen-upstream.md §4), so that
+ * The official Qwen Code CLI's cross-process refresh lock (docs/upstream.md#refresh-lock), so that
  * `qwen serve`, other `qwen` processes and the official CLI never refresh one file at once:
  * refresh tokens rotate, and the second refresh with the same token kills the login.
  *

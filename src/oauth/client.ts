@@ -47,7 +47,7 @@ export interface OAuthClientOptions {
   signal?: AbortSignal;
 }
 
-/** How long a refresh may take: well inside the lock's 10 s staleness (shared doc §4). */
+/** How long a refresh may take: well inside the lock's 10 s staleness (docs/upstream.md#refresh-lock). */
 export const REFRESH_TIMEOUT_MS = 8_000;
 
 export type PollResult =

@@ -1,4 +1,4 @@
-/** Public OAuth client of the official Qwen Code CLI (no secret): shared/qwen-upstream.md §1. */
+/** Public OAuth client of the official Qwen Code CLI (no secret): docs/upstream.md#oauth-device-flow. */
 export const QWEN_OAUTH_CLIENT_ID = "f0304373b74a44d2b584a3fb70ca9e56";
 export const QWEN_OAUTH_SCOPE = "openid profile email model.completion";
 export const DEFAULT_OAUTH_BASE_URL = "https://chat.qwen.ai";

@@ -1,6 +1,6 @@
 /**
  * The OAuth 2.0 device authorization grant (RFC 8628) with PKCE S256, as Qwen runs it
- * (shared/qwen-upstream.md §1–2): ask for a device code, show it, then poll the token
+ * (docs/upstream.md#oauth-device-flow, #polling): ask for a device code, show it, then poll the token
  * endpoint until the person approves, refuses, or the code runs out.
  *
  * Polling rules: wait `interval` seconds between polls (2 s when the server gives none, as

@@ -1,5 +1,5 @@
 /**
- * A strict fake of Qwen's OAuth server (shared/qwen-upstream.md §1–2), for tests on loopback.
+ * A strict fake of Qwen's OAuth server (docs/upstream.md#oauth-device-flow, #polling), for tests on loopback.
  * It checks what the real one would need (form encoding, key order, client id, PKCE verifier
  * against challenge, grant types) and answers 400 with a descriptive error otherwise, so a
  * sloppy client fails its tests instead of passing against a lenient fake.

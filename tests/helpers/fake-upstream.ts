@@ -1,11 +1,11 @@
 /**
- * A strict fake of the Qwen model API (shared/qwen-upstream.md §6–7) for tests on loopback. It
+ * A strict fake of the Qwen model API (docs/upstream.md#model-api, #error-answers) for tests on loopback. It
  * refuses what the real one would (unknown tokens, non-JSON bodies, missing `model` or
  * `messages`, an OAuth call without the official header set) and answers chat completions as
  * JSON or SSE. Tests queue scenarios (errors, delays, a stream cut half way) with `next()`; every
  * request is recorded, and so is a client that went away (`aborted`).
  *
- * For API-key accounts, each bearer key can also be given a fixed answer from §7 (bad key, key
+ * For API-key accounts, each bearer key can also be given a fixed answer of docs/upstream.md#error-answers (bad key, key
  * of another plan, Coding Plan 405, arrears, quota, throttling) with `answer()`/`once()`, so
  * that several accounts served or probed at once each get their own; keys without one are
  * answered as above.
@@ -40,7 +40,7 @@ export type Scenario =
   /** Never answers; ends only when the client goes away. */
   | { kind: "hang" };
 
-/** Bodies the real upstream sends (shared doc §7). */
+/** Bodies the real upstream sends (docs/upstream.md#error-answers). */
 export const UPSTREAM_ERRORS = {
   invalidToken: {
     status: 401,
@@ -105,7 +105,7 @@ export interface KeyAnswer {
   headers?: Record<string, string>;
 }
 
-/** §7 answers to API keys, by name. */
+/** Error answers to API keys, by name. */
 export const PROVIDER_ANSWERS = {
   oauthRefused: UPSTREAM_ERRORS.invalidToken,
   invalidKey: {
@@ -160,7 +160,7 @@ export interface UpstreamRequest {
 }
 
 export interface FakeUpstreamOptions {
-  /** Bearer tokens accepted (a list or a test); others get the §7 401. Default: any token. */
+  /** Bearer tokens accepted (a list or a test); others get the portal's 401. Default: any token. */
   acceptTokens?: Iterable<string> | ((token: string) => boolean);
   /** Whether `GET /models` has a list (else 404). */
   models?: boolean;

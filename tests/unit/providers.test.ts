@@ -15,7 +15,7 @@ import { listEnvAccounts } from "../../src/accounts/env-accounts.ts";
 import { QwenError } from "../../src/lib/errors.ts";
 
 describe("provider presets", () => {
-  it("resolves each preset to its base URL (shared/qwen-upstream.md §6)", () => {
+  it("resolves each preset to its base URL (docs/upstream.md#api-key-providers)", () => {
     const expected: Record<string, string> = {
       "coding-plan": "https://coding-intl.dashscope.aliyuncs.com/v1",
       "coding-plan-cn": "https://coding.dashscope.aliyuncs.com/v1",

@@ -1,0 +1,298 @@
+/**
+ * The real error bodies of docs/upstream.md#error-answers, each checked against everyone who reads
+ * upstream answers: the classifier, `qwen status --probe`, and `qwen serve` (with two accounts,
+ * the first answering the body: does the request fail over, what becomes of the account, what
+ * does the client get).
+ */
+import { after, before, describe, it } from "node:test";
+import assert from "node:assert/strict";
+import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
+import { AccountPool } from "../../src/pool/pool.ts";
+import { createApp } from "../../src/server/app.ts";
+import { createLogger } from "../../src/server/log.ts";
+import { classifyAnswer, type Failure } from "../../src/upstream/classify.ts";
+import { probeOutcome, type ProbeResultName } from "../../src/upstream/probe.ts";
+import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
+import { HELLO } from "../server/harness.ts";
+
+const NOW = Date.UTC(2026, 4, 1, 10, 0, 0);
+
+/** What serve does with the first account's answer when a second account is fine. */
+type Serve =
+  /** The second account answers; the first is then `state`. */
+  | { failsOver: true; state: "ok" | "cooling_down" | "rejected" | "throttled" }
+  /** The client gets this status from the first account; nothing else is tried. */
+  | { failsOver: false; status: number };
+
+interface Row {
+  name: string;
+  status: number;
+  body: string;
+  kind?: "oauth" | "api_key";
+  failure: Failure;
+  probe: ProbeResultName;
+  serve: Serve;
+}
+
+const openAI = (message: string, code: string | number | null, type = "invalid_request_error") =>
+  JSON.stringify({ error: { message, type, param: null, code } });
+
+const ROWS: Row[] = [
+  {
+    name: "Alibaba: quota (insufficient_quota)",
+    status: 429,
+    body: openAI("Free allocated quota exceeded.", "insufficient_quota", "insufficient_quota"),
+    failure: "quota",
+    probe: "quota",
+    serve: { failsOver: true, state: "cooling_down" },
+  },
+  {
+    name: "Alibaba: quota has been exhausted, on a 429",
+    status: 429,
+    body: openAI("Your quota has been exhausted.", "Throttling.Quota"),
+    failure: "quota",
+    probe: "quota",
+    serve: { failsOver: true, state: "cooling_down" },
+  },
+  {
+    name: "Alibaba: allocation quota on a 403 (native shape)",
+    status: 403,
+    body: JSON.stringify({
+      code: "Throttling.AllocationQuota",
+      message: "Allocated quota exceeded, please increase your quota limit.",
+      request_id: "r-2",
+    }),
+    failure: "quota",
+    probe: "quota",
+    serve: { failsOver: true, state: "cooling_down" },
+  },
+  {
+    name: "Alibaba: throttling",
+    status: 429,
+    body: openAI("Requests rate limit exceeded, please try again later.", "Throttling.RateQuota"),
+    failure: "throttled",
+    probe: "throttled",
+    serve: { failsOver: true, state: "throttled" },
+  },
+  {
+    name: "Alibaba: arrears",
+    status: 400,
+    body: openAI(
+      "Access denied, please make sure your account is in good standing.",
+      "Arrearage",
+      "Arrearage",
+    ),
+    failure: "arrears",
+    probe: "arrears",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
+    name: "Coding Plan: 405 to a client that is no coding agent",
+    status: 405,
+    body: JSON.stringify({ error: "Coding Plan is currently only available for Coding Agents" }),
+    failure: "coding_plan_client",
+    probe: "coding_plan_client",
+    serve: { failsOver: false, status: 405 },
+  },
+  {
+    name: "Alibaba: invalid key (pay-as-you-go)",
+    status: 401,
+    body: openAI("Incorrect API key provided. ", "invalid_api_key"),
+    failure: "invalid_credentials",
+    probe: "invalid_key",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
+    name: "Alibaba: a key of another plan or region",
+    status: 403,
+    body: JSON.stringify({ code: "InvalidApiKey", message: "invalid api-key", request_id: "r" }),
+    failure: "wrong_plan_or_region",
+    probe: "wrong_plan_or_region",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
+    name: "Alibaba: a model the account has not bought",
+    status: 403,
+    body: openAI(
+      "Access to model denied. Please make sure you are eligible for using the model.",
+      "AccessDenied.Unpurchased",
+    ),
+    failure: "no_access",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "Alibaba: context too long",
+    status: 400,
+    body: JSON.stringify({
+      code: "InvalidParameter",
+      message: "Range of input length should be [1, 98304]",
+      request_id: "r",
+    }),
+    failure: "request",
+    probe: "upstream_error",
+    serve: { failsOver: false, status: 400 },
+  },
+  {
+    name: "OpenRouter: rate limit",
+    status: 429,
+    body: JSON.stringify({
+      error: { message: "Rate limit exceeded: limit_rpm/qwen/qwen3-coder", code: 429 },
+    }),
+    failure: "throttled",
+    probe: "throttled",
+    serve: { failsOver: true, state: "throttled" },
+  },
+  {
+    name: "OpenRouter: out of credits",
+    status: 402,
+    body: JSON.stringify({
+      error: { message: "Insufficient credits. Add more using the credits page", code: 402 },
+    }),
+    failure: "arrears",
+    probe: "arrears",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
+    name: "OpenRouter: no auth credentials",
+    status: 401,
+    body: JSON.stringify({ error: { message: "No auth credentials found", code: 401 } }),
+    failure: "invalid_credentials",
+    probe: "invalid_key",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
+    name: "the portal's 401 to an OAuth token",
+    status: 401,
+    body: JSON.stringify({
+      error: {
+        code: "invalid_api_key",
+        message: "invalid access token or token expired",
+        type: "invalid_request_error",
+      },
+    }),
+    kind: "oauth",
+    failure: "invalid_credentials",
+    probe: "oauth_discontinued",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
+    name: "a gateway timeout on a long context",
+    status: 504,
+    body: "<html><body>504 Gateway Time-out</body></html>",
+    failure: "timeout",
+    probe: "upstream_error",
+    serve: { failsOver: false, status: 504 },
+  },
+  {
+    name: "an HTML 502",
+    status: 502,
+    body: "<html><body><h1>502 Bad Gateway</h1></body></html>",
+    failure: "server",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+];
+
+/** A fixed credential as a token source; an OAuth one "refreshes" to the same token. */
+class FixedSource implements TokenSource {
+  constructor(
+    readonly account: string,
+    readonly token: string,
+    readonly baseUrl: string,
+    readonly kind: "oauth" | "api_key",
+  ) {}
+  getToken(): Promise<UpstreamAuth> {
+    return Promise.resolve({ token: this.token, baseUrl: this.baseUrl, kind: this.kind });
+  }
+  state() {
+    return Promise.resolve({ state: "valid" as const });
+  }
+}
+
+describe("every reader of an upstream answer agrees on the real bodies", () => {
+  let upstream: RunningFakeUpstream;
+  before(async () => (upstream = await startFakeUpstream()));
+  after(() => upstream.close());
+
+  for (const row of ROWS) {
+    const kind = row.kind ?? "api_key";
+
+    it(`classifies ${row.name}`, () => {
+      const error = classifyAnswer(row.status, new Headers(), row.body, { kind, now: NOW });
+      assert.equal(error.failure, row.failure);
+      assert.ok(error.message.length > 0);
+      assert.equal(JSON.parse(error.body).error.message, error.message);
+    });
+
+    it(`probes ${row.name} as ${row.probe}`, () => {
+      const outcome = probeOutcome(row.status, row.body, new Headers(), {
+        kind,
+        host: "dashscope-intl.aliyuncs.com",
+        model: "qwen3-coder-plus",
+        now: NOW,
+      });
+      assert.equal(outcome.result, row.probe);
+      assert.equal(outcome.status, row.status);
+    });
+
+    it(`serves ${row.name}`, async () => {
+      const first = `sk-first-${row.status}-${row.name.length}`;
+      const second = `sk-second-${row.status}-${row.name.length}`;
+      upstream.fake.answer(first, { status: row.status, body: row.body });
+      try {
+        const pool = new AccountPool({
+          strategy: "fill-first",
+          now: () => NOW,
+          entries: [first, second].map((token, i) => ({
+            name: i === 0 ? "first" : "second",
+            type: kind,
+            file: null,
+            envVar: null,
+            modelMap: {},
+            source: new FixedSource(i === 0 ? "first" : "second", token, upstream.baseUrl, kind),
+          })),
+        });
+        const app = createApp({
+          pool,
+          fetch: (input, init) => fetch(input, init),
+          logger: createLogger({ format: "text", verbose: false, write: () => {} }),
+          security: {
+            apiKeys: [],
+            corsOrigins: [],
+            allowHosts: [],
+            loopback: true,
+            port: () => 8080,
+          },
+          userAgent: "qwen/test (linux; x64)",
+          now: () => NOW,
+          sleep: () => Promise.resolve(),
+          retry: { maxRetries: 0 },
+        });
+        const since = upstream.fake.requests.length;
+        const response = await app(
+          new Request("http://127.0.0.1:8080/v1/chat/completions", {
+            method: "POST",
+            headers: { host: "127.0.0.1:8080", "content-type": "application/json" },
+            body: JSON.stringify(HELLO),
+          }),
+        );
+        await response.body?.cancel();
+        const used = upstream.fake.requests.slice(since).map((r) => r.authorization);
+        const member = pool.find("first")!;
+        if (row.serve.failsOver) {
+          assert.equal(response.status, 200);
+          assert.equal(used.at(-1), `Bearer ${second}`);
+          const state = member.throttledUntil > NOW ? "throttled" : member.health.state;
+          assert.equal(state, row.serve.state);
+        } else {
+          assert.equal(response.status, row.serve.status);
+          assert.ok(used.every((a) => a === `Bearer ${first}`));
+          assert.equal(member.health.state, "ok");
+        }
+      } finally {
+        upstream.fake.clear(first);
+      }
+    });
+  }
+});
