@@ -4,29 +4,13 @@
  * the life of the process). Keys are never refreshed: `forceRefresh` returns the same key.
  */
 import { fileIdentity } from "../credentials/private-file.ts";
-import type { AccountState, TokenSource, UpstreamAuth } from "../credentials/types.ts";
+import type { AccountStatus, TokenSource, UpstreamAuth } from "../credentials/types.ts";
 import { ExitCode, QwenError } from "../lib/errors.ts";
 import { type KeyReadResult, readApiKeyFile } from "./api-key-store.ts";
 import { fingerprint } from "./providers.ts";
 
-export interface ApiKeyStatus {
-  state: AccountState;
-  problem?: string;
-  expiryDate?: number;
-  baseUrl?: string;
-  keyFingerprint?: string;
-  /** Changes when the key or its URL changes: a refused key is tried again once this moves. */
-  identity?: string;
-}
-
-export interface ApiKeyTokenSource extends TokenSource {
-  readonly kind: "api_key";
-  state(): Promise<ApiKeyStatus>;
-}
-
 /** A key given by an environment variable. */
-export class EnvKeyTokenSource implements ApiKeyTokenSource {
-  readonly kind = "api_key" as const;
+export class EnvKeyTokenSource implements TokenSource {
   constructor(
     readonly account: string,
     private readonly key: string,
@@ -43,7 +27,7 @@ export class EnvKeyTokenSource implements ApiKeyTokenSource {
     return this.#auth ??= { token: this.key, baseUrl: this.baseUrl, kind: "api_key" };
   }
 
-  state(): Promise<ApiKeyStatus> {
+  state(): Promise<AccountStatus> {
     return Promise.resolve({
       state: "valid",
       baseUrl: this.baseUrl,
@@ -54,8 +38,7 @@ export class EnvKeyTokenSource implements ApiKeyTokenSource {
 }
 
 /** A key stored in `qwen_key_<NAME>.json`; the file is stat'ed at most once per interval. */
-export class StoredKeyTokenSource implements ApiKeyTokenSource {
-  readonly kind = "api_key" as const;
+export class StoredKeyTokenSource implements TokenSource {
   #cache?: KeyReadResult;
   /** The key of `#cache` as an UpstreamAuth; reset whenever the file is read again. */
   #auth?: UpstreamAuth;
@@ -100,7 +83,7 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
     }
   }
 
-  async state(): Promise<ApiKeyStatus> {
+  async state(): Promise<AccountStatus> {
     const read = await this.#load();
     switch (read.kind) {
       case "missing":
@@ -113,7 +96,7 @@ export class StoredKeyTokenSource implements ApiKeyTokenSource {
       state: "valid",
       baseUrl: read.file.base_url,
       keyFingerprint: fingerprint(read.file.api_key),
-      identity: `file:${read.identity}`,
+      identity: read.identity,
     };
   }
 

@@ -6,10 +6,10 @@ import process from "node:process";
 import type { Command } from "../cli/run.ts";
 import type { Context } from "../lib/context.ts";
 import { parseFlags } from "../cli/flags.ts";
-import { type Account, loadAccounts } from "../accounts/open.ts";
+import { listAccounts, selectAccounts } from "../accounts/account.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
-import { credentialsIdentity, StateStore } from "../pool/state-file.ts";
+import { StateStore } from "../pool/state-file.ts";
 import { Metrics } from "../server/metrics.ts";
 import { ExitCode, QwenError, UsageError } from "../lib/errors.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
@@ -102,20 +102,20 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     write: output.write,
     secrets: config.apiKeys,
   });
-  const openDeps = {
+  const accountDeps = {
     oauthBaseUrl: oauthBaseUrl(ctx.env),
     fetch: ctx.fetch,
     now: ctx.now,
     // Refresh a few minutes early so a long request never starts on a token about to expire.
     refreshAheadMs: 5 * 60_000,
   };
-  const wanted = config.accounts.length > 0 ? config.accounts : undefined;
-  const first = await loadAccounts(home, ctx.env, openDeps, wanted).catch((error) => {
+  const list = async () =>
+    selectAccounts(await listAccounts(home, ctx.env, accountDeps), config.accounts);
+  const first = await list().catch((error) => {
     throw new QwenError(`Cannot list the accounts in "${home}": ${(error as Error).message}`);
   });
   const metrics = new Metrics();
   const state = new StateStore(home, { now: ctx.now });
-  let current = first.accounts;
   const pool = new AccountPool({
     strategy: config.strategy,
     now: ctx.now,
@@ -123,19 +123,9 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     state,
     observer: metrics,
     log: (message) => logger.info(message),
-    list: async () => {
-      const listed = await loadAccounts(home, ctx.env, openDeps, wanted);
-      // Keep the opened sources of accounts already known (their caches and refresh state).
-      const known = new Map(current.map((a) => [accountKey(a), a]));
-      current = listed.accounts.map((a) => known.get(accountKey(a)) ?? a);
-      return current;
-    },
-    // Files by inode, mtime and size; environment keys by fingerprint and URL.
-    identity: (entry) =>
-      credentialsIdentity(
-        entry,
-        async () => ((await entry.source.state()) as { identity?: string }).identity,
-      ),
+    // An account already in the pool keeps its member, and with it its token source's cache
+    // and refresh state.
+    list: async () => (await list()).accounts,
   });
   // The first listing and the state file (cooldowns and rejections survive a restart).
   await pool.maintain().catch((error) => {
@@ -255,9 +245,4 @@ function watchSignals(ctx: Context): {
       ctx.signal.removeEventListener("abort", onInt);
     },
   };
-}
-
-/** Accounts are the same when name, kind and file or variable are. */
-function accountKey(a: Account): string {
-  return `${a.name}\0${a.type}\0${a.file ?? ""}\0${a.envVar ?? ""}`;
 }

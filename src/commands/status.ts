@@ -11,27 +11,15 @@ import type { Context } from "../lib/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { describeError, ExitCode, QwenError } from "../lib/errors.ts";
 import process from "node:process";
-import {
-  type AccountEntry,
-  findAccounts,
-  keyFingerprintOf,
-  listAccounts,
-  providerOf,
-} from "../accounts/accounts.ts";
+import { type Account, listAccounts } from "../accounts/account.ts";
+import { OAuthTokenSource } from "../credentials/token-source.ts";
+import type { AccountStatus } from "../credentials/types.ts";
 import { SWITCH_COMMANDS } from "../upstream/classify.ts";
 import { isRefusal, type ProbeResultName } from "../upstream/probe.ts";
-import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
 import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
-import { isTokenValid, readOAuthCredentials } from "../credentials/store.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { beijingDay } from "../lib/time.ts";
-import {
-  credentialsIdentity,
-  readStateFile,
-  STATE_FILE,
-  type StateSnapshot,
-  StateStore,
-} from "../pool/state-file.ts";
+import { readStateFile, STATE_FILE, type StateSnapshot, StateStore } from "../pool/state-file.ts";
 import { join } from "node:path";
 import { localTime, relative } from "../terminal/time.ts";
 
@@ -158,30 +146,36 @@ export const statusCommand: Command = {
 
 export async function runStatus(options: StatusOptions, ctx: Context): Promise<number> {
   const home = qwenHome(ctx.env);
-  let entries: AccountEntry[];
+  const deps = {
+    oauthBaseUrl: oauthBaseUrl(ctx.env),
+    fetch: ctx.fetch,
+    now: () => ctx.now(),
+    sleep: ctx.sleep,
+  };
+  let listed: Account[];
   let homeProblem: string | undefined;
   try {
-    entries = await listAccounts(home, ctx.env);
-    if (options.account !== undefined) entries = findAccounts(entries, options.account);
+    listed = await listAccounts(home, ctx.env, deps);
+    if (options.account !== undefined) listed = listed.filter((a) => a.name === options.account);
   } catch (error) {
-    entries = [];
+    listed = [];
     homeProblem = `Cannot list the accounts in "${home}": ${(error as Error).message ?? error}`;
   }
 
   // What `qwen serve` wrote: cooldowns, rejections, today's usage.
   const saved = (await readStateFile(join(home, STATE_FILE))).snapshot;
-  const inspected = await Promise.all(entries.map(async (entry) => {
-    let report = await inspect(entry, ctx.now());
-    if (report === undefined) return undefined;
-    report = await withServeState(entry, report, saved, ctx.now());
-    if (options.refresh && entry.kind === "oauth" && report.state === "expired") {
-      report = await refreshAccount(entry, report, ctx);
+  const inspected = await Promise.all(listed.map(async (account) => {
+    const now = await inspect(account, ctx.now());
+    if (now === undefined) return undefined;
+    let report = withServeState(now.status, now.report, saved, ctx.now());
+    if (options.refresh && report.state === "expired") {
+      report = await refreshAccount(account, report, ctx);
     }
-    return { entry, report };
+    return { account, report };
   }));
   const present = inspected.filter((x) => x !== undefined);
   const accounts: AccountReport[] = options.probe
-    ? await Promise.all(present.map(({ entry, report }) => probeAccount(entry, report, ctx)))
+    ? await Promise.all(present.map(({ account, report }) => probeAccount(account, report, ctx)))
     : present.map((x) => x.report);
   if (options.probe) await clearRecovered(home, accounts, saved, ctx);
 
@@ -206,7 +200,7 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
   } else {
     ctx.stdout(renderText(report, options, ctx.now()));
   }
-  if (options.account !== undefined && entries.length === 0 && !homeProblem) {
+  if (options.account !== undefined && listed.length === 0 && !homeProblem) {
     ctx.stderr(
       `No credentials for account "${options.account}" in "${home}": run "${
         authCommand(options.account)
@@ -221,13 +215,13 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
  * answer, or rejected by the upstream (while its credentials are the ones refused), and today's
  * usage (Beijing date, as the state file counts).
  */
-async function withServeState(
-  entry: AccountEntry,
+function withServeState(
+  status: AccountStatus,
   report: AccountReport,
   saved: StateSnapshot,
   now: number,
-): Promise<AccountReport> {
-  const record = saved.accounts[entry.name];
+): AccountReport {
+  const record = saved.accounts[report.name];
   if (record === undefined) return report;
   const day = record.usage[beijingDay(now)];
   const out: AccountReport = {
@@ -248,25 +242,17 @@ async function withServeState(
       error: health.message ? `quota: ${health.message}` : "quota exhausted",
     };
   }
-  if (health.state === "rejected") {
-    const identity = await credentialsIdentity(
-      { file: entry.origin === "file" ? entry.file : null, envVar: null },
-      () =>
-        Promise.resolve(
-          entry.origin === "env" && entry.env.key
-            ? `env:${keyFingerprintOf(entry)}:${entry.env.baseUrl}`
-            : undefined,
-        ),
-    );
-    if (health.identity === undefined || health.identity === identity) {
-      return {
-        ...out,
-        state: "rejected",
-        error: `${health.reason === "arrears" ? "in arrears" : "refused by the upstream"}${
-          health.message ? `: ${health.message}` : ""
-        }`,
-      };
-    }
+  if (
+    health.state === "rejected" &&
+    (health.identity === undefined || health.identity === status.identity)
+  ) {
+    return {
+      ...out,
+      state: "rejected",
+      error: `${health.reason === "arrears" ? "in arrears" : "refused by the upstream"}${
+        health.message ? `: ${health.message}` : ""
+      }`,
+    };
   }
   return out;
 }
@@ -318,83 +304,51 @@ export function probeExitCode(accounts: Pick<AccountReport, "state" | "probe">[]
   return code === ExitCode.ok ? ExitCode.failure : code;
 }
 
-function emptyReport(entry: AccountEntry): AccountReport {
-  return {
-    name: entry.name,
-    type: entry.kind,
-    file: entry.origin === "file" ? entry.file : null,
-    state: "invalid",
-    expiry_date: null,
-    expires_at: null,
-    expires_in_s: null,
-    resource_url: null,
-    base_url: null,
-    error: null,
-    provider: providerOf(entry) ?? null,
-    env: entry.origin === "env" ? entry.env.envVar : null,
-    key_fingerprint: keyFingerprintOf(entry) ?? null,
+/** The account as its credentials say now (no network); undefined once its file is gone. */
+async function inspect(
+  account: Account,
+  now: number,
+): Promise<{ status: AccountStatus; report: AccountReport } | undefined> {
+  const status = await account.source.state();
+  // "missing": deleted between listing and reading, no longer an account.
+  if (status.state === "missing") return undefined;
+  const expiry = status.expiryDate;
+  const report: AccountReport = {
+    name: account.name,
+    type: account.type,
+    file: account.file,
+    state: status.state,
+    expiry_date: expiry ?? null,
+    expires_at: expiry === undefined ? null : isoOrNull(expiry),
+    expires_in_s: expiry === undefined ? null : Math.floor((expiry - now) / 1000),
+    resource_url: status.resourceUrl ?? null,
+    base_url: status.state === "invalid" ? null : status.baseUrl ?? null,
+    error: status.problem ?? null,
+    provider: account.provider ?? null,
+    env: account.envVar,
+    key_fingerprint: status.keyFingerprint ?? null,
     cooldown_until: null,
     usage_today: null,
     probe: null,
   };
-}
-
-async function inspect(entry: AccountEntry, now: number): Promise<AccountReport | undefined> {
-  const report = emptyReport(entry);
-  if (entry.kind === "api_key") {
-    if (entry.origin === "env") {
-      const env = entry.env;
-      if (env.problem) return { ...report, state: "invalid", error: env.problem };
-      return { ...report, state: "valid", base_url: env.baseUrl ?? null };
-    }
-    const read = entry.read;
-    if (read.kind === "missing") return undefined;
-    if (read.kind !== "ok") return { ...report, state: "invalid", error: read.problem };
-    return { ...report, state: "valid", base_url: read.file.base_url };
-  }
-  const read = await readOAuthCredentials(entry.file);
-  switch (read.kind) {
-    case "missing":
-      // Deleted between listing and reading: no longer an account.
-      return undefined;
-    case "invalid":
-    case "unreadable":
-      return { ...report, state: "invalid", error: read.problem };
-  }
-  const c = read.credentials;
-  return {
-    ...report,
-    state: isTokenValid(c, now) ? "valid" : "expired",
-    expiry_date: c.expiry_date,
-    expires_at: isoOrNull(c.expiry_date),
-    expires_in_s: Math.floor((c.expiry_date - now) / 1000),
-    resource_url: c.resource_url ?? null,
-    base_url: baseUrlFromResourceUrl(c.resource_url),
-  };
+  return { status, report };
 }
 
 async function refreshAccount(
-  entry: AccountEntry & { kind: "oauth" },
+  account: Account,
   before: AccountReport,
   ctx: Context,
 ): Promise<AccountReport> {
-  // Loaded only here: plain `qwen status` stays offline and light.
-  const { OAuthTokenSource } = await import("../credentials/token-source.ts");
-  const source = new OAuthTokenSource({
-    path: entry.file,
-    account: entry.name,
-    oauthBaseUrl: oauthBaseUrl(ctx.env),
-    fetch: ctx.fetch,
-    now: () => ctx.now(),
-    sleep: ctx.sleep,
-  });
+  const source = account.source;
+  if (!(source instanceof OAuthTokenSource)) return before;
+  const again = async () => (await inspect(account, ctx.now()))?.report ?? before;
   try {
     const { refreshed } = await source.refresh({ signal: ctx.signal });
-    const after = (await inspect(entry, ctx.now())) ?? before;
+    const after = await again();
     ctx.stderr(
       refreshed
-        ? `Refreshed account "${entry.name}".\n`
-        : `Account "${entry.name}" was already refreshed by another process.\n`,
+        ? `Refreshed account "${account.name}".\n`
+        : `Account "${account.name}" was already refreshed by another process.\n`,
     );
     return after;
   } catch (error) {
@@ -405,20 +359,19 @@ async function refreshAccount(
     if (error instanceof QwenError && error.code === "needs_login") {
       return { ...before, state: "needs_login", error: message };
     }
-    const after = (await inspect(entry, ctx.now())) ?? before;
+    const after = await again();
     return { ...after, error: after.error ?? message };
   }
 }
 
 /** One 1-token chat call for the account; an unusable file is reported without a call. */
 async function probeAccount(
-  entry: AccountEntry,
+  account: Account,
   before: AccountReport,
   ctx: Context,
 ): Promise<AccountReport> {
   // Loaded only here: plain `qwen status` stays offline and light.
-  const [{ openAccount }, { probe }, { defaultUserAgent }] = await Promise.all([
-    import("../accounts/open.ts"),
+  const [{ probe }, { defaultUserAgent }] = await Promise.all([
     import("../upstream/probe.ts"),
     import("../upstream/headers.ts"),
   ]);
@@ -432,12 +385,6 @@ async function probeAccount(
       },
     };
   }
-  const account = openAccount(entry, {
-    oauthBaseUrl: oauthBaseUrl(ctx.env),
-    fetch: ctx.fetch,
-    now: () => ctx.now(),
-    sleep: ctx.sleep,
-  });
   const outcome = await probe({
     name: account.name,
     source: account.source,
@@ -449,7 +396,9 @@ async function probeAccount(
     signal: ctx.signal,
   });
   // The probe may have refreshed an expired OAuth token: show the file as it is now.
-  let after = entry.kind === "oauth" ? ((await inspect(entry, ctx.now())) ?? before) : before;
+  let after = account.type === "oauth"
+    ? ((await inspect(account, ctx.now()))?.report ?? before)
+    : before;
   if (outcome.credentialsCode === "needs_login") {
     after = { ...after, state: "needs_login", error: outcome.message };
   }

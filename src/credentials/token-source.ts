@@ -25,7 +25,7 @@ import {
   type ReadResult,
   writeOAuthCredentials,
 } from "./store.ts";
-import type { AccountState, GetTokenOptions, TokenSource, UpstreamAuth } from "./types.ts";
+import type { AccountStatus, GetTokenOptions, TokenSource, UpstreamAuth } from "./types.ts";
 
 export interface OAuthTokenSourceOptions {
   /** The credentials file, e.g. `~/.qwen/oauth_creds.json`. */
@@ -47,15 +47,6 @@ export interface OAuthTokenSourceOptions {
   retryAheadAfterMs?: number;
   /** Lock tuning (attempts, delays); tests only. */
   lock?: Pick<LockOptions, "attempts" | "initialDelayMs" | "maxDelayMs" | "staleMs">;
-}
-
-/** What `state()` reports: the TokenSource fields plus what `status` shows. */
-export interface OAuthAccountStatus {
-  state: AccountState;
-  problem?: string;
-  expiryDate?: number;
-  resourceUrl?: string;
-  baseUrl?: string;
 }
 
 export interface RefreshResult {
@@ -183,7 +174,7 @@ export class OAuthTokenSource implements TokenSource {
   }
 
   /** The state as of now, from the file (re-read when it changed); no network. */
-  async state(): Promise<OAuthAccountStatus> {
+  async state(): Promise<AccountStatus> {
     const snapshot = await this.#load();
     const read = snapshot.read;
     switch (read.kind) {
@@ -195,6 +186,7 @@ export class OAuthTokenSource implements TokenSource {
     }
     const c = read.credentials;
     const base = {
+      identity: snapshot.identity,
       expiryDate: c.expiry_date,
       resourceUrl: c.resource_url,
       baseUrl: baseUrlFromResourceUrl(c.resource_url),

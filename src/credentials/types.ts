@@ -24,6 +24,27 @@ export type AccountState =
   /** The server refused the refresh token: only `qwen auth` helps. */
   | "needs_login";
 
+/** What an account's credentials say as of now, from its file or variable alone. */
+export interface AccountStatus {
+  state: AccountState;
+  /** Why the account cannot be used, for `invalid`, `missing` and `needs_login`. */
+  problem?: string;
+  /** OAuth: when the access token expires (ms since the epoch). */
+  expiryDate?: number;
+  /** OAuth: the token answer's `resource_url`. */
+  resourceUrl?: string;
+  /** The model API base the account calls. */
+  baseUrl?: string;
+  /** API keys: `sk-sp-…9f2c`, never the key. */
+  keyFingerprint?: string;
+  /**
+   * Changes whenever the credentials do (a new login, a new key): the file's inode, mtime and
+   * size, or for an environment key its fingerprint and URL. A refused account is tried again
+   * once it moves.
+   */
+  identity?: string;
+}
+
 export interface GetTokenOptions {
   /** Refresh even if the token looks valid: the upstream just refused it. */
   forceRefresh?: boolean;
@@ -51,5 +72,5 @@ export interface TokenSource {
    */
   peekToken?(): UpstreamAuth | undefined;
   /** The state as of now, from the file (re-read when its mtime changed), without network. */
-  state(): Promise<{ state: AccountState; problem?: string; expiryDate?: number }>;
+  state(): Promise<AccountStatus>;
 }

@@ -14,6 +14,7 @@
  * Everything a request needs is in memory: `maintain()` (every few seconds, off the hot path)
  * lists the accounts again, checks refused credentials for a change, and syncs the state file.
  */
+import type { Account } from "../accounts/account.ts";
 import type { TokenSource } from "../credentials/types.ts";
 import type { Health, StateSnapshot, StateStore } from "./state-file.ts";
 
@@ -48,23 +49,13 @@ export type Verdict =
   /** None comes back by itself: one reason per account. */
   | { kind: "unusable"; reasons: string[] };
 
-/** What the pool needs of an account (open.ts `Account` fits). */
-export interface PoolEntry {
-  name: string;
-  type: "oauth" | "api_key";
-  file: string | null;
-  envVar: string | null;
-  modelMap: Readonly<Record<string, string>>;
-  source: TokenSource;
-}
-
 export const QUOTA_BACKOFF_START_MS = 60_000;
 export const QUOTA_BACKOFF_MAX_MS = 3_600_000;
 const THROTTLE_START_MS = 2_000;
 const THROTTLE_MAX_MS = 60_000;
 
 export class Member {
-  readonly entry: PoolEntry;
+  readonly entry: Account;
   /** The account's model map with `--model-map` on top. */
   readonly modelMap: Readonly<Record<string, string>>;
   /** The same as a Map: client-given names never reach an object's prototype. */
@@ -73,7 +64,7 @@ export class Member {
   throttledUntil = 0;
   throttleStrikes = 0;
 
-  constructor(entry: PoolEntry, overrides: Readonly<Record<string, string>>) {
+  constructor(entry: Account, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
     this.modelMap = { ...entry.modelMap, ...overrides };
     this.models = new Map(Object.entries(this.modelMap));
@@ -102,11 +93,14 @@ export interface PoolOptions {
   /** `--model-map from=to`, on top of each account's own map. */
   modelMap?: Readonly<Record<string, string>>;
   /** The accounts at start; `list` replaces them on each `maintain()`. */
-  entries?: PoolEntry[];
-  /** Lists the accounts again (qwen serve: loadAccounts); absent for a fixed pool. */
-  list?: () => Promise<PoolEntry[]>;
-  /** The identity of an account's credentials; a rejected account is tried again once it moves. */
-  identity?: (entry: PoolEntry) => Promise<string | undefined>;
+  entries?: Account[];
+  /** Lists the accounts again (qwen serve: listAccounts); absent for a fixed pool. */
+  list?: () => Promise<Account[]>;
+  /**
+   * The identity of an account's credentials (default: its source's state); a rejected account
+   * is tried again once it moves.
+   */
+  identity?: (account: Account) => Promise<string | undefined>;
   /** Where usage and health are kept across processes; absent: memory only. */
   state?: StateStore;
   observer?: PoolObserver;
@@ -250,14 +244,12 @@ export class AccountPool {
     const health: Health = { state: "rejected", reason, message, changedAt: now };
     this.#setHealth(member, health);
     this.#options.log?.(`account "${member.name}" was rejected by the upstream: ${message}`);
-    const identity = this.#options.identity;
-    if (identity) {
-      // Taken after the fact (the refresh that preceded a refusal is ours, not a new login).
-      identity(member.entry).then((id) => {
-        if (member.health === health) health.identity = id;
-        this.#options.state?.setHealth(member.name, health);
-      }, () => {});
-    }
+    const identity = this.#options.identity ?? identityOf;
+    // Taken after the fact (the refresh that preceded a refusal is ours, not a new login).
+    identity(member.entry).then((id) => {
+      if (member.health === health) health.identity = id;
+      this.#options.state?.setHealth(member.name, health);
+    }, () => {});
   }
 
   /** Forgets every cooldown and rejection (tests; a fixed pool's reset). */
@@ -352,28 +344,23 @@ export class AccountPool {
   }
 
   async #maintain(): Promise<void> {
-    const { list, identity, state } = this.#options;
+    const { list, state } = this.#options;
+    const identity = this.#options.identity ?? identityOf;
     if (list) {
       this.#setEntries(await list());
       this.listed = true;
     }
-    if (identity) {
-      for (const m of this.members) {
-        const h = m.health;
-        if (h.state !== "rejected") continue;
-        const id = await identity(m.entry).catch(() => undefined);
-        if (h.identity === undefined) {
-          h.identity = id;
-          continue;
-        }
-        if (id !== h.identity) {
-          this.#setHealth(m, {
-            state: "ok",
-            reason: "credentials_changed",
-            changedAt: this.#now(),
-          });
-          this.#options.log?.(`account "${m.name}" has new credentials: trying it again`);
-        }
+    for (const m of this.members) {
+      const h = m.health;
+      if (h.state !== "rejected") continue;
+      const id = await identity(m.entry).catch(() => undefined);
+      if (h.identity === undefined) {
+        h.identity = id;
+        continue;
+      }
+      if (id !== h.identity) {
+        this.#setHealth(m, { state: "ok", reason: "credentials_changed", changedAt: this.#now() });
+        this.#options.log?.(`account "${m.name}" has new credentials: trying it again`);
       }
     }
     if (state) this.adopt(await state.sync());
@@ -402,12 +389,12 @@ export class AccountPool {
     return false;
   }
 
-  #setEntries(entries: PoolEntry[]): void {
-    const old = new Map(this.members.map((m) => [keyOf(m.entry), m]));
+  #setEntries(entries: Account[]): void {
+    const old = new Map(this.members.map((m) => [m.entry.id, m]));
     const overrides = this.#options.modelMap ?? {};
     const snapshot = this.#options.state?.snapshot;
     this.members = entries.map((entry) => {
-      const existing = old.get(keyOf(entry));
+      const existing = old.get(entry.id);
       if (existing) return existing;
       const member = new Member(entry, overrides);
       const saved = snapshot?.accounts[entry.name]?.health;
@@ -418,6 +405,6 @@ export class AccountPool {
   }
 }
 
-function keyOf(entry: PoolEntry): string {
-  return `${entry.name}\0${entry.type}\0${entry.file ?? ""}\0${entry.envVar ?? ""}`;
+async function identityOf(account: Account): Promise<string | undefined> {
+  return (await account.source.state()).identity;
 }

@@ -327,15 +327,3 @@ function addDay(into: DayUsage, delta: DayUsage): void {
     into.errors[name] = (into.errors[name] ?? 0) + n;
   }
 }
-
-/**
- * What identifies the credentials of an account: the file's inode, mtime and size (a new login
- * or a new key replaces the file), or the key's fingerprint and URL for an environment account.
- */
-export async function credentialsIdentity(
-  account: { file: string | null; envVar: string | null },
-  envIdentity?: () => Promise<string | undefined>,
-): Promise<string | undefined> {
-  if (account.file !== null) return await fileIdentity(account.file);
-  return await envIdentity?.();
-}

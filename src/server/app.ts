@@ -3,6 +3,7 @@
  * per request. Everything from outside (upstream fetch, token source, clock, logger) is injected,
  * so tests call it with `new Request(...)` and the runtime adapters only serve it.
  */
+import { accountOf } from "../accounts/account.ts";
 import type { TokenSource } from "../credentials/types.ts";
 import { type Fetch, sleep as defaultSleep } from "../lib/context.ts";
 import { AccountPool } from "../pool/pool.ts";
@@ -269,15 +270,5 @@ export function splitUrl(url: string): SplitUrl {
 
 function poolOf(tokens: TokenSource | undefined): AccountPool {
   if (tokens === undefined) throw new TypeError("createApp needs a pool or a token source");
-  return new AccountPool({
-    strategy: "fill-first",
-    entries: [{
-      name: tokens.account,
-      type: "oauth",
-      file: null,
-      envVar: null,
-      modelMap: {},
-      source: tokens,
-    }],
-  });
+  return new AccountPool({ strategy: "fill-first", entries: [accountOf(tokens)] });
 }

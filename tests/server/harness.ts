@@ -2,7 +2,8 @@
  * The app wired to a fake upstream on loopback and a fake token source, called in-process with
  * `new Request(...)` as if it were served on 127.0.0.1:8080.
  */
-import { AccountPool, type PoolEntry } from "../../src/pool/pool.ts";
+import { accountOf } from "../../src/accounts/account.ts";
+import { AccountPool } from "../../src/pool/pool.ts";
 import { type AppDeps, createApp } from "../../src/server/app.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { createLogger, type RequestLogEntry } from "../../src/server/log.ts";
@@ -30,14 +31,7 @@ export async function setup(options: HarnessOptions = {}) {
   const text = createLogger({ format: "text", verbose: false, write: (l) => lines.push(l) });
   /** Milliseconds the client was asked to wait before each retry. */
   const sleeps: number[] = [];
-  const entry: PoolEntry = {
-    name: "default",
-    type: "oauth",
-    file: null,
-    envVar: null,
-    modelMap: options.modelMap ?? {},
-    source: tokens,
-  };
+  const entry = accountOf(tokens, { modelMap: options.modelMap });
   const pool = new AccountPool({ strategy: "fill-first", entries: [entry] });
   const metrics = new Metrics();
   const app = createApp({

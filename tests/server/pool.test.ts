@@ -10,7 +10,8 @@ import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_MODEL_MAP } from "../../src/accounts/providers.ts";
 import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
-import { AccountPool, type PoolEntry, type Strategy } from "../../src/pool/pool.ts";
+import { type Account, accountOf } from "../../src/accounts/account.ts";
+import { AccountPool, type Strategy } from "../../src/pool/pool.ts";
 import { readStateFile, STATE_FILE, StateStore } from "../../src/pool/state-file.ts";
 import { beijingDay, nextBeijingMidnight } from "../../src/lib/time.ts";
 import { findUsage, usageFromBytes, usageFromChunks } from "../../src/upstream/usage.ts";
@@ -67,17 +68,10 @@ function rig(
   const sleeps: number[] = [];
   const identities = new Map<string, string>();
   const sources: Record<string, KeySource> = {};
-  const entries: PoolEntry[] = (options.names ?? ["a", "b", "c"]).map((name) => {
+  const entries: Account[] = (options.names ?? ["a", "b", "c"]).map((name) => {
     sources[name] = new KeySource(name, KEYS[name], provider.baseUrl);
     identities.set(name, `id-${name}-1`);
-    return {
-      name,
-      type: "api_key",
-      file: null,
-      envVar: null,
-      modelMap: DEFAULT_MODEL_MAP,
-      source: sources[name],
-    };
+    return accountOf(sources[name], { type: "api_key", modelMap: DEFAULT_MODEL_MAP });
   });
   const metrics = new Metrics();
   const pool = new AccountPool({

@@ -10,12 +10,16 @@ import {
   writeApiKeyFile,
 } from "../../src/accounts/api-key-store.ts";
 import { StoredKeyTokenSource } from "../../src/accounts/api-key-source.ts";
-import { listAccounts, reservedNameProblem } from "../../src/accounts/accounts.ts";
-import { apiKeyExtraHeaders, loadAccounts } from "../../src/accounts/open.ts";
+import { listAccounts, reservedNameProblem, selectAccounts } from "../../src/accounts/account.ts";
+import { authHeaders } from "../../src/upstream/headers.ts";
 import { tempHome } from "../helpers/run-cli.ts";
 import { keyFileJson, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 
 const KEY = "sk-0123456789abcdef9f2c";
+const OFFLINE = {
+  oauthBaseUrl: "http://127.0.0.1:9",
+  fetch: () => Promise.reject(new Error("offline")),
+};
 
 const keyFile = (overrides: Record<string, unknown> = {}) =>
   keyFileJson({ api_key: KEY, ...overrides });
@@ -131,8 +135,8 @@ describe("the account listing", () => {
     const entries = await listAccounts(home, {
       DASHSCOPE_API_KEY: "sk-fromenv000001",
       OPENROUTER_API_KEY: "sk-or-v1-fromenv02",
-    });
-    assert.deepEqual(entries.map((e) => [e.name, e.kind, e.origin]), [
+    }, OFFLINE);
+    assert.deepEqual(entries.map((e) => [e.name, e.type, e.origin]), [
       ["default", "oauth", "file"],
       ["work", "oauth", "file"],
       ["broken", "api_key", "file"],
@@ -144,12 +148,11 @@ describe("the account listing", () => {
   });
 
   it("opens every account as a TokenSource with provider metadata", async () => {
-    const { accounts, unknown } = await loadAccounts(
+    const accounts = await listAccounts(
       home,
       { DASHSCOPE_API_KEY: "sk-fromenv000001", DASHSCOPE_BASE_URL: "http://127.0.0.1:7/v1" },
-      { oauthBaseUrl: "http://127.0.0.1:9", fetch: () => Promise.reject(new Error("offline")) },
+      OFFLINE,
     );
-    assert.deepEqual(unknown, []);
     const byName = Object.fromEntries(accounts.map((a) => [a.name, a]));
     assert.equal(byName.default.provider, "qwen-oauth");
     assert.equal(byName.default.type, "oauth");
@@ -172,10 +175,8 @@ describe("the account listing", () => {
     });
     assert.equal((await byName.broken.source.state()).state, "invalid");
     await assert.rejects(byName.broken.source.getToken(), /Cannot use the API key file/);
-    const some = await loadAccounts(home, {}, {
-      oauthBaseUrl: "http://127.0.0.1:9",
-      fetch: () => Promise.reject(new Error("offline")),
-    }, ["work", "nobody"]);
+    const some = selectAccounts(await listAccounts(home, {}, OFFLINE), ["work", "nobody"]);
+    assert.deepEqual(selectAccounts(accounts, []).unknown, []);
     assert.deepEqual(some.accounts.map((a) => a.name), ["work"]);
     assert.deepEqual(some.unknown, ["nobody"]);
   });
@@ -194,18 +195,22 @@ describe("the account listing", () => {
   });
 
   it("adds X-DashScope-CacheControl for keys on Alibaba hosts only", () => {
-    assert.deepEqual(
-      apiKeyExtraHeaders({
+    const alibaba = authHeaders(
+      {
         token: "k",
         baseUrl: "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
         kind: "api_key",
-      }),
-      { "x-dashscope-cachecontrol": "enable" },
+      },
+      "qwen/test",
+      null,
     );
-    assert.deepEqual(
-      apiKeyExtraHeaders({ token: "k", baseUrl: "https://openrouter.ai/api/v1", kind: "api_key" }),
-      {},
+    assert.equal(alibaba["x-dashscope-cachecontrol"], "enable");
+    const elsewhere = authHeaders(
+      { token: "k", baseUrl: "https://openrouter.ai/api/v1", kind: "api_key" },
+      "qwen/test",
+      null,
     );
+    assert.equal(elsewhere["x-dashscope-cachecontrol"], undefined);
   });
 
   it("keeps default and env- names for OAuth and environment accounts", () => {

@@ -7,6 +7,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
+import { accountOf } from "../../src/accounts/account.ts";
 import { AccountPool } from "../../src/pool/pool.ts";
 import { createApp } from "../../src/server/app.ts";
 import { createLogger } from "../../src/server/log.ts";
@@ -244,14 +245,12 @@ describe("every reader of an upstream answer agrees on the real bodies", () => {
         const pool = new AccountPool({
           strategy: "fill-first",
           now: () => NOW,
-          entries: [first, second].map((token, i) => ({
-            name: i === 0 ? "first" : "second",
-            type: kind,
-            file: null,
-            envVar: null,
-            modelMap: {},
-            source: new FixedSource(i === 0 ? "first" : "second", token, upstream.baseUrl, kind),
-          })),
+          entries: [first, second].map((token, i) =>
+            accountOf(
+              new FixedSource(i === 0 ? "first" : "second", token, upstream.baseUrl, kind),
+              { type: kind },
+            )
+          ),
         });
         const app = createApp({
           pool,

@@ -2,7 +2,7 @@
  * What the three `qwen auth` actions share: lines for the person (all on stderr), the account's
  * label, and the rule that one name is one account of one kind.
  */
-import { reservedNameProblem } from "../../accounts/accounts.ts";
+import { reservedNameProblem } from "../../accounts/account.ts";
 import { apiKeyPath, readApiKeyFile } from "../../accounts/api-key-store.ts";
 import type { Context } from "../../lib/context.ts";
 import { DEFAULT_ACCOUNT, oauthCredentialsPath } from "../../credentials/paths.ts";

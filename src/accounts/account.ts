@@ -1,0 +1,182 @@
+/**
+ * Every account `qwen` can use, whatever its kind, as one record:
+ *
+ * | type    | where                             | name                                        |
+ * |---------|-----------------------------------|---------------------------------------------|
+ * | oauth   | `oauth_creds.json`                | `default`                                   |
+ * | oauth   | `oauth_creds_<NAME>.json`         | NAME                                        |
+ * | api_key | `qwen_key_<NAME>.json`            | NAME (the `--account` given, else preset)   |
+ * | api_key | `DASHSCOPE_API_KEY` and the like  | `env-<preset>` (env-accounts.ts)            |
+ *
+ * Listing makes no network call: an account's `source` gives a token (refreshing an OAuth one
+ * when it must) and `source.state()` says, from the file alone, whether it can be used. That one
+ * inspection is what `qwen status`, `/health` and the pool read.
+ */
+import { listOAuthFiles } from "../credentials/accounts.ts";
+import { DEFAULT_ACCOUNT } from "../credentials/paths.ts";
+import { OAuthTokenSource } from "../credentials/token-source.ts";
+import type { AccountStatus, TokenSource, UpstreamAuth } from "../credentials/types.ts";
+import type { Fetch } from "../lib/context.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
+import { listApiKeyFiles, readApiKeyFile } from "./api-key-store.ts";
+import { EnvKeyTokenSource, StoredKeyTokenSource } from "./api-key-source.ts";
+import { ENV_ACCOUNT_PREFIX, type EnvAccount, listEnvAccounts } from "./env-accounts.ts";
+import { DEFAULT_MODEL_MAP, fingerprint, type PresetName, PRESETS } from "./providers.ts";
+
+/** `qwen-oauth` for OAuth accounts, else the API-key preset. */
+export type ProviderName = PresetName | "qwen-oauth";
+
+export interface Account {
+  /** Stable across listings while name, type and origin stay: a pool keeps its state by it. */
+  readonly id: string;
+  readonly name: string;
+  readonly type: "oauth" | "api_key";
+  readonly origin: "file" | "env";
+  /** `qwen-oauth`, a preset, or undefined for a key file that cannot be read. */
+  readonly provider: ProviderName | undefined;
+  /** The file behind it, or null for an environment key. */
+  readonly file: string | null;
+  /** The variable behind it, or null for a file. */
+  readonly envVar: string | null;
+  /**
+   * The OAuth model names mapped to this provider's models (`coder-model` → `qwen3-coder-plus`
+   * on API-key providers; empty for OAuth, whose portal knows the names itself).
+   */
+  readonly modelMap: Readonly<Record<string, string>>;
+  readonly source: TokenSource;
+}
+
+export interface AccountDeps {
+  /** OAuth server for refreshes (`oauthBaseUrl(env)`). */
+  oauthBaseUrl: string;
+  fetch: Fetch;
+  now?: () => number;
+  sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
+  /** Passed to OAuthTokenSource: refresh this long before expiry. */
+  refreshAheadMs?: number;
+}
+
+type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Every account in `home` and `env`: OAuth files (default first), then stored keys, then
+ * environment keys, each group by name. Accounts are listed even when unusable (an invalid file,
+ * a malformed key): their `source.state()` says why.
+ */
+export async function listAccounts(home: string, env: Env, deps: AccountDeps): Promise<Account[]> {
+  const accounts: Account[] = [];
+  for (const { name, file } of await listOAuthFiles(home)) {
+    const source = new OAuthTokenSource({
+      path: file,
+      account: name,
+      oauthBaseUrl: deps.oauthBaseUrl,
+      fetch: deps.fetch,
+      now: deps.now,
+      sleep: deps.sleep,
+      refreshAheadMs: deps.refreshAheadMs,
+    });
+    accounts.push(account(name, "oauth", "qwen-oauth", { file }, {}, source));
+  }
+  for (const { name, file } of await listApiKeyFiles(home)) {
+    const read = await readApiKeyFile(file);
+    if (read.kind === "missing") continue; // Removed since the directory was read.
+    const provider = read.kind === "ok" ? read.file.provider : undefined;
+    const source = new StoredKeyTokenSource(name, file);
+    accounts.push(account(name, "api_key", provider, { file }, modelMapOf(provider), source));
+  }
+  for (const key of listEnvAccounts(env)) {
+    const source = key.problem || !key.key || !key.baseUrl
+      ? new BrokenEnvKeySource(key, key.problem ?? "the key is unusable")
+      : new EnvKeyTokenSource(key.name, key.key, key.baseUrl);
+    accounts.push(
+      account(
+        key.name,
+        "api_key",
+        key.provider,
+        { envVar: key.envVar },
+        modelMapOf(key.provider),
+        source,
+      ),
+    );
+  }
+  return accounts;
+}
+
+/** An account made in code rather than listed: a pool of one token source, a test. */
+export function accountOf(
+  source: TokenSource,
+  options: { type?: Account["type"]; modelMap?: Readonly<Record<string, string>> } = {},
+): Account {
+  const type = options.type ?? "oauth";
+  const provider = type === "oauth" ? "qwen-oauth" : undefined;
+  return account(source.account, type, provider, {}, options.modelMap ?? {}, source);
+}
+
+/** The accounts named (all when none is), and the names no account has. */
+export function selectAccounts(
+  accounts: Account[],
+  names: readonly string[] | undefined,
+): { accounts: Account[]; unknown: string[] } {
+  if (names === undefined || names.length === 0) return { accounts, unknown: [] };
+  return {
+    accounts: accounts.filter((a) => names.includes(a.name)),
+    unknown: names.filter((n) => !accounts.some((a) => a.name === n)),
+  };
+}
+
+/** Names that `qwen auth` must not give a new account: `default` and the `env-` prefix. */
+export function reservedNameProblem(name: string, kind: "oauth" | "api_key"): string | undefined {
+  if (name.startsWith(ENV_ACCOUNT_PREFIX)) {
+    return `names starting with "${ENV_ACCOUNT_PREFIX}" are kept for keys from environment variables`;
+  }
+  if (kind === "api_key" && name === DEFAULT_ACCOUNT) {
+    return `"${DEFAULT_ACCOUNT}" is the name of the OAuth login in oauth_creds.json`;
+  }
+  return undefined;
+}
+
+function account(
+  name: string,
+  type: Account["type"],
+  provider: ProviderName | undefined,
+  where: { file?: string; envVar?: string },
+  modelMap: Readonly<Record<string, string>>,
+  source: TokenSource,
+): Account {
+  const file = where.file ?? null;
+  const envVar = where.envVar ?? null;
+  const origin = file === null ? "env" : "file";
+  const id = `${name}\0${type}\0${file ?? ""}\0${envVar ?? ""}`;
+  return { id, name, type, origin, provider, file, envVar, modelMap, source };
+}
+
+function modelMapOf(provider: PresetName | undefined): Readonly<Record<string, string>> {
+  return provider ? PRESETS[provider].modelMap : DEFAULT_MODEL_MAP;
+}
+
+/** An environment key that cannot be used: every call says why. */
+class BrokenEnvKeySource implements TokenSource {
+  readonly account: string;
+  readonly #key: EnvAccount;
+  constructor(key: EnvAccount, private readonly problem: string) {
+    this.account = key.name;
+    this.#key = key;
+  }
+  getToken(): Promise<UpstreamAuth> {
+    return Promise.reject(
+      new QwenError(`Cannot use account "${this.account}": ${this.problem}`, {
+        code: "invalid_credentials",
+        status: 500,
+        exitCode: ExitCode.failure,
+      }),
+    );
+  }
+  state(): Promise<AccountStatus> {
+    const key = this.#key.key;
+    return Promise.resolve({
+      state: "invalid" as const,
+      problem: this.problem,
+      keyFingerprint: key ? fingerprint(key) : undefined,
+    });
+  }
+}
