@@ -1,9 +1,9 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { runCli } from "../helpers/run-cli.ts";
-import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeUpstream,
@@ -234,8 +234,7 @@ describe("qwen auth --provider", () => {
       stdin: KEY,
     });
     assert.equal(def.code, 2);
-    await mkdir(home, { recursive: true });
-    await writeFile(join(home, "oauth_creds_work.json"), "{}", { mode: 0o600 });
+    await writeCreds(home, "work", "{}");
     const taken = await auth(["--provider", "dashscope", "--account", "work"], home, {
       stdin: KEY,
     });
@@ -253,9 +252,7 @@ describe("qwen auth --provider", () => {
 
   it("reports a corrupt key file instead of overwriting it, unless --force", async () => {
     const home = freshHome();
-    await mkdir(home, { recursive: true });
-    const path = join(home, "qwen_key_dashscope.json");
-    await writeFile(path, "{ not json", { mode: 0o600 });
+    const path = await writeCreds(home, "qwen_key_dashscope.json", "{ not json");
     const r = await auth(["--provider", "dashscope", "--no-verify"], home, { stdin: KEY });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /exists but cannot be used \(not valid JSON\).*--force/);
@@ -306,7 +303,7 @@ describe("qwen auth --logout of any kind", () => {
     await auth(["--provider", "openrouter", "--account", "or", "--no-verify"], home, {
       stdin: KEY,
     });
-    await writeFile(join(home, "oauth_creds_work.json"), "{}", { mode: 0o600 });
+    await writeCreds(home, "work", "{}");
     const key = await auth(["--logout", "--account", "or"], home);
     assert.equal(key.code, 0, key.stderr);
     assert.match(key.stderr, /Logged out \(account "or"\): removed ".*qwen_key_or\.json"/);

@@ -1,10 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
 import { collect, runCli, spawnCli } from "../helpers/run-cli.ts";
-import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 import { type FakeQwenOptions, type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 
 const OFFICIAL_KEYS = [
@@ -51,17 +52,6 @@ function auth(args: string[], qwenHome: string, baseUrl = "http://127.0.0.1:9") 
 
 async function exists(path: string): Promise<boolean> {
   return await stat(path).then(() => true, () => false);
-}
-
-async function writeCreds(dir: string, name: string, content: unknown): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, name);
-  await writeFile(
-    path,
-    typeof content === "string" ? content : JSON.stringify(content, null, 2),
-    { mode: 0o600 },
-  );
-  return path;
 }
 
 describe("qwen auth (device flow)", () => {
@@ -174,17 +164,12 @@ describe("qwen auth (device flow)", () => {
       let seen = "";
       child.stderr!.on("data", (chunk) => (seen += chunk));
       // Wait for the first poll, so the signal lands in the middle of polling.
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          if (
-            child.exitCode !== null ||
-            (seen.includes("Ctrl+C to cancel") && qwen.fake.pollRequests.length >= 1)
-          ) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 20);
-      });
+      await waitFor(
+        () =>
+          child.exitCode !== null ||
+          (seen.includes("Ctrl+C to cancel") && qwen.fake.pollRequests.length >= 1),
+        { what: "the first poll", timeoutMs: 20_000, intervalMs: 20 },
+      );
       // process.kill, not child.kill: Deno's child_process then reports the signal it sent
       // instead of the exit code the child chose.
       process.kill(child.pid!, "SIGINT");

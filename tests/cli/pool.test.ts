@@ -16,6 +16,7 @@ import {
 import { runCli } from "../helpers/run-cli.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 
 const STORED = "sk-stored0000000000aaaa";
 const ENV_KEY = "sk-envkey0000000000bbbb";
@@ -143,14 +144,11 @@ describe("qwen serve with several accounts", () => {
       assert.equal(none.status, 503);
       await none.body?.cancel();
       await storeKey(home, "late", STORED);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
+      await waitFor(async () => {
         const health = await fetch(`${url}/health`);
         await health.body?.cancel();
-        if (health.status === 200) break;
-        if (Date.now() > deadline) throw new Error("the new key was not picked up");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return health.status === 200;
+      }, { what: "the new key to be picked up", timeoutMs: 10_000, intervalMs: 100 });
       const response = await fetch(`${url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -159,9 +157,10 @@ describe("qwen serve with several accounts", () => {
       assert.equal(response.status, 200);
       await response.body?.cancel();
       // Log lines are written in batches, a few milliseconds late.
-      for (let i = 0; i < 40 && !/account "late" joined the pool/.test(s.stderr()); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(() => /account "late" joined the pool/.test(s.stderr()), {
+        timeoutMs: 2_000,
+        intervalMs: 50,
+      });
       assert.match(s.stderr(), /account "late" joined the pool/);
     } finally {
       await stopServe(s, "SIGTERM");

@@ -12,17 +12,10 @@ import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
 import { runCli, tempHome } from "../helpers/run-cli.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 import { startServer } from "../helpers/with-server.ts";
 
 const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
-
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 describe("qwen serve: refusals at start", () => {
   it("prints its help with every flag and variable", async () => {
@@ -143,7 +136,7 @@ describe("qwen serve: running", () => {
         const response = await fetch(`${serve!.url}/health`);
         await response.body?.cancel();
         return response.status === 200;
-      });
+      }, { what: "/health to answer 200", intervalMs: 50 });
       const answered = await fetch(`${serve.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -152,10 +145,9 @@ describe("qwen serve: running", () => {
       assert.equal(answered.status, 200);
       assert.equal((await answered.json()).choices[0].message.content, "Hello!");
       // Log lines are written in batches, a few milliseconds late.
-      await waitFor(() =>
-        Promise.resolve(
-          /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/.test(serve!.stderr()),
-        )
+      await waitFor(
+        () => /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/.test(serve!.stderr()),
+        { intervalMs: 50 },
       );
     } finally {
       await stopServe(serve);
@@ -216,7 +208,7 @@ describe("qwen serve: running", () => {
       const reader = response.body!.getReader();
       await reader.read();
       process.kill(serve.child.pid!, "SIGTERM");
-      await waitFor(() => Promise.resolve(/SIGTERM: no new/.test(serve!.stderr())));
+      await waitFor(() => /SIGTERM: no new/.test(serve!.stderr()), { intervalMs: 50 });
       const started = Date.now();
       process.kill(serve.child.pid!, "SIGTERM");
       const exit = await serve.exited;

@@ -1,9 +1,10 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { collect, runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { writeCreds } from "../helpers/temp-homes.ts";
 
 const HOUR = 3_600_000;
 
@@ -16,16 +17,6 @@ function creds(overrides: Record<string, unknown> = {}) {
     expiry_date: Date.now() + HOUR,
     ...overrides,
   };
-}
-
-async function writeCreds(home: string, file: string, content: unknown): Promise<string> {
-  const path = join(home, file);
-  await writeFile(
-    path,
-    typeof content === "string" ? content : JSON.stringify(content, null, 2),
-    { mode: 0o600 },
-  );
-  return path;
 }
 
 interface JsonAccount {

@@ -5,7 +5,8 @@ import { parseUpstreamError } from "../../src/upstream/classify.ts";
 import { parseRetryAfter, retryDelay } from "../../src/upstream/retry.ts";
 import { DEFAULT_RETRY_POLICY } from "../../src/upstream/retry.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
-import { type Harness, HELLO, setup, sseEvents, waitFor } from "./harness.ts";
+import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 
 describe("upstream error bodies", () => {
   it("passes an OpenAI-shaped error through unchanged", () => {
