@@ -2,6 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { fakeContext } from "../helpers/fake-context.ts";
 import { runCli } from "../helpers/run-cli.ts";
 import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import {
@@ -10,8 +11,6 @@ import {
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
 import { runAuth } from "../../src/commands/auth.ts";
-import type { Context } from "../../src/lib/context.ts";
-import { sleep } from "../../src/lib/context.ts";
 
 const KEY = "sk-0123456789abcdef9f2c";
 const SP_KEY = "sk-sp-0123456789abcdef1a2b";
@@ -332,23 +331,8 @@ describe("qwen auth --logout of any kind", () => {
 });
 
 describe("qwen auth --provider with a hidden prompt (in-process)", () => {
-  function context(home: string, env: Record<string, string> = {}) {
-    const err: string[] = [];
-    const out: string[] = [];
-    const ctx: Context = {
-      env: { QWEN_HOME: home, ...env },
-      stdout: (t) => void out.push(t),
-      stderr: (t) => void err.push(t),
-      stderrIsTTY: false,
-      stdinIsTTY: true,
-      readStdin: () => Promise.resolve(undefined),
-      fetch: (input, init) => fetch(input, init),
-      now: () => Date.now(),
-      sleep,
-      signal: new AbortController().signal,
-    };
-    return { ctx, err, out };
-  }
+  const context = (home: string, env: Record<string, string> = {}) =>
+    fakeContext({ home, env, stdinIsTTY: true });
   const options = (account: string) => ({
     force: false,
     account,
@@ -361,7 +345,7 @@ describe("qwen auth --provider with a hidden prompt (in-process)", () => {
 
   it("reads the key from the prompt on a terminal, never echoing it", async () => {
     const home = freshHome();
-    const { ctx, err, out } = context(home);
+    const { ctx, stderr, stdout } = context(home);
     const prompts: string[] = [];
     const code = await runAuth(options("typed"), ctx, {
       readSecret: (prompt) => {
@@ -369,11 +353,11 @@ describe("qwen auth --provider with a hidden prompt (in-process)", () => {
         return Promise.resolve(`  ${KEY}  `);
       },
     });
-    assert.equal(code, 0, err.join(""));
+    assert.equal(code, 0, stderr());
     assert.equal(prompts.length, 1);
     assert.match(prompts[0], /input is hidden/);
-    assert.equal(out.join(""), "");
-    assertNoKey(err.join(""));
+    assert.equal(stdout(), "");
+    assertNoKey(stderr());
     assert.equal((await readJson(join(home, "qwen_key_typed.json"))).api_key, KEY);
   });
 
