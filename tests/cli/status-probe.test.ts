@@ -1,7 +1,7 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { runCli } from "../helpers/run-cli.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
 import { storeKeyFile, type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
@@ -45,8 +45,9 @@ async function storeOAuth(home: string) {
 }
 
 function status(home: string, args: string[], env: Record<string, string> = {}) {
-  return runCli(["status", ...args], {
-    env: { QWEN_HOME: home, QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...env },
+  return runInProcess(["status", ...args], {
+    home,
+    env: { QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...env },
   });
 }
 
