@@ -3,7 +3,8 @@ import assert from "node:assert/strict";
 import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { collect, runCli, spawnCli } from "../helpers/run-cli.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
+import { collect, spawnCli } from "../helpers/run-cli.ts";
 import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import { waitFor } from "../helpers/wait-for.ts";
 import { type FakeQwenOptions, type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
@@ -34,7 +35,7 @@ async function withFake<T>(
   options: FakeQwenOptions,
   body: (qwen: RunningFakeQwen) => Promise<T>,
 ): Promise<T> {
-  // A fifth of a second between polls keeps these spawned runs fast; the real schedule
+  // A fifth of a second between polls keeps these runs fast; the real schedule
   // (2 s default, +5 s on slow_down) is tested in-process with a fake clock.
   const qwen = await startFakeQwen({ interval: 0.2, ...options });
   try {
@@ -44,9 +45,11 @@ async function withFake<T>(
   }
 }
 
+/** In process; Ctrl+C below needs a real process and is spawned. */
 function auth(args: string[], qwenHome: string, baseUrl = "http://127.0.0.1:9") {
-  return runCli(["auth", ...args], {
-    env: { QWEN_HOME: qwenHome, QWEN_OAUTH_BASE_URL: baseUrl },
+  return runInProcess(["auth", ...args], {
+    home: qwenHome,
+    env: { QWEN_OAUTH_BASE_URL: baseUrl },
   });
 }
 
