@@ -2,7 +2,7 @@ import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import { fakeContext } from "../helpers/fake-context.ts";
+import { fakeContext, runInProcess } from "../helpers/fake-context.ts";
 import { runCli } from "../helpers/run-cli.ts";
 import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import {
@@ -32,13 +32,15 @@ function freshHome(): string {
   return join(homes.next(), ".qwen");
 }
 
+/** In process, stdin given as text; the first test below pipes it to a real process. */
 function auth(
   args: string[],
   home: string,
   options: { stdin?: string; env?: Record<string, string> } = {},
 ) {
-  return runCli(["auth", ...args], {
-    env: { QWEN_HOME: home, QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...options.env },
+  return runInProcess(["auth", ...args], {
+    home,
+    env: { QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...options.env },
     stdin: options.stdin,
   });
 }
@@ -59,7 +61,8 @@ describe("qwen auth --provider", () => {
   it("stores a key piped on stdin, mode 0600, in the documented format, and verifies it", async () => {
     const home = freshHome();
     const before = provider.fake.requests.length;
-    const r = await auth(["--provider", "dashscope", "--base-url", provider.baseUrl], home, {
+    const r = await runCli(["auth", "--provider", "dashscope", "--base-url", provider.baseUrl], {
+      env: { QWEN_HOME: home, QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9" },
       stdin: `${KEY}\n`,
     });
     assert.equal(r.code, 0, r.stderr);
