@@ -13,7 +13,7 @@ import {
   type RunningFakeUpstream,
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
-import { runCli } from "../helpers/run-cli.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import { waitFor } from "../helpers/wait-for.ts";
@@ -87,9 +87,10 @@ describe("qwen serve with several accounts", () => {
     assert.equal(state.accounts.work.health.state, "cooling_down");
     assert.equal(state.accounts.work.usage[day].errors.quota, 1);
 
-    // qwen status tells the truth about it.
-    const status = await runCli(["status", "--json"], {
-      env: { QWEN_HOME: home, DASHSCOPE_API_KEY: ENV_KEY, DASHSCOPE_BASE_URL: provider.baseUrl },
+    // qwen status (in process) tells the truth about it.
+    const status = await runInProcess(["status", "--json"], {
+      home,
+      env: { DASHSCOPE_API_KEY: ENV_KEY, DASHSCOPE_BASE_URL: provider.baseUrl },
     });
     const report = JSON.parse(status.stdout);
     const work = report.accounts.find((a: { name: string }) => a.name === "work");
@@ -98,14 +99,14 @@ describe("qwen serve with several accounts", () => {
     assert.equal(work.usage_today.requests, 1);
     const env = report.accounts.find((a: { name: string }) => a.name === "env-dashscope");
     assert.deepEqual(env.usage_today, { requests: 3, prompt_tokens: 9, completion_tokens: 9 });
-    const textStatus = await runCli(["status"], { env: { QWEN_HOME: home } });
+    const textStatus = await runInProcess(["status"], { home });
     assert.match(textStatus.stdout, /Account "work" \(api_key, dashscope\): cooling down/);
     assert.match(textStatus.stdout, /Cooldown: {2}until /);
     assert.match(textStatus.stdout, /Today: {5}1 requests/);
 
     // The quota is back: a probe that answers ends the cooldown for everyone.
-    const probe = await runCli(["status", "--probe", "--account", "work", "--json"], {
-      env: { QWEN_HOME: home },
+    const probe = await runInProcess(["status", "--probe", "--account", "work", "--json"], {
+      home,
     });
     assert.equal(probe.code, 0, probe.stderr);
     assert.equal(JSON.parse(probe.stdout).accounts[0].state, "valid");

@@ -10,6 +10,7 @@ import { writeOAuthCredentials } from "../../src/credentials/store.ts";
 import type { Server } from "../../src/runtime/mod.ts";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
 import { runCli, tempHome } from "../helpers/run-cli.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 import { waitFor } from "../helpers/wait-for.ts";
@@ -17,9 +18,10 @@ import { startServer } from "../helpers/with-server.ts";
 
 const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
 
+// In process up to the refusals that come before listening; from there on, a process.
 describe("qwen serve: refusals at start", () => {
   it("prints its help with every flag and variable", async () => {
-    const r = await runCli(["serve", "--help"]);
+    const r = await runInProcess(["serve", "--help"]);
     assert.equal(r.code, 0);
     for (
       const word of [
@@ -44,8 +46,8 @@ describe("qwen serve: refusals at start", () => {
   it("refuses a non-loopback bind without an API key: exit 2", async () => {
     const home = await tempHome();
     try {
-      const r = await runCli(["serve", "--host", "0.0.0.0", "--port", "0"], {
-        env: { QWEN_HOME: home.home },
+      const r = await runInProcess(["serve", "--host", "0.0.0.0", "--port", "0"], {
+        home: home.home,
       });
       assert.equal(r.code, 2);
       assert.match(r.stderr, /^error: Refusing to listen on "0\.0\.0\.0" without an API key/);
@@ -58,12 +60,14 @@ describe("qwen serve: refusals at start", () => {
   it("refuses it from the environment too, and names a bad value's variable", async () => {
     const home = await tempHome();
     try {
-      const r = await runCli(["serve"], {
-        env: { QWEN_HOME: home.home, QWEN_SERVE_HOST: "0.0.0.0", QWEN_SERVE_PORT: "0" },
+      const r = await runInProcess(["serve"], {
+        home: home.home,
+        env: { QWEN_SERVE_HOST: "0.0.0.0", QWEN_SERVE_PORT: "0" },
       });
       assert.equal(r.code, 2);
-      const bad = await runCli(["serve"], {
-        env: { QWEN_HOME: home.home, QWEN_SERVE_MAX_BODY: "lots" },
+      const bad = await runInProcess(["serve"], {
+        home: home.home,
+        env: { QWEN_SERVE_MAX_BODY: "lots" },
       });
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /Invalid value "lots" for "QWEN_SERVE_MAX_BODY"/);
