@@ -1,17 +1,16 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { fakeContext, runInProcess } from "../helpers/fake-context.ts";
 import { runCli } from "../helpers/run-cli.ts";
-import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeUpstream,
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
 import { runAuth } from "../../src/commands/auth.ts";
-import type { Context } from "../../src/lib/context.ts";
-import { sleep } from "../../src/lib/context.ts";
 
 const KEY = "sk-0123456789abcdef9f2c";
 const SP_KEY = "sk-sp-0123456789abcdef1a2b";
@@ -33,13 +32,15 @@ function freshHome(): string {
   return join(homes.next(), ".qwen");
 }
 
+/** In process, stdin given as text; the first test below pipes it to a real process. */
 function auth(
   args: string[],
   home: string,
   options: { stdin?: string; env?: Record<string, string> } = {},
 ) {
-  return runCli(["auth", ...args], {
-    env: { QWEN_HOME: home, QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...options.env },
+  return runInProcess(["auth", ...args], {
+    home,
+    env: { QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...options.env },
     stdin: options.stdin,
   });
 }
@@ -60,7 +61,8 @@ describe("qwen auth --provider", () => {
   it("stores a key piped on stdin, mode 0600, in the documented format, and verifies it", async () => {
     const home = freshHome();
     const before = provider.fake.requests.length;
-    const r = await auth(["--provider", "dashscope", "--base-url", provider.baseUrl], home, {
+    const r = await runCli(["auth", "--provider", "dashscope", "--base-url", provider.baseUrl], {
+      env: { QWEN_HOME: home, QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9" },
       stdin: `${KEY}\n`,
     });
     assert.equal(r.code, 0, r.stderr);
@@ -234,8 +236,7 @@ describe("qwen auth --provider", () => {
       stdin: KEY,
     });
     assert.equal(def.code, 2);
-    await mkdir(home, { recursive: true });
-    await writeFile(join(home, "oauth_creds_work.json"), "{}", { mode: 0o600 });
+    await writeCreds(home, "work", "{}");
     const taken = await auth(["--provider", "dashscope", "--account", "work"], home, {
       stdin: KEY,
     });
@@ -253,9 +254,7 @@ describe("qwen auth --provider", () => {
 
   it("reports a corrupt key file instead of overwriting it, unless --force", async () => {
     const home = freshHome();
-    await mkdir(home, { recursive: true });
-    const path = join(home, "qwen_key_dashscope.json");
-    await writeFile(path, "{ not json", { mode: 0o600 });
+    const path = await writeCreds(home, "qwen_key_dashscope.json", "{ not json");
     const r = await auth(["--provider", "dashscope", "--no-verify"], home, { stdin: KEY });
     assert.equal(r.code, 1);
     assert.match(r.stderr, /exists but cannot be used \(not valid JSON\).*--force/);
@@ -306,7 +305,7 @@ describe("qwen auth --logout of any kind", () => {
     await auth(["--provider", "openrouter", "--account", "or", "--no-verify"], home, {
       stdin: KEY,
     });
-    await writeFile(join(home, "oauth_creds_work.json"), "{}", { mode: 0o600 });
+    await writeCreds(home, "work", "{}");
     const key = await auth(["--logout", "--account", "or"], home);
     assert.equal(key.code, 0, key.stderr);
     assert.match(key.stderr, /Logged out \(account "or"\): removed ".*qwen_key_or\.json"/);
@@ -335,23 +334,8 @@ describe("qwen auth --logout of any kind", () => {
 });
 
 describe("qwen auth --provider with a hidden prompt (in-process)", () => {
-  function context(home: string, env: Record<string, string> = {}) {
-    const err: string[] = [];
-    const out: string[] = [];
-    const ctx: Context = {
-      env: { QWEN_HOME: home, ...env },
-      stdout: (t) => void out.push(t),
-      stderr: (t) => void err.push(t),
-      stderrIsTTY: false,
-      stdinIsTTY: true,
-      readStdin: () => Promise.resolve(undefined),
-      fetch: (input, init) => fetch(input, init),
-      now: () => Date.now(),
-      sleep,
-      signal: new AbortController().signal,
-    };
-    return { ctx, err, out };
-  }
+  const context = (home: string, env: Record<string, string> = {}) =>
+    fakeContext({ home, env, stdinIsTTY: true });
   const options = (account: string) => ({
     force: false,
     account,
@@ -364,7 +348,7 @@ describe("qwen auth --provider with a hidden prompt (in-process)", () => {
 
   it("reads the key from the prompt on a terminal, never echoing it", async () => {
     const home = freshHome();
-    const { ctx, err, out } = context(home);
+    const { ctx, stderr, stdout } = context(home);
     const prompts: string[] = [];
     const code = await runAuth(options("typed"), ctx, {
       readSecret: (prompt) => {
@@ -372,11 +356,11 @@ describe("qwen auth --provider with a hidden prompt (in-process)", () => {
         return Promise.resolve(`  ${KEY}  `);
       },
     });
-    assert.equal(code, 0, err.join(""));
+    assert.equal(code, 0, stderr());
     assert.equal(prompts.length, 1);
     assert.match(prompts[0], /input is hidden/);
-    assert.equal(out.join(""), "");
-    assertNoKey(err.join(""));
+    assert.equal(stdout(), "");
+    assertNoKey(stderr());
     assert.equal((await readJson(join(home, "qwen_key_typed.json"))).api_key, KEY);
   });
 

@@ -1,10 +1,12 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
 import process from "node:process";
-import { collect, runCli, spawnCli } from "../helpers/run-cli.ts";
-import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
+import { collect, spawnCli } from "../helpers/run-cli.ts";
+import { type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 import { type FakeQwenOptions, type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 
 const OFFICIAL_KEYS = [
@@ -33,7 +35,7 @@ async function withFake<T>(
   options: FakeQwenOptions,
   body: (qwen: RunningFakeQwen) => Promise<T>,
 ): Promise<T> {
-  // A fifth of a second between polls keeps these spawned runs fast; the real schedule
+  // A fifth of a second between polls keeps these runs fast; the real schedule
   // (2 s default, +5 s on slow_down) is tested in-process with a fake clock.
   const qwen = await startFakeQwen({ interval: 0.2, ...options });
   try {
@@ -43,25 +45,16 @@ async function withFake<T>(
   }
 }
 
+/** In process; Ctrl+C below needs a real process and is spawned. */
 function auth(args: string[], qwenHome: string, baseUrl = "http://127.0.0.1:9") {
-  return runCli(["auth", ...args], {
-    env: { QWEN_HOME: qwenHome, QWEN_OAUTH_BASE_URL: baseUrl },
+  return runInProcess(["auth", ...args], {
+    home: qwenHome,
+    env: { QWEN_OAUTH_BASE_URL: baseUrl },
   });
 }
 
 async function exists(path: string): Promise<boolean> {
   return await stat(path).then(() => true, () => false);
-}
-
-async function writeCreds(dir: string, name: string, content: unknown): Promise<string> {
-  await mkdir(dir, { recursive: true, mode: 0o700 });
-  const path = join(dir, name);
-  await writeFile(
-    path,
-    typeof content === "string" ? content : JSON.stringify(content, null, 2),
-    { mode: 0o600 },
-  );
-  return path;
 }
 
 describe("qwen auth (device flow)", () => {
@@ -174,17 +167,12 @@ describe("qwen auth (device flow)", () => {
       let seen = "";
       child.stderr!.on("data", (chunk) => (seen += chunk));
       // Wait for the first poll, so the signal lands in the middle of polling.
-      await new Promise<void>((resolve) => {
-        const timer = setInterval(() => {
-          if (
-            child.exitCode !== null ||
-            (seen.includes("Ctrl+C to cancel") && qwen.fake.pollRequests.length >= 1)
-          ) {
-            clearInterval(timer);
-            resolve();
-          }
-        }, 20);
-      });
+      await waitFor(
+        () =>
+          child.exitCode !== null ||
+          (seen.includes("Ctrl+C to cancel") && qwen.fake.pollRequests.length >= 1),
+        { what: "the first poll", timeoutMs: 20_000, intervalMs: 20 },
+      );
       // process.kill, not child.kill: Deno's child_process then reports the signal it sent
       // instead of the exit code the child chose.
       process.kill(child.pid!, "SIGINT");

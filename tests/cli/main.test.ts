@@ -1,7 +1,10 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { runInProcess } from "../helpers/fake-context.ts";
 import { runCli } from "../helpers/run-cli.ts";
 
+// The version and an unknown command go through a real process (main.ts writes the output and
+// exits with the code); help and an unknown flag run in process.
 describe("qwen (entrypoint)", () => {
   it("prints the bare version", async () => {
     const r = await runCli(["--version"]);
@@ -10,7 +13,7 @@ describe("qwen (entrypoint)", () => {
   });
 
   it("prints help to stdout with --help", async () => {
-    const r = await runCli(["--help"]);
+    const r = await runInProcess(["--help"]);
     assert.equal(r.code, 0);
     assert.match(r.stdout, /Commands:[\s\S]*auth[\s\S]*serve[\s\S]*status/);
   });
@@ -23,7 +26,7 @@ describe("qwen (entrypoint)", () => {
   });
 
   it("names an unknown global flag and exits 2", async () => {
-    const r = await runCli(["--frob"]);
+    const r = await runInProcess(["--frob"]);
     assert.equal(r.code, 2);
     assert.match(r.stderr, /Unknown flag "--frob"/);
   });

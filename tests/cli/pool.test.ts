@@ -14,9 +14,10 @@ import {
   type RunningFakeUpstream,
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
-import { runCli } from "../helpers/run-cli.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
 import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 
 const STORED = "sk-stored0000000000aaaa";
 const ENV_KEY = "sk-envkey0000000000bbbb";
@@ -87,9 +88,10 @@ describe("qwen serve with several accounts", () => {
     assert.equal(state.accounts.work.health.state, "cooling_down");
     assert.equal(state.accounts.work.usage[day].errors.quota, 1);
 
-    // qwen status tells the truth about it.
-    const status = await runCli(["status", "--json"], {
-      env: { QWEN_HOME: home, DASHSCOPE_API_KEY: ENV_KEY, DASHSCOPE_BASE_URL: provider.baseUrl },
+    // qwen status (in process) tells the truth about it.
+    const status = await runInProcess(["status", "--json"], {
+      home,
+      env: { DASHSCOPE_API_KEY: ENV_KEY, DASHSCOPE_BASE_URL: provider.baseUrl },
     });
     const report = JSON.parse(status.stdout);
     const work = report.accounts.find((a: { name: string }) => a.name === "work");
@@ -98,14 +100,14 @@ describe("qwen serve with several accounts", () => {
     assert.equal(work.usage_today.requests, 1);
     const env = report.accounts.find((a: { name: string }) => a.name === "env-dashscope");
     assert.deepEqual(env.usage_today, { requests: 3, prompt_tokens: 9, completion_tokens: 9 });
-    const textStatus = await runCli(["status"], { env: { QWEN_HOME: home } });
+    const textStatus = await runInProcess(["status"], { home });
     assert.match(textStatus.stdout, /Account "work" \(api_key, dashscope\): cooling down/);
     assert.match(textStatus.stdout, /Cooldown: {2}until /);
     assert.match(textStatus.stdout, /Today: {5}1 requests/);
 
     // The quota is back: a probe that answers ends the cooldown for everyone.
-    const probe = await runCli(["status", "--probe", "--account", "work", "--json"], {
-      env: { QWEN_HOME: home },
+    const probe = await runInProcess(["status", "--probe", "--account", "work", "--json"], {
+      home,
     });
     assert.equal(probe.code, 0, probe.stderr);
     assert.equal(JSON.parse(probe.stdout).accounts[0].state, "valid");
@@ -144,14 +146,11 @@ describe("qwen serve with several accounts", () => {
       assert.equal(none.status, 503);
       await none.body?.cancel();
       await storeKey(home, "late", STORED);
-      const deadline = Date.now() + 10_000;
-      for (;;) {
+      await waitFor(async () => {
         const health = await fetch(`${url}/health`);
         await health.body?.cancel();
-        if (health.status === 200) break;
-        if (Date.now() > deadline) throw new Error("the new key was not picked up");
-        await new Promise((r) => setTimeout(r, 100));
-      }
+        return health.status === 200;
+      }, { what: "the new key to be picked up", timeoutMs: 10_000, intervalMs: 100 });
       const response = await fetch(`${url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -160,9 +159,10 @@ describe("qwen serve with several accounts", () => {
       assert.equal(response.status, 200);
       await response.body?.cancel();
       // Log lines are written in batches, a few milliseconds late.
-      for (let i = 0; i < 40 && !/account "late" joined the pool/.test(s.stderr()); i++) {
-        await new Promise((r) => setTimeout(r, 50));
-      }
+      await waitFor(() => /account "late" joined the pool/.test(s.stderr()), {
+        timeoutMs: 2_000,
+        intervalMs: 50,
+      });
       assert.match(s.stderr(), /account "late" joined the pool/);
     } finally {
       await stopServe(s, "SIGTERM");

@@ -10,23 +10,18 @@ import { writeOAuthCredentials } from "../../src/credentials/store.ts";
 import type { Server } from "../../src/runtime/mod.ts";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
 import { runCli, tempHome } from "../helpers/run-cli.ts";
 import { type RunningServe, startServe, stopServe } from "../helpers/serve-process.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 import { startServer } from "../helpers/with-server.ts";
 
 const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
 
-async function waitFor(check: () => Promise<boolean>, timeoutMs = 5000) {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
-
+// In process up to the refusals that come before listening; from there on, a process.
 describe("qwen serve: refusals at start", () => {
   it("prints its help with every flag and variable", async () => {
-    const r = await runCli(["serve", "--help"]);
+    const r = await runInProcess(["serve", "--help"]);
     assert.equal(r.code, 0);
     for (
       const word of [
@@ -51,8 +46,8 @@ describe("qwen serve: refusals at start", () => {
   it("refuses a non-loopback bind without an API key: exit 2", async () => {
     const home = await tempHome();
     try {
-      const r = await runCli(["serve", "--host", "0.0.0.0", "--port", "0"], {
-        env: { QWEN_HOME: home.home },
+      const r = await runInProcess(["serve", "--host", "0.0.0.0", "--port", "0"], {
+        home: home.home,
       });
       assert.equal(r.code, 2);
       assert.match(r.stderr, /^error: Refusing to listen on "0\.0\.0\.0" without an API key/);
@@ -65,12 +60,14 @@ describe("qwen serve: refusals at start", () => {
   it("refuses it from the environment too, and names a bad value's variable", async () => {
     const home = await tempHome();
     try {
-      const r = await runCli(["serve"], {
-        env: { QWEN_HOME: home.home, QWEN_SERVE_HOST: "0.0.0.0", QWEN_SERVE_PORT: "0" },
+      const r = await runInProcess(["serve"], {
+        home: home.home,
+        env: { QWEN_SERVE_HOST: "0.0.0.0", QWEN_SERVE_PORT: "0" },
       });
       assert.equal(r.code, 2);
-      const bad = await runCli(["serve"], {
-        env: { QWEN_HOME: home.home, QWEN_SERVE_MAX_BODY: "lots" },
+      const bad = await runInProcess(["serve"], {
+        home: home.home,
+        env: { QWEN_SERVE_MAX_BODY: "lots" },
       });
       assert.equal(bad.code, 2);
       assert.match(bad.stderr, /Invalid value "lots" for "QWEN_SERVE_MAX_BODY"/);
@@ -143,7 +140,7 @@ describe("qwen serve: running", () => {
         const response = await fetch(`${serve!.url}/health`);
         await response.body?.cancel();
         return response.status === 200;
-      });
+      }, { what: "/health to answer 200", intervalMs: 50 });
       const answered = await fetch(`${serve.url}/v1/chat/completions`, {
         method: "POST",
         headers: { "content-type": "application/json" },
@@ -152,10 +149,9 @@ describe("qwen serve: running", () => {
       assert.equal(answered.status, 200);
       assert.equal((await answered.json()).choices[0].message.content, "Hello!");
       // Log lines are written in batches, a few milliseconds late.
-      await waitFor(() =>
-        Promise.resolve(
-          /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/.test(serve!.stderr()),
-        )
+      await waitFor(
+        () => /POST \/v1\/chat\/completions 200 \d+ms model=coder-model/.test(serve!.stderr()),
+        { intervalMs: 50 },
       );
     } finally {
       await stopServe(serve);
@@ -216,7 +212,7 @@ describe("qwen serve: running", () => {
       const reader = response.body!.getReader();
       await reader.read();
       process.kill(serve.child.pid!, "SIGTERM");
-      await waitFor(() => Promise.resolve(/SIGTERM: no new/.test(serve!.stderr())));
+      await waitFor(() => /SIGTERM: no new/.test(serve!.stderr()), { intervalMs: 50 });
       const started = Date.now();
       process.kill(serve.child.pid!, "SIGTERM");
       const exit = await serve.exited;

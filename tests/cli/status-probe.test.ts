@@ -1,9 +1,8 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { runCli } from "../helpers/run-cli.ts";
-import { storeKeyFile, type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
+import { storeKeyFile, type TempHomes, tempHomes, writeCreds } from "../helpers/temp-homes.ts";
 import {
   PROVIDER_ANSWERS,
   type RunningFakeUpstream,
@@ -35,23 +34,20 @@ function storeKey(home: string, name: string, key: string, baseUrl = provider.ba
   return storeKeyFile(home, name, key, baseUrl);
 }
 
-async function storeOAuth(home: string, file = "oauth_creds.json") {
-  await writeFile(
-    join(home, file),
-    JSON.stringify({
-      access_token: OAUTH_TOKEN,
-      refresh_token: "refresh-secret",
-      token_type: "Bearer",
-      resource_url: provider.server.url,
-      expiry_date: Date.now() + 3_600_000,
-    }),
-    { mode: 0o600 },
-  );
+async function storeOAuth(home: string) {
+  await writeCreds(home, "default", {
+    access_token: OAUTH_TOKEN,
+    refresh_token: "refresh-secret",
+    token_type: "Bearer",
+    resource_url: provider.server.url,
+    expiry_date: Date.now() + 3_600_000,
+  });
 }
 
 function status(home: string, args: string[], env: Record<string, string> = {}) {
-  return runCli(["status", ...args], {
-    env: { QWEN_HOME: home, QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...env },
+  return runInProcess(["status", ...args], {
+    home,
+    env: { QWEN_OAUTH_BASE_URL: "http://127.0.0.1:9", ...env },
   });
 }
 
@@ -81,7 +77,7 @@ describe("qwen status with API-key accounts", () => {
     const home = await homes.fresh();
     await storeOAuth(home);
     await storeKey(home, "dash", GOOD);
-    await writeFile(join(home, "qwen_key_broken.json"), "{", { mode: 0o600 });
+    await writeCreds(home, "qwen_key_broken.json", "{");
     const before = provider.fake.requests.length;
     const r = await status(home, ["--json"], {
       DASHSCOPE_API_KEY: "sk-envkey000000dddd",
@@ -231,7 +227,7 @@ describe("qwen status --probe", () => {
 
   it("reports an unusable file without calling anyone, and probes environment keys", async () => {
     const home = await homes.fresh();
-    await writeFile(join(home, "qwen_key_broken.json"), "[]", { mode: 0o600 });
+    await writeCreds(home, "qwen_key_broken.json", "[]");
     const before = provider.fake.requests.length;
     const r = await status(home, ["--probe", "--json"], {
       DASHSCOPE_API_KEY: GOOD,

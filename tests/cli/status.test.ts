@@ -1,9 +1,11 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile, writeFile } from "node:fs/promises";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
-import { collect, runCli, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { runInProcess } from "../helpers/fake-context.ts";
+import { collect, spawnCli, tempHome } from "../helpers/run-cli.ts";
+import { writeCreds } from "../helpers/temp-homes.ts";
 
 const HOUR = 3_600_000;
 
@@ -16,16 +18,6 @@ function creds(overrides: Record<string, unknown> = {}) {
     expiry_date: Date.now() + HOUR,
     ...overrides,
   };
-}
-
-async function writeCreds(home: string, file: string, content: unknown): Promise<string> {
-  const path = join(home, file);
-  await writeFile(
-    path,
-    typeof content === "string" ? content : JSON.stringify(content, null, 2),
-    { mode: 0o600 },
-  );
-  return path;
 }
 
 interface JsonAccount {
@@ -44,22 +36,28 @@ interface JsonAccount {
 describe("qwen status", () => {
   const homes: (() => Promise<void>)[] = [];
   let qwen: RunningFakeQwen;
+  /** Slow to refresh, so that of two processes refreshing at once one finds the other's lock. */
+  let slow: RunningFakeQwen;
 
   async function home(): Promise<string> {
     const h = await tempHome();
     homes.push(h.cleanup);
     return h.home;
   }
+  // In process; the two processes racing for a refresh below are spawned.
   const status = (qwenHome: string, args: string[] = []) =>
-    runCli(["status", ...args], {
-      env: { QWEN_HOME: qwenHome, QWEN_OAUTH_BASE_URL: qwen.url },
+    runInProcess(["status", ...args], {
+      home: qwenHome,
+      env: { QWEN_OAUTH_BASE_URL: qwen.url },
     });
 
   before(async () => {
-    qwen = await startFakeQwen({ refreshDelayMs: 1_500 });
+    qwen = await startFakeQwen();
+    slow = await startFakeQwen({ refreshDelayMs: 1_500 });
   });
   after(async () => {
     await qwen.close();
+    await slow.close();
     for (const cleanup of homes) await cleanup();
   });
 
@@ -282,16 +280,16 @@ describe("qwen status", () => {
       "oauth_creds.json",
       creds({ expiry_date: Date.now() - HOUR, refresh_token: "refresh-race" }),
     );
-    qwen.fake.addRefreshToken("refresh-race");
-    const before = qwen.fake.refreshRequests.length;
-    const env = { QWEN_HOME: h, QWEN_OAUTH_BASE_URL: qwen.url };
+    slow.fake.addRefreshToken("refresh-race");
+    const before = slow.fake.refreshRequests.length;
+    const env = { QWEN_HOME: h, QWEN_OAUTH_BASE_URL: slow.url };
     const [a, b] = await Promise.all([
       collect(spawnCli(["status", "--refresh", "--json"], { env })),
       collect(spawnCli(["status", "--refresh", "--json"], { env })),
     ]);
     assert.equal(a.code, 0, a.stderr);
     assert.equal(b.code, 0, b.stderr);
-    assert.equal(qwen.fake.refreshRequests.length - before, 1);
+    assert.equal(slow.fake.refreshRequests.length - before, 1);
     assert.equal(JSON.parse(a.stdout).accounts[0].state, "valid");
     assert.equal(JSON.parse(b.stdout).accounts[0].state, "valid");
     assert.match(a.stderr + b.stderr, /already refreshed by another process/);

@@ -1,6 +1,7 @@
 /**
  * Test homes: one temporary folder per test file with a new numbered QWEN_HOME in it for each
- * test, and the API-key files (`qwen_key_<NAME>.json`) that tests put there.
+ * test, and the files that tests put there: OAuth credentials (`oauth_creds[_<NAME>].json`) and
+ * API-key files (`qwen_key_<NAME>.json`).
  */
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -57,4 +58,30 @@ export async function storeKeyFile(
     ),
     { mode: 0o600 },
   );
+}
+
+/**
+ * Writes a credentials file in `home` (created, mode 0700, when missing), mode 0600, and returns
+ * its path. `fileOrAccount`: a file name ending in `.json`, or an account name (`default` is
+ * `oauth_creds.json`, NAME is `oauth_creds_NAME.json`). `content`: a string is written as it is
+ * (broken files too), anything else as JSON indented by 2 spaces, as the official CLI writes it.
+ */
+export async function writeCreds(
+  home: string,
+  fileOrAccount: string,
+  content: unknown,
+): Promise<string> {
+  await mkdir(home, { recursive: true, mode: 0o700 });
+  const file = fileOrAccount.endsWith(".json")
+    ? fileOrAccount
+    : fileOrAccount === "default"
+    ? "oauth_creds.json"
+    : `oauth_creds_${fileOrAccount}.json`;
+  const path = join(home, file);
+  await writeFile(
+    path,
+    typeof content === "string" ? content : JSON.stringify(content, null, 2),
+    { mode: 0o600 },
+  );
+  return path;
 }

@@ -103,12 +103,3 @@ export async function sseEvents(response: Response): Promise<string[]> {
   const text = await response.text();
   return text.split("\n").filter((l) => l.startsWith("data: ")).map((l) => l.slice(6));
 }
-
-/** Polls until `check` holds (for effects on the far side of a socket). */
-export async function waitFor(check: () => boolean, timeoutMs = 3000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((r) => setTimeout(r, 10));
-  }
-}

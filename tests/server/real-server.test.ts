@@ -8,7 +8,8 @@ import OpenAI from "openai";
 import type { Server } from "../../src/runtime/mod.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
 import { startServer } from "../helpers/with-server.ts";
-import { type Harness, HELLO, setup, sseEvents, waitFor } from "./harness.ts";
+import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 
 async function served(options: Parameters<typeof setup>[0] = {}) {
   const bound: { server?: Server } = {};

@@ -5,7 +5,8 @@ import { type AnswerContext, classifyAnswer } from "../../src/upstream/classify.
 import { DEFAULT_RETRY_POLICY, retryDelay } from "../../src/upstream/retry.ts";
 import { parseRetryAfter } from "../../src/lib/time.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
-import { type Harness, HELLO, setup, sseEvents, waitFor } from "./harness.ts";
+import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 
 const KEY: AnswerContext = { kind: "api_key", now: 0 };
 const parseUpstreamError = (status: number, text: string) =>
