@@ -11,17 +11,11 @@ import type { Context } from "../lib/context.ts";
 import { parseFlags } from "../cli/flags.ts";
 import { DEFAULT_ACCOUNT, validateAccountName } from "../credentials/paths.ts";
 import { CancelledError, ExitCode, UsageError } from "../lib/errors.ts";
-import type { BrowserResult } from "../terminal/browser.ts";
-import {
-  normalizeBaseUrl,
-  PRESET_NAMES,
-  presetFor,
-  type PresetName,
-  PRESETS,
-} from "../accounts/providers.ts";
+import { normalizeBaseUrl, PRESET_NAMES, presetFor, PRESETS } from "../accounts/providers.ts";
 import { storeApiKey } from "./auth/api-key.ts";
 import { logout } from "./auth/logout.ts";
 import { oauthLogin } from "./auth/oauth-login.ts";
+import type { AuthDeps, AuthOptions } from "./auth/options.ts";
 
 export const AUTH_HELP =
   `Log in to Qwen with the OAuth device flow (sharing the official Qwen Code CLI's file), or
@@ -74,31 +68,6 @@ function presetTable(): string {
       p.baseUrl ?? "(--base-url URL)"
     }${env}`;
   }).join("\n");
-}
-
-export interface AuthOptions {
-  /** Always start a new device flow; with a provider, replace an unreadable key file. */
-  force: boolean;
-  /** `default` for `oauth_creds.json`, else NAME for `oauth_creds_<NAME>.json`. */
-  account: string;
-  logout: boolean;
-  /** true: show the QR code, false: hide it, undefined: show it when stderr is a terminal. */
-  qr?: boolean;
-  /** false with `--no-browser`. */
-  browser: boolean;
-  /** Store an API key for this preset instead of the OAuth login. */
-  provider?: PresetName;
-  /** Normalized `--base-url`, overriding the preset's URL. */
-  baseUrl?: string;
-  /** false with `--no-verify`: no probe after storing a key. Default true. */
-  verify?: boolean;
-}
-
-export interface AuthDeps {
-  /** Opens the verification URL; the default launches the real browser (or explains why not). */
-  openUrl?(url: string, options: AuthOptions): Promise<BrowserResult>;
-  /** Reads a key without echo from the terminal; the default uses stdin in raw mode. */
-  readSecret?(prompt: string): Promise<string>;
 }
 
 export const authCommand: Command = {
