@@ -12,10 +12,11 @@ import { AccountPool } from "../pool/pool.ts";
 import { credentialsIdentity, StateStore } from "../pool/state-file.ts";
 import { Metrics } from "../server/metrics.ts";
 import { ExitCode, QwenError, UsageError } from "../lib/errors.ts";
+import { isLoopback } from "../lib/net.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
 import { createApp } from "../server/app.ts";
-import { ENV_NAMES, isLoopback, resolveServeConfig, type ServeConfig } from "../server/config.ts";
+import { ENV_NAMES, resolveServeConfig, type ServeConfig } from "../server/config.ts";
 import { bufferedWriter, createLogger } from "../server/log.ts";
 import { defaultUserAgent } from "../upstream/headers.ts";
 

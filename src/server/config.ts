@@ -229,9 +229,3 @@ function check<T>(schema: z.ZodMiniType<T, string>, value: string, source: strin
     `Invalid value "${shown}" for "${source}": ${parsed.error.issues[0]?.message ?? "invalid"}`,
   );
 }
-
-/** Whether a bind address only accepts connections from this machine. */
-export function isLoopback(host: string): boolean {
-  const h = host.toLowerCase();
-  return h === "localhost" || h === "::1" || /^127(\.\d{1,3}){3}$/.test(h);
-}

@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { isLoopback, resolveServeConfig } from "../../src/server/config.ts";
+import { resolveServeConfig } from "../../src/server/config.ts";
+import { isLoopback } from "../../src/lib/net.ts";
 import { UsageError } from "../../src/lib/errors.ts";
 
 describe("serve config from flags and environment", () => {
