@@ -5,11 +5,7 @@
 import type { Context } from "../lib/context.ts";
 import { describeError, ExitCode, QwenError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
-
-export interface Command {
-  summary: string;
-  run(argv: string[], ctx: Context): Promise<number>;
-}
+import type { Command } from "./command.ts";
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   auth: {

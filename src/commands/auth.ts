@@ -6,9 +6,9 @@
  * account of either kind (auth/logout.ts). Everything it says goes to stderr; stdout stays
  * empty so scripts can call it.
  */
-import type { Command } from "../cli/run.ts";
 import type { Context } from "../lib/context.ts";
-import { parseFlags } from "../cli/flags.ts";
+import { flagCommand } from "../cli/command.ts";
+import { flagsHelp, type FlagTable, HELP_FLAG } from "../cli/flags.ts";
 import { DEFAULT_ACCOUNT, validateAccountName } from "../credentials/paths.ts";
 import { CancelledError, ExitCode, UsageError } from "../lib/errors.ts";
 import { normalizeBaseUrl, PRESET_NAMES, presetFor, PRESETS } from "../accounts/providers.ts";
@@ -16,6 +16,62 @@ import { storeApiKey } from "./auth/api-key.ts";
 import { logout } from "./auth/logout.ts";
 import { oauthLogin } from "./auth/oauth-login.ts";
 import type { AuthDeps, AuthOptions } from "./auth/options.ts";
+
+const AUTH_FLAGS = [
+  {
+    name: "force",
+    type: "boolean",
+    help: "OAuth: start a new login even when the saved one still works.\n" +
+      "API key: replace a key file that cannot be read",
+  },
+  {
+    name: "account",
+    type: "string",
+    value: "NAME",
+    help: "OAuth: use oauth_creds_NAME.json instead of oauth_creds.json.\n" +
+      "API key: the account name (default: the preset's name)\n" +
+      '(NAME: 1 to 64 letters, digits, "-" or "_")',
+  },
+  {
+    name: "logout",
+    type: "boolean",
+    help: "Delete that account's file (OAuth or API key), and nothing else",
+  },
+  {
+    name: "qr",
+    type: "boolean",
+    negatable: true,
+    default: "shown when stderr is a terminal",
+    help: "Show or hide the QR code",
+  },
+  {
+    name: "browser",
+    type: "boolean",
+    negatable: "only",
+    help: "Do not open the browser (also skipped with NO_BROWSER, CI, over SSH, and on Linux " +
+      "without DISPLAY or WAYLAND_DISPLAY)",
+  },
+  {
+    name: "provider",
+    type: "string",
+    value: "PRESET",
+    choices: PRESET_NAMES,
+    help: "Store an API key instead of logging in with OAuth (presets below)",
+  },
+  {
+    name: "base-url",
+    type: "string",
+    value: "URL",
+    help: 'Use this model API base instead of the preset\'s (needed by "custom")',
+  },
+  {
+    name: "verify",
+    type: "boolean",
+    negatable: "only",
+    help: "Store the key without checking it with a 1-token chat call",
+  },
+  HELP_FLAG,
+] as const satisfies FlagTable;
 
 export const AUTH_HELP =
   `Log in to Qwen with the OAuth device flow (sharing the official Qwen Code CLI's file), or
@@ -27,19 +83,7 @@ Usage:
   qwen auth --logout [--account NAME]
 
 Flags:
-      --force           OAuth: start a new login even when the saved one still works.
-                        API key: replace a key file that cannot be read
-      --account NAME    OAuth: use oauth_creds_NAME.json instead of oauth_creds.json.
-                        API key: the account name (default: the preset's name)
-                        (NAME: 1 to 64 letters, digits, "-" or "_")
-      --logout          Delete that account's file (OAuth or API key), and nothing else
-      --qr, --no-qr     Show or hide the QR code (default: shown when stderr is a terminal)
-      --no-browser      Do not open the browser (also skipped with NO_BROWSER, CI, over SSH,
-                        and on Linux without DISPLAY or WAYLAND_DISPLAY)
-      --provider PRESET Store an API key instead of logging in with OAuth (presets below)
-      --base-url URL    Use this model API base instead of the preset's (needed by "custom")
-      --no-verify       Store the key without checking it with a 1-token chat call
-  -h, --help            Show this help
+${flagsHelp(AUTH_FLAGS)}
 
 Presets (--provider):
 ${presetTable()}
@@ -70,81 +114,63 @@ function presetTable(): string {
   }).join("\n");
 }
 
-export const authCommand: Command = {
-  summary: "Log in to Qwen (OAuth device flow) or store an API key (--provider)",
-  async run(argv, ctx) {
-    const { values } = parseFlags("qwen auth", argv, {
-      force: { type: "boolean" },
-      account: { type: "string" },
-      logout: { type: "boolean" },
-      qr: { type: "boolean" },
-      browser: { type: "boolean" },
-      provider: { type: "string" },
-      "base-url": { type: "string" },
-      verify: { type: "boolean" },
-      help: { type: "boolean", short: "h" },
-    });
-    if (values.help) {
-      ctx.stdout(AUTH_HELP);
-      return ExitCode.ok;
+export const authCommand = flagCommand("qwen auth", AUTH_FLAGS, AUTH_HELP, async (values, ctx) => {
+  const flagName = (flag: "force" | "qr" | "browser" | "verify" | "base-url") =>
+    flag === "force" || flag === "base-url"
+      ? `--${flag}`
+      : values[flag]
+      ? `--${flag}`
+      : `--no-${flag}`;
+  const refuse = (flag: Parameters<typeof flagName>[0], other: string) => {
+    throw new UsageError(
+      `Flag "${
+        flagName(flag)
+      }" cannot be combined with "${other}": run "qwen auth --help" for usage`,
+    );
+  };
+  if (values.logout) {
+    for (const flag of ["force", "qr", "browser", "verify", "base-url"] as const) {
+      if (values[flag] !== undefined) refuse(flag, "--logout");
     }
-    const flagName = (flag: "force" | "qr" | "browser" | "verify" | "base-url") =>
-      flag === "force" || flag === "base-url"
-        ? `--${flag}`
-        : values[flag]
-        ? `--${flag}`
-        : `--no-${flag}`;
-    const refuse = (flag: Parameters<typeof flagName>[0], other: string) => {
-      throw new UsageError(
-        `Flag "${
-          flagName(flag)
-        }" cannot be combined with "${other}": run "qwen auth --help" for usage`,
-      );
-    };
-    if (values.logout) {
-      for (const flag of ["force", "qr", "browser", "verify", "base-url"] as const) {
-        if (values[flag] !== undefined) refuse(flag, "--logout");
-      }
-    } else if (values.provider !== undefined) {
-      for (const flag of ["qr", "browser"] as const) {
-        if (values[flag] !== undefined) refuse(flag, "--provider");
-      }
-    } else {
-      for (const flag of ["verify", "base-url"] as const) {
-        if (values[flag] !== undefined) {
-          throw new UsageError(
-            `Flag "${flagName(flag)}" needs "--provider PRESET": run "qwen auth --help" for usage`,
-          );
-        }
+  } else if (values.provider !== undefined) {
+    for (const flag of ["qr", "browser"] as const) {
+      if (values[flag] !== undefined) refuse(flag, "--provider");
+    }
+  } else {
+    for (const flag of ["verify", "base-url"] as const) {
+      if (values[flag] !== undefined) {
+        throw new UsageError(
+          `Flag "${flagName(flag)}" needs "--provider PRESET": run "qwen auth --help" for usage`,
+        );
       }
     }
-    const preset = values.provider === undefined ? undefined : presetFor(values.provider);
-    const options: AuthOptions = {
-      force: values.force ?? false,
-      // With --provider, the account is named after the preset unless --account says otherwise.
-      account: values.account !== undefined
-        ? validateAccountName(values.account)
-        : (preset?.name ?? DEFAULT_ACCOUNT),
-      logout: values.logout ?? false,
-      qr: values.qr,
-      browser: values.browser ?? true,
-      provider: preset?.name,
-      baseUrl: values["base-url"] === undefined
-        ? undefined
-        : normalizeBaseUrl(values["base-url"], `the flag "--base-url"`),
-      verify: values.verify ?? true,
-    };
-    try {
-      return await runAuth(options, ctx);
-    } catch (error) {
-      if (error instanceof CancelledError) {
-        ctx.stderr("Login cancelled; nothing was written.\n");
-        return ExitCode.cancelled;
-      }
-      throw error;
+  }
+  const preset = values.provider === undefined ? undefined : presetFor(values.provider);
+  const options: AuthOptions = {
+    force: values.force ?? false,
+    // With --provider, the account is named after the preset unless --account says otherwise.
+    account: values.account !== undefined
+      ? validateAccountName(values.account)
+      : (preset?.name ?? DEFAULT_ACCOUNT),
+    logout: values.logout ?? false,
+    qr: values.qr,
+    browser: values.browser ?? true,
+    provider: preset?.name,
+    baseUrl: values["base-url"] === undefined
+      ? undefined
+      : normalizeBaseUrl(values["base-url"], `the flag "--base-url"`),
+    verify: values.verify ?? true,
+  };
+  try {
+    return await runAuth(options, ctx);
+  } catch (error) {
+    if (error instanceof CancelledError) {
+      ctx.stderr("Login cancelled; nothing was written.\n");
+      return ExitCode.cancelled;
     }
-  },
-};
+    throw error;
+  }
+});
 
 /** `qwen auth` without the flag parsing: returns the exit code, throws QwenErrors. */
 export async function runAuth(

@@ -3,9 +3,10 @@
  * SIGTERM/SIGINT; then a graceful drain bounded by `--grace`, and a second signal exits at once.
  */
 import process from "node:process";
-import type { Command } from "../cli/run.ts";
 import type { Context } from "../lib/context.ts";
-import { parseFlags } from "../cli/flags.ts";
+import { flagCommand } from "../cli/command.ts";
+import { flagsHelp, type FlagTable, HELP_FLAG } from "../cli/flags.ts";
+import { DEFAULT_MODEL_MAP } from "../accounts/providers.ts";
 import { type Account, loadAccounts } from "../accounts/open.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
@@ -20,6 +21,101 @@ import { ENV_NAMES, resolveServeConfig, type ServeConfig } from "../server/confi
 import { bufferedWriter, createLogger } from "../server/log.ts";
 import { defaultUserAgent } from "../upstream/headers.ts";
 
+const SERVE_FLAGS = [
+  { name: "host", type: "string", value: "HOST", default: "127.0.0.1", help: "Address to bind" },
+  {
+    name: "port",
+    short: "p",
+    type: "string",
+    value: "PORT",
+    default: "8080",
+    help: "Port, 0 for any free one",
+  },
+  {
+    name: "api-key",
+    type: "string",
+    multiple: true,
+    value: "KEY",
+    help: "Require this key from clients",
+  },
+  {
+    name: "account",
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    default: "all of them",
+    help: "Only this account",
+  },
+  {
+    name: "strategy",
+    type: "string",
+    value: "NAME",
+    choices: ["round-robin", "fill-first"],
+    default: "round-robin",
+    help: "round-robin, or fill-first: the first account until it fails, then the next",
+  },
+  {
+    name: "model-map",
+    type: "string",
+    multiple: true,
+    value: "FROM=TO",
+    help: `Send model FROM as TO (on top of ${
+      Object.entries(DEFAULT_MODEL_MAP).map(([from, to]) => `${from}=${to}`).join(" and ")
+    } for API keys)`,
+  },
+  {
+    name: "allow-host",
+    type: "string",
+    multiple: true,
+    value: "NAME",
+    help: "Extra Host name accepted on loopback (reverse proxy)",
+  },
+  {
+    name: "cors-origin",
+    type: "string",
+    multiple: true,
+    value: "ORIGIN",
+    help: "Web origin allowed to call the API (CORS)",
+  },
+  {
+    name: "max-body",
+    type: "string",
+    value: "SIZE",
+    default: "32MiB",
+    help: "Largest request body: bytes, or a size in KB, KiB, MB, MiB, GB or GiB",
+  },
+  {
+    name: "grace",
+    type: "string",
+    value: "SECONDS",
+    default: "30",
+    help: "Time open requests get on shutdown",
+  },
+  {
+    name: "first-byte-timeout",
+    type: "string",
+    value: "SECONDS",
+    default: "300",
+    help: "Longest wait for the upstream's answer",
+  },
+  {
+    name: "idle-timeout",
+    type: "string",
+    value: "SECONDS",
+    default: "300",
+    help: "Longest silence inside an answer",
+  },
+  { name: "verbose", type: "boolean", help: "Also log /health requests" },
+  {
+    name: "log-format",
+    type: "string",
+    choices: ["text", "json"],
+    default: "text",
+    help: "One line per request, as text or JSON",
+  },
+  HELP_FLAG,
+] as const satisfies FlagTable;
+
 export const SERVE_USAGE = `Usage: qwen serve [flags]
 
 Runs an OpenAI-compatible API on http://127.0.0.1:8080/v1 for the accounts in QWEN_HOME (OAuth
@@ -28,23 +124,7 @@ spread over them; an account that hits its quota, is throttled or refused is ski
 client sees a byte. Accounts added while serving join within seconds.
 
 Flags:
-      --host HOST               Address to bind (default 127.0.0.1)
-  -p, --port PORT               Port, 0 for any free one (default 8080)
-      --api-key KEY             Require this key from clients; repeatable
-      --account NAME            Only this account (default: all of them); repeatable
-      --strategy NAME           round-robin (default) or fill-first: the first account until
-                                it fails, then the next
-      --model-map FROM=TO       Send model FROM as TO (on top of coder-model=qwen3-coder-plus and
-                                vision-model=qwen3-vl-plus for API keys); repeatable
-      --allow-host NAME         Extra Host name accepted on loopback (reverse proxy); repeatable
-      --cors-origin ORIGIN      Web origin allowed to call the API (CORS); repeatable
-      --max-body SIZE           Largest request body, e.g. 32MiB (default 32MiB)
-      --grace SECONDS           Time open requests get on shutdown (default 30)
-      --first-byte-timeout S    Longest wait for the upstream's answer (default 300)
-      --idle-timeout S          Longest silence inside an answer (default 300)
-      --verbose                 Also log /health requests
-      --log-format text|json    One line per request, as text or JSON (default text)
-  -h, --help                    Show this help
+${flagsHelp(SERVE_FLAGS)}
 
 Environment (a flag replaces its variable; lists are comma-separated):
 ${Object.entries(ENV_NAMES).map(([flag, name]) => `  ${name.padEnd(31)} --${flag}`).join("\n")}
@@ -58,34 +138,10 @@ GET /metrics (Prometheus; same API keys as /v1). Usage and cooldowns: QWEN_HOME/
 /** Accounts listed again, refused ones re-checked and the state file synced this often. */
 const MAINTAIN_INTERVAL_MS = 2_000;
 
-export const serveCommand: Command = {
-  summary: "Run the OpenAI-compatible proxy",
-  async run(argv, ctx) {
-    const { values } = parseFlags("qwen serve", argv, {
-      host: { type: "string" },
-      port: { type: "string", short: "p" },
-      "api-key": { type: "string", multiple: true },
-      account: { type: "string", multiple: true },
-      strategy: { type: "string" },
-      "model-map": { type: "string", multiple: true },
-      "allow-host": { type: "string", multiple: true },
-      "cors-origin": { type: "string", multiple: true },
-      "max-body": { type: "string" },
-      grace: { type: "string" },
-      "first-byte-timeout": { type: "string" },
-      "idle-timeout": { type: "string" },
-      verbose: { type: "boolean" },
-      "log-format": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    });
-    if (values.help) {
-      ctx.stdout(SERVE_USAGE);
-      return ExitCode.ok;
-    }
-    const { help: _help, ...flags } = values;
-    return await runServe(resolveServeConfig(flags, ctx.env), ctx);
-  },
-};
+export const serveCommand = flagCommand("qwen serve", SERVE_FLAGS, SERVE_USAGE, (values, ctx) => {
+  const { help: _help, ...flags } = values;
+  return runServe(resolveServeConfig(flags, ctx.env), ctx);
+});
 
 export async function runServe(config: ServeConfig, ctx: Context): Promise<number> {
   if (!isLoopback(config.host) && config.apiKeys.length === 0) {

@@ -6,9 +6,9 @@
  * invalid or unreadable, 3 otherwise; with `--probe`: 0 some probe answered ok, 5 some was
  * refused, else the codes above with 0 turned into 1 (nobody answered).
  */
-import type { Command } from "../cli/run.ts";
 import type { Context } from "../lib/context.ts";
-import { parseFlags } from "../cli/flags.ts";
+import { flagCommand } from "../cli/command.ts";
+import { flagsHelp, type FlagTable, HELP_FLAG } from "../cli/flags.ts";
 import { describeError, ExitCode, QwenError } from "../lib/errors.ts";
 import process from "node:process";
 import {
@@ -18,7 +18,12 @@ import {
   listAccounts,
   providerOf,
 } from "../accounts/accounts.ts";
-import { isRefusal, type ProbeResultName, SWITCH_COMMANDS } from "../upstream/probe.ts";
+import {
+  isRefusal,
+  PROBE_RESULTS,
+  type ProbeResultName,
+  SWITCH_COMMANDS,
+} from "../upstream/probe.ts";
 import { baseUrlFromResourceUrl } from "../credentials/base-url.ts";
 import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
 import { isTokenValid, readOAuthCredentials } from "../credentials/store.ts";
@@ -34,6 +39,32 @@ import {
 import { join } from "node:path";
 import { localTime, relative } from "../terminal/time.ts";
 
+const STATUS_FLAGS = [
+  {
+    name: "json",
+    type: "boolean",
+    help: "Print one JSON object (schema version 1) instead of text",
+  },
+  {
+    name: "refresh",
+    type: "boolean",
+    help: "Refresh expired OAuth accounts first (through the official refresh lock)",
+  },
+  {
+    name: "probe",
+    type: "boolean",
+    help: "Make one 1-token chat call per account and say what the upstream answered:\n" +
+      PROBE_RESULTS.join(", "),
+  },
+  {
+    name: "account",
+    type: "string",
+    value: "NAME",
+    help: 'Only this account ("default" is oauth_creds.json)',
+  },
+  HELP_FLAG,
+] as const satisfies FlagTable;
+
 export const STATUS_USAGE = `Usage: qwen status [--json] [--refresh] [--probe] [--account NAME]
 
 Tell whether the stored Qwen logins and API keys can be used: OAuth files, API-key files
@@ -42,14 +73,7 @@ accounts "env-<preset>"). Offline unless --refresh or --probe is given; never pr
 or a key (only its fingerprint).
 
 Flags:
-      --json          Print one JSON object (schema version 1) instead of text
-      --refresh       Refresh expired OAuth accounts first (through the official refresh lock)
-      --probe         Make one 1-token chat call per account and say what the upstream answered:
-                      ok, oauth_discontinued, invalid_key, wrong_plan_or_region,
-                      coding_plan_client, arrears, quota, throttled, unreachable,
-                      upstream_error, credentials_error
-      --account NAME  Only this account ("default" is oauth_creds.json)
-  -h, --help          Show this help
+${flagsHelp(STATUS_FLAGS)}
 
 Exit codes (first match wins):
   0  at least one account is valid now (with --probe: some probe answered ok)
@@ -128,20 +152,11 @@ export interface StatusReport {
   accounts: AccountReport[];
 }
 
-export const statusCommand: Command = {
-  summary: "Tell whether the login can be used (exit codes, --json)",
-  async run(argv, ctx) {
-    const { values } = parseFlags("qwen status", argv, {
-      json: { type: "boolean", default: false },
-      refresh: { type: "boolean", default: false },
-      probe: { type: "boolean", default: false },
-      account: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    });
-    if (values.help) {
-      ctx.stdout(STATUS_USAGE);
-      return ExitCode.ok;
-    }
+export const statusCommand = flagCommand(
+  "qwen status",
+  STATUS_FLAGS,
+  STATUS_USAGE,
+  async (values, ctx) => {
     const account = values.account === undefined ? undefined : validateAccountName(values.account);
     return await runStatus(
       {
@@ -153,7 +168,7 @@ export const statusCommand: Command = {
       ctx,
     );
   },
-};
+);
 
 export async function runStatus(options: StatusOptions, ctx: Context): Promise<number> {
   const home = qwenHome(ctx.env);

@@ -29,11 +29,11 @@ const PENDING: readonly string[] = [
   "pool/pool.ts -> upstream/classify.ts",
   "pool/pool.ts -> server/metrics.ts",
   "pool/pool.ts -> upstream/usage.ts",
-  "commands/auth.ts -> cli/run.ts",
+  "commands/auth.ts -> cli/command.ts",
   "commands/auth.ts -> cli/flags.ts",
-  "commands/serve.ts -> cli/run.ts",
+  "commands/serve.ts -> cli/command.ts",
   "commands/serve.ts -> cli/flags.ts",
-  "commands/status.ts -> cli/run.ts",
+  "commands/status.ts -> cli/command.ts",
   "commands/status.ts -> cli/flags.ts",
 ];
 
