@@ -18,7 +18,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   },
   status: {
     summary: "Tell whether the login can be used (exit codes, --json)",
-    load: async () => (await import("../commands/status.ts")).statusCommand,
+    load: async () => (await import("./status.ts")).statusCommand,
   },
 };
 
