@@ -10,7 +10,7 @@ import type { Command } from "./command.ts";
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   auth: {
     summary: "Log in to Qwen (OAuth device flow) or store an API key",
-    load: async () => (await import("../commands/auth.ts")).authCommand,
+    load: async () => (await import("./auth.ts")).authCommand,
   },
   serve: {
     summary: "Run the OpenAI-compatible proxy",
