@@ -33,7 +33,7 @@ export type FlagTable = readonly Flag[];
 /** What parseArgs gives for a table; a flag not given is undefined. */
 export type FlagValues<T extends FlagTable> = {
   [F in T[number] as F["name"]]?: F extends { type: "boolean" } ? boolean
-    : F extends { multiple: true } ? string[]
+    : F extends { multiple: true } ? readonly string[]
     : string;
 };
 

@@ -14,7 +14,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   },
   serve: {
     summary: "Run the OpenAI-compatible proxy",
-    load: async () => (await import("../commands/serve.ts")).serveCommand,
+    load: async () => (await import("./serve.ts")).serveCommand,
   },
   status: {
     summary: "Tell whether the login can be used (exit codes, --json)",

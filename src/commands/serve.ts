@@ -1,156 +1,47 @@
 /**
- * `qwen serve`: flags and environment → ServeConfig → the app on the runtime's own server, until
- * SIGTERM/SIGINT; then a graceful drain bounded by `--grace`, and a second signal exits at once.
+ * `qwen serve`: a ServeConfig (cli/serve-config.ts reads it from flags and environment) → the app
+ * on the runtime's own server, until SIGTERM/SIGINT; then a graceful drain bounded by `--grace`,
+ * and a second signal exits at once.
  */
 import process from "node:process";
 import type { Context } from "../lib/context.ts";
-import { flagCommand } from "../cli/command.ts";
-import { flagsHelp, type FlagTable, HELP_FLAG } from "../cli/flags.ts";
-import { DEFAULT_MODEL_MAP } from "../accounts/providers.ts";
 import { type Account, loadAccounts } from "../accounts/open.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
 import { credentialsIdentity, StateStore } from "../pool/state-file.ts";
 import { Metrics } from "../server/metrics.ts";
-import { ExitCode, QwenError, UsageError } from "../lib/errors.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
 import { isLoopback } from "../lib/net.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
 import { createApp } from "../server/app.ts";
-import { ENV_NAMES, resolveServeConfig, type ServeConfig } from "../server/config.ts";
 import { bufferedWriter, createLogger } from "../server/log.ts";
 import { defaultUserAgent } from "../upstream/headers.ts";
 
-const SERVE_FLAGS = [
-  { name: "host", type: "string", value: "HOST", default: "127.0.0.1", help: "Address to bind" },
-  {
-    name: "port",
-    short: "p",
-    type: "string",
-    value: "PORT",
-    default: "8080",
-    help: "Port, 0 for any free one",
-  },
-  {
-    name: "api-key",
-    type: "string",
-    multiple: true,
-    value: "KEY",
-    help: "Require this key from clients",
-  },
-  {
-    name: "account",
-    type: "string",
-    multiple: true,
-    value: "NAME",
-    default: "all of them",
-    help: "Only this account",
-  },
-  {
-    name: "strategy",
-    type: "string",
-    value: "NAME",
-    choices: ["round-robin", "fill-first"],
-    default: "round-robin",
-    help: "round-robin, or fill-first: the first account until it fails, then the next",
-  },
-  {
-    name: "model-map",
-    type: "string",
-    multiple: true,
-    value: "FROM=TO",
-    help: `Send model FROM as TO (on top of ${
-      Object.entries(DEFAULT_MODEL_MAP).map(([from, to]) => `${from}=${to}`).join(" and ")
-    } for API keys)`,
-  },
-  {
-    name: "allow-host",
-    type: "string",
-    multiple: true,
-    value: "NAME",
-    help: "Extra Host name accepted on loopback (reverse proxy)",
-  },
-  {
-    name: "cors-origin",
-    type: "string",
-    multiple: true,
-    value: "ORIGIN",
-    help: "Web origin allowed to call the API (CORS)",
-  },
-  {
-    name: "max-body",
-    type: "string",
-    value: "SIZE",
-    default: "32MiB",
-    help: "Largest request body: bytes, or a size in KB, KiB, MB, MiB, GB or GiB",
-  },
-  {
-    name: "grace",
-    type: "string",
-    value: "SECONDS",
-    default: "30",
-    help: "Time open requests get on shutdown",
-  },
-  {
-    name: "first-byte-timeout",
-    type: "string",
-    value: "SECONDS",
-    default: "300",
-    help: "Longest wait for the upstream's answer",
-  },
-  {
-    name: "idle-timeout",
-    type: "string",
-    value: "SECONDS",
-    default: "300",
-    help: "Longest silence inside an answer",
-  },
-  { name: "verbose", type: "boolean", help: "Also log /health requests" },
-  {
-    name: "log-format",
-    type: "string",
-    choices: ["text", "json"],
-    default: "text",
-    help: "One line per request, as text or JSON",
-  },
-  HELP_FLAG,
-] as const satisfies FlagTable;
-
-export const SERVE_USAGE = `Usage: qwen serve [flags]
-
-Runs an OpenAI-compatible API on http://127.0.0.1:8080/v1 for the accounts in QWEN_HOME (OAuth
-logins and API keys from "qwen auth") and in key variables such as DASHSCOPE_API_KEY. Requests are
-spread over them; an account that hits its quota, is throttled or refused is skipped before the
-client sees a byte. Accounts added while serving join within seconds.
-
-Flags:
-${flagsHelp(SERVE_FLAGS)}
-
-Environment (a flag replaces its variable; lists are comma-separated):
-${Object.entries(ENV_NAMES).map(([flag, name]) => `  ${name.padEnd(31)} --${flag}`).join("\n")}
-  PORT                            --port, when ${ENV_NAMES.port} is not set
-
-Binding an address other than loopback requires at least one API key.
-Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health,
-GET /metrics (Prometheus; same API keys as /v1). Usage and cooldowns: QWEN_HOME/qwen_state.json.
-`;
+/** As cli/serve-config.ts resolves it: a host other than loopback always comes with API keys. */
+export interface ServeConfig {
+  host: string;
+  port: number;
+  apiKeys: string[];
+  /** Accounts of the pool (`--account`, repeatable); empty: every account there is. */
+  accounts: string[];
+  strategy: "round-robin" | "fill-first";
+  /** `--model-map from=to` on top of each account's own map. */
+  modelMap: Record<string, string>;
+  allowHosts: string[];
+  corsOrigins: string[];
+  maxBodyBytes: number;
+  graceMs: number;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+  verbose: boolean;
+  logFormat: "text" | "json";
+}
 
 /** Accounts listed again, refused ones re-checked and the state file synced this often. */
 const MAINTAIN_INTERVAL_MS = 2_000;
 
-export const serveCommand = flagCommand("qwen serve", SERVE_FLAGS, SERVE_USAGE, (values, ctx) => {
-  const { help: _help, ...flags } = values;
-  return runServe(resolveServeConfig(flags, ctx.env), ctx);
-});
-
 export async function runServe(config: ServeConfig, ctx: Context): Promise<number> {
-  if (!isLoopback(config.host) && config.apiKeys.length === 0) {
-    throw new UsageError(
-      `Refusing to listen on "${config.host}" without an API key: anyone who can reach it ` +
-        `could use your Qwen account. Set "--api-key" (or ${ENV_NAMES["api-key"]}), or bind ` +
-        `"127.0.0.1"`,
-    );
-  }
   const home = qwenHome(ctx.env);
   const output = bufferedWriter(ctx.stderr);
   const logger = createLogger({
