@@ -271,7 +271,6 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
     return check(schema, found.value, found.source);
   };
 
-  const verboseEnv = env[SERVE_ENV.verbose];
   // QWEN_SERVE_ACCOUNT (one name) is what the single-account serve read.
   const accounts = [
     ...new Set(
@@ -296,8 +295,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
     graceMs: value("grace", secondsSchema(0)),
     firstByteTimeoutMs: value("first-byte-timeout", secondsSchema(1)),
     idleTimeoutMs: value("idle-timeout", secondsSchema(1)),
-    verbose: flags.verbose ??
-      (verboseEnv === undefined ? false : check(booleanSchema, verboseEnv, SERVE_ENV.verbose)),
+    verbose: flags.verbose ?? check(booleanSchema, env[SERVE_ENV.verbose] ?? "", SERVE_ENV.verbose),
     logFormat: value("log-format", choiceSchema(flag("log-format").choices)),
   };
   if (!isLoopback(config.host) && config.apiKeys.length === 0) {

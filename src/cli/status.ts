@@ -61,16 +61,9 @@ export const statusCommand = flagCommand(
   STATUS_FLAGS,
   USAGE,
   async (values, ctx) => {
+    const { json = false, refresh = false, probe = false } = values;
     const account = values.account === undefined ? undefined : validateAccountName(values.account);
     const { runStatus } = await import("../commands/status.ts");
-    return await runStatus(
-      {
-        json: values.json === true,
-        refresh: values.refresh === true,
-        probe: values.probe === true,
-        account,
-      },
-      ctx,
-    );
+    return await runStatus({ json, refresh, probe, account }, ctx);
   },
 );
