@@ -17,6 +17,7 @@ export interface Flag {
   readonly multiple?: true;
   /** What the help shows for the value (`--port PORT`); else the choices, joined by "|". */
   readonly value?: string;
+  /** Not checked by the parser: the command's own check can say where a bad value came from. */
   readonly choices?: readonly string[];
   /** The variable read when the flag is not given. */
   readonly env?: string;
