@@ -5,24 +5,20 @@
 import type { Context } from "../lib/context.ts";
 import { describeError, ExitCode, QwenError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
-
-export interface Command {
-  summary: string;
-  run(argv: string[], ctx: Context): Promise<number>;
-}
+import type { Command } from "./command.ts";
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   auth: {
     summary: "Log in to Qwen (OAuth device flow) or store an API key",
-    load: async () => (await import("../commands/auth.ts")).authCommand,
+    load: async () => (await import("./auth.ts")).authCommand,
   },
   serve: {
     summary: "Run the OpenAI-compatible proxy",
-    load: async () => (await import("../commands/serve.ts")).serveCommand,
+    load: async () => (await import("./serve.ts")).serveCommand,
   },
   status: {
     summary: "Tell whether the login can be used (exit codes, --json)",
-    load: async () => (await import("../commands/status.ts")).statusCommand,
+    load: async () => (await import("./status.ts")).statusCommand,
   },
 };
 

@@ -1,99 +1,47 @@
 /**
- * `qwen serve`: flags and environment → ServeConfig → the app on the runtime's own server, until
- * SIGTERM/SIGINT; then a graceful drain bounded by `--grace`, and a second signal exits at once.
+ * `qwen serve`: a ServeConfig (cli/serve-config.ts reads it from flags and environment) → the app
+ * on the runtime's own server, until SIGTERM/SIGINT; then a graceful drain bounded by `--grace`,
+ * and a second signal exits at once.
  */
 import process from "node:process";
-import type { Command } from "../cli/run.ts";
 import type { Context } from "../lib/context.ts";
-import { parseFlags } from "../cli/flags.ts";
 import { listAccounts, selectAccounts } from "../accounts/account.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
 import { StateStore } from "../pool/state-file.ts";
 import { Metrics } from "../server/metrics.ts";
-import { ExitCode, QwenError, UsageError } from "../lib/errors.ts";
+import { ExitCode, QwenError } from "../lib/errors.ts";
+import { isLoopback } from "../lib/net.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
 import { createApp } from "../server/app.ts";
-import { ENV_NAMES, isLoopback, resolveServeConfig, type ServeConfig } from "../server/config.ts";
 import { bufferedWriter, createLogger } from "../server/log.ts";
 import { defaultUserAgent } from "../upstream/headers.ts";
 
-export const SERVE_USAGE = `Usage: qwen serve [flags]
-
-Runs an OpenAI-compatible API on http://127.0.0.1:8080/v1 for the accounts in QWEN_HOME (OAuth
-logins and API keys from "qwen auth") and in key variables such as DASHSCOPE_API_KEY. Requests are
-spread over them; an account that hits its quota, is throttled or refused is skipped before the
-client sees a byte. Accounts added while serving join within seconds.
-
-Flags:
-      --host HOST               Address to bind (default 127.0.0.1)
-  -p, --port PORT               Port, 0 for any free one (default 8080)
-      --api-key KEY             Require this key from clients; repeatable
-      --account NAME            Only this account (default: all of them); repeatable
-      --strategy NAME           round-robin (default) or fill-first: the first account until
-                                it fails, then the next
-      --model-map FROM=TO       Send model FROM as TO (on top of coder-model=qwen3-coder-plus and
-                                vision-model=qwen3-vl-plus for API keys); repeatable
-      --allow-host NAME         Extra Host name accepted on loopback (reverse proxy); repeatable
-      --cors-origin ORIGIN      Web origin allowed to call the API (CORS); repeatable
-      --max-body SIZE           Largest request body, e.g. 32MiB (default 32MiB)
-      --grace SECONDS           Time open requests get on shutdown (default 30)
-      --first-byte-timeout S    Longest wait for the upstream's answer (default 300)
-      --idle-timeout S          Longest silence inside an answer (default 300)
-      --verbose                 Also log /health requests
-      --log-format text|json    One line per request, as text or JSON (default text)
-  -h, --help                    Show this help
-
-Environment (a flag replaces its variable; lists are comma-separated):
-${Object.entries(ENV_NAMES).map(([flag, name]) => `  ${name.padEnd(31)} --${flag}`).join("\n")}
-  PORT                            --port, when ${ENV_NAMES.port} is not set
-
-Binding an address other than loopback requires at least one API key.
-Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health,
-GET /metrics (Prometheus; same API keys as /v1). Usage and cooldowns: QWEN_HOME/qwen_state.json.
-`;
+/** As cli/serve-config.ts resolves it: a host other than loopback always comes with API keys. */
+export interface ServeConfig {
+  host: string;
+  port: number;
+  apiKeys: string[];
+  /** Accounts of the pool (`--account`, repeatable); empty: every account there is. */
+  accounts: string[];
+  strategy: "round-robin" | "fill-first";
+  /** `--model-map from=to` on top of each account's own map. */
+  modelMap: Record<string, string>;
+  allowHosts: string[];
+  corsOrigins: string[];
+  maxBodyBytes: number;
+  graceMs: number;
+  firstByteTimeoutMs: number;
+  idleTimeoutMs: number;
+  verbose: boolean;
+  logFormat: "text" | "json";
+}
 
 /** Accounts listed again, refused ones re-checked and the state file synced this often. */
 const MAINTAIN_INTERVAL_MS = 2_000;
 
-export const serveCommand: Command = {
-  summary: "Run the OpenAI-compatible proxy",
-  async run(argv, ctx) {
-    const { values } = parseFlags("qwen serve", argv, {
-      host: { type: "string" },
-      port: { type: "string", short: "p" },
-      "api-key": { type: "string", multiple: true },
-      account: { type: "string", multiple: true },
-      strategy: { type: "string" },
-      "model-map": { type: "string", multiple: true },
-      "allow-host": { type: "string", multiple: true },
-      "cors-origin": { type: "string", multiple: true },
-      "max-body": { type: "string" },
-      grace: { type: "string" },
-      "first-byte-timeout": { type: "string" },
-      "idle-timeout": { type: "string" },
-      verbose: { type: "boolean" },
-      "log-format": { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    });
-    if (values.help) {
-      ctx.stdout(SERVE_USAGE);
-      return ExitCode.ok;
-    }
-    const { help: _help, ...flags } = values;
-    return await runServe(resolveServeConfig(flags, ctx.env), ctx);
-  },
-};
-
 export async function runServe(config: ServeConfig, ctx: Context): Promise<number> {
-  if (!isLoopback(config.host) && config.apiKeys.length === 0) {
-    throw new UsageError(
-      `Refusing to listen on "${config.host}" without an API key: anyone who can reach it ` +
-        `could use your Qwen account. Set "--api-key" (or ${ENV_NAMES["api-key"]}), or bind ` +
-        `"127.0.0.1"`,
-    );
-  }
   const home = qwenHome(ctx.env);
   const output = bufferedWriter(ctx.stderr);
   const logger = createLogger({

@@ -6,9 +6,7 @@
  * invalid or unreadable, 3 otherwise; with `--probe`: 0 some probe answered ok, 5 some was
  * refused, else the codes above with 0 turned into 1 (nobody answered).
  */
-import type { Command } from "../cli/run.ts";
 import type { Context } from "../lib/context.ts";
-import { parseFlags } from "../cli/flags.ts";
 import { describeError, ExitCode, QwenError } from "../lib/errors.ts";
 import process from "node:process";
 import { type Account, listAccounts } from "../accounts/account.ts";
@@ -16,45 +14,12 @@ import { OAuthTokenSource } from "../credentials/token-source.ts";
 import type { AccountStatus } from "../credentials/types.ts";
 import { SWITCH_COMMANDS } from "../upstream/classify.ts";
 import { isRefusal, type ProbeResultName } from "../upstream/probe.ts";
-import { DEFAULT_ACCOUNT, qwenHome, validateAccountName } from "../credentials/paths.ts";
+import { DEFAULT_ACCOUNT, qwenHome } from "../credentials/paths.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { beijingDay } from "../lib/time.ts";
 import { readStateFile, STATE_FILE, type StateSnapshot, StateStore } from "../pool/state-file.ts";
 import { join } from "node:path";
 import { localTime, relative } from "../terminal/time.ts";
-
-export const STATUS_USAGE = `Usage: qwen status [--json] [--refresh] [--probe] [--account NAME]
-
-Tell whether the stored Qwen logins and API keys can be used: OAuth files, API-key files
-(qwen auth --provider) and keys in environment variables (DASHSCOPE_API_KEY and the like, as
-accounts "env-<preset>"). Offline unless --refresh or --probe is given; never prints a token
-or a key (only its fingerprint).
-
-Flags:
-      --json          Print one JSON object (schema version 1) instead of text
-      --refresh       Refresh expired OAuth accounts first (through the official refresh lock)
-      --probe         Make one 1-token chat call per account and say what the upstream answered:
-                      ok, oauth_discontinued, invalid_key, wrong_plan_or_region,
-                      coding_plan_client, arrears, quota, throttled, unreachable,
-                      upstream_error, credentials_error
-      --account NAME  Only this account ("default" is oauth_creds.json)
-  -h, --help          Show this help
-
-Exit codes (first match wins):
-  0  at least one account is valid now (with --probe: some probe answered ok)
-  5  with --probe: no probe answered ok and the upstream refused at least one
-  4  an account is expired but has a refresh token (run "qwen status --refresh" or "qwen auth")
-  1  a credentials file is unreadable or invalid (with --probe: also when no upstream answered)
-  3  no credentials, or only accounts that need a new login ("qwen auth"), were rejected by
-     the upstream or are cooling down after a quota answer
-
-States: valid, expired, invalid, needs_login, and from what "qwen serve" learned (its state file
-QWEN_HOME/qwen_state.json) cooling_down and rejected; a --probe that gets an answer clears both.
-
-Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (used by --refresh), the key
-variables BAILIAN_CODING_PLAN_API_KEY, BAILIAN_TOKEN_PLAN_API_KEY, DASHSCOPE_API_KEY,
-OPENROUTER_API_KEY and their *_BASE_URL overrides.
-`;
 
 export interface StatusOptions {
   json: boolean;
@@ -116,33 +81,6 @@ export interface StatusReport {
   usable: boolean;
   accounts: AccountReport[];
 }
-
-export const statusCommand: Command = {
-  summary: "Tell whether the login can be used (exit codes, --json)",
-  async run(argv, ctx) {
-    const { values } = parseFlags("qwen status", argv, {
-      json: { type: "boolean", default: false },
-      refresh: { type: "boolean", default: false },
-      probe: { type: "boolean", default: false },
-      account: { type: "string" },
-      help: { type: "boolean", short: "h", default: false },
-    });
-    if (values.help) {
-      ctx.stdout(STATUS_USAGE);
-      return ExitCode.ok;
-    }
-    const account = values.account === undefined ? undefined : validateAccountName(values.account);
-    return await runStatus(
-      {
-        json: values.json === true,
-        refresh: values.refresh === true,
-        probe: values.probe === true,
-        account,
-      },
-      ctx,
-    );
-  },
-};
 
 export async function runStatus(options: StatusOptions, ctx: Context): Promise<number> {
   const home = qwenHome(ctx.env);

@@ -20,7 +20,7 @@ import { runtime } from "../../runtime/mod.ts";
 import { readHiddenLine } from "../../terminal/hidden-prompt.ts";
 import { styleFor } from "../../terminal/style.ts";
 import { defaultUserAgent } from "../../upstream/headers.ts";
-import type { AuthDeps, AuthOptions } from "../auth.ts";
+import type { AuthDeps, AuthOptions } from "./options.ts";
 import { checkAccountName, checkNoOtherKind, sayTo } from "./account-name.ts";
 
 /**

@@ -19,7 +19,7 @@ import { openBrowser } from "../../terminal/browser.ts";
 import { renderQr } from "../../terminal/qr.ts";
 import { type Style, styleFor } from "../../terminal/style.ts";
 import { formatExpiry } from "../../terminal/time.ts";
-import type { AuthDeps, AuthOptions } from "../auth.ts";
+import type { AuthDeps, AuthOptions } from "./options.ts";
 import { accountLabel, checkAccountName, checkNoOtherKind, sayTo } from "./account-name.ts";
 
 /**

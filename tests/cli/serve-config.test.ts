@@ -1,6 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { isLoopback, resolveServeConfig } from "../../src/server/config.ts";
+import { resolveServeConfig } from "../../src/cli/serve-config.ts";
+import { isLoopback } from "../../src/lib/net.ts";
 import { UsageError } from "../../src/lib/errors.ts";
 
 describe("serve config from flags and environment", () => {
@@ -105,6 +106,12 @@ describe("serve config from flags and environment", () => {
       [{ "model-map": ["coder-model"] }, {}, /"--model-map": expected FROM=TO/],
       [{}, { QWEN_SERVE_MODEL_MAP: "a=b=c" }, /"QWEN_SERVE_MODEL_MAP"/],
       [{ account: ["../x"] }, {}, /"--account": expected an account name/],
+      [
+        { host: "0.0.0.0" },
+        {},
+        /^Refusing to listen on "0\.0\.0\.0" without an API key.*--api-key.*QWEN_SERVE_API_KEYS/,
+      ],
+      [{}, { QWEN_SERVE_HOST: "[::]" }, /^Refusing to listen on "::"/],
     ] as const
   ) {
     it(`refuses ${JSON.stringify({ ...flags, ...env })} as a usage error`, () => {
