@@ -59,6 +59,7 @@ const plain = (text: string) => text.replace(/\x1b\[[0-9;]*m/g, "");
 await step("format", deno, ["fmt", "--check"]);
 await step("lint", deno, ["lint"]);
 await step("type check", deno, ["check", "src", "tests", "scripts"]);
+await step("unused exports", bun, ["scripts/unused-exports.ts"]);
 
 // The binary is built before the tests so that tests/cli/binary.test.ts runs the same file the
 // smoke test below checks.

@@ -24,7 +24,7 @@ import { ENV_ACCOUNT_PREFIX, type EnvAccount, listEnvAccounts } from "./env-acco
 import { DEFAULT_MODEL_MAP, fingerprint, type PresetName, PRESETS } from "./providers.ts";
 
 /** `qwen-oauth` for OAuth accounts, else the API-key preset. */
-export type ProviderName = PresetName | "qwen-oauth";
+type ProviderName = PresetName | "qwen-oauth";
 
 export interface Account {
   /** Stable across listings while name, type and origin stay: a pool keeps its state by it. */
@@ -46,7 +46,7 @@ export interface Account {
   readonly source: TokenSource;
 }
 
-export interface AccountDeps {
+interface AccountDeps {
   /** OAuth server for refreshes (`oauthBaseUrl(env)`). */
   oauthBaseUrl: string;
   fetch: Fetch;

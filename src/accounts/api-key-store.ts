@@ -26,7 +26,7 @@ import { PRESET_NAMES } from "./providers.ts";
 
 export const KEY_FILE_VERSION = 1;
 
-export const apiKeyFileSchema = z.looseObject({
+const apiKeyFileSchema = z.looseObject({
   version: z.literal(KEY_FILE_VERSION),
   type: z.literal("api_key"),
   provider: z.enum(PRESET_NAMES),
@@ -50,7 +50,7 @@ export function apiKeyPath(home: string, account: string): string {
 }
 
 /** The account name of a key file name, or undefined when it is not one. */
-export function accountFromKeyFileName(fileName: string): string | undefined {
+function accountFromKeyFileName(fileName: string): string | undefined {
   return FILE_NAME.exec(fileName)?.[1];
 }
 
@@ -71,7 +71,7 @@ export async function readApiKeyFile(path: string): Promise<KeyReadResult> {
   return parseApiKeyFile(path, read.text, read.identity);
 }
 
-export function parseApiKeyFile(path: string, text: string, identity = ""): KeyReadResult {
+function parseApiKeyFile(path: string, text: string, identity = ""): KeyReadResult {
   if (text.trim() === "") return { kind: "invalid", path, problem: "the file is empty" };
   let json: unknown;
   try {

@@ -34,11 +34,11 @@ export interface EnvAccount {
 }
 
 /** The presets whose variable forms an environment account, in listing order. */
-export function envAccountPresets(): ProviderPreset[] {
+function envAccountPresets(): ProviderPreset[] {
   return PRESET_NAMES.map((name) => PRESETS[name]).filter((p) => p.envAccount && p.keyEnv);
 }
 
-export function envAccountName(preset: PresetName): string {
+function envAccountName(preset: PresetName): string {
   return `${ENV_ACCOUNT_PREFIX}${preset}`;
 }
 

@@ -47,7 +47,7 @@ export const DEFAULT_MODEL_MAP: Readonly<Record<string, string>> = Object.freeze
 });
 
 /** OpenRouter names models `vendor/model`. */
-export const OPENROUTER_MODEL_MAP: Readonly<Record<string, string>> = Object.freeze({
+const OPENROUTER_MODEL_MAP: Readonly<Record<string, string>> = Object.freeze({
   "coder-model": "qwen/qwen3-coder-plus",
   "vision-model": "qwen/qwen3-vl-plus",
 });
@@ -142,7 +142,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
   },
 });
 
-export function isPresetName(name: string): name is PresetName {
+function isPresetName(name: string): name is PresetName {
   return (PRESET_NAMES as readonly string[]).includes(name);
 }
 

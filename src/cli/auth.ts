@@ -6,7 +6,7 @@ import { CancelledError, ExitCode, UsageError } from "../lib/errors.ts";
 import { flagCommand } from "./command.ts";
 import { flagsHelp, type FlagTable, HELP_FLAG } from "./flags.ts";
 
-export const AUTH_FLAGS = [
+const AUTH_FLAGS = [
   {
     name: "force",
     type: "boolean",

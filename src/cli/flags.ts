@@ -39,7 +39,7 @@ export type FlagValues<T extends FlagTable> = {
 };
 
 /** Flag name → its variable, for the flags that have one. */
-export type EnvNames<T extends FlagTable> = {
+type EnvNames<T extends FlagTable> = {
   readonly [F in T[number] as F extends { env: string } ? F["name"] : never]: F["env"];
 };
 

@@ -22,7 +22,7 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   },
 };
 
-export const USAGE = `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
+const USAGE = `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
 
 Usage:
   qwen <command> [flags]
@@ -66,7 +66,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
 }
 
 /** The one place an error becomes a message and an exit code. */
-export function reportError(error: unknown, ctx: Context): number {
+function reportError(error: unknown, ctx: Context): number {
   if (ctx.signal.aborted && !(error instanceof QwenError)) {
     ctx.stderr("Cancelled.\n");
     return ExitCode.cancelled;

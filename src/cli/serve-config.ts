@@ -132,7 +132,7 @@ export const SERVE_FLAGS = [
 ] as const satisfies FlagTable;
 
 /** The flag values as parseArgs gives them, `--help` aside. */
-export type ServeFlags = Omit<FlagValues<typeof SERVE_FLAGS>, "help">;
+type ServeFlags = Omit<FlagValues<typeof SERVE_FLAGS>, "help">;
 
 type ServeFlag = (typeof SERVE_FLAGS)[number];
 /** The flags of one value with a default, which is parsed as if it had been given. */

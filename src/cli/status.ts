@@ -4,7 +4,7 @@ import { PROBE_RESULTS } from "../upstream/probe.ts";
 import { flagCommand } from "./command.ts";
 import { flagsHelp, type FlagTable, HELP_FLAG } from "./flags.ts";
 
-export const STATUS_FLAGS = [
+const STATUS_FLAGS = [
   {
     name: "json",
     type: "boolean",

@@ -21,7 +21,7 @@ import { readStateFile, STATE_FILE, type StateSnapshot, StateStore } from "../po
 import { join } from "node:path";
 import { localTime, relative } from "../terminal/time.ts";
 
-export interface StatusOptions {
+interface StatusOptions {
   json: boolean;
   refresh: boolean;
   /** One 1-token chat call per account. */
@@ -30,7 +30,7 @@ export interface StatusOptions {
   account?: string;
 }
 
-export type AccountStateName =
+type AccountStateName =
   | "valid"
   | "expired"
   | "invalid"
@@ -41,7 +41,7 @@ export type AccountStateName =
   | "rejected";
 
 /** `probe` in `status --json`: what the 1-token chat call of `--probe` got. */
-export interface ProbeReport {
+interface ProbeReport {
   result: ProbeResultName;
   /** The upstream's HTTP status, null when there was no answer. */
   status: number | null;
@@ -49,7 +49,7 @@ export interface ProbeReport {
 }
 
 /** One entry of `accounts` in `status --json`. Fields may be added later, never renamed. */
-export interface AccountReport {
+interface AccountReport {
   name: string;
   type: "oauth" | "api_key";
   /** The file behind the account; null for a key from an environment variable. */
@@ -75,7 +75,7 @@ export interface AccountReport {
   probe: ProbeReport | null;
 }
 
-export interface StatusReport {
+interface StatusReport {
   version: 1;
   home: string;
   usable: boolean;
@@ -222,7 +222,7 @@ async function clearRecovered(
 }
 
 /** First match wins: 0 valid, 4 expired, 1 invalid, 3 otherwise. */
-export function exitCodeFor(accounts: Pick<AccountReport, "state">[]): number {
+function exitCodeFor(accounts: Pick<AccountReport, "state">[]): number {
   if (accounts.some((a) => a.state === "valid")) return ExitCode.ok;
   if (accounts.some((a) => a.state === "expired")) return ExitCode.expired;
   if (accounts.some((a) => a.state === "invalid")) return ExitCode.failure;
@@ -233,7 +233,7 @@ export function exitCodeFor(accounts: Pick<AccountReport, "state">[]): number {
  * With `--probe`: 0 when some probe answered ok, else 5 when the upstream refused some, else
  * the offline codes, except that 0 (a valid file nobody could check) becomes 1.
  */
-export function probeExitCode(accounts: Pick<AccountReport, "state" | "probe">[]): number {
+function probeExitCode(accounts: Pick<AccountReport, "state" | "probe">[]): number {
   if (accounts.some((a) => a.probe?.result === "ok")) return ExitCode.ok;
   if (accounts.some((a) => a.probe !== null && isRefusal(a.probe.result))) {
     return ExitCode.refused;

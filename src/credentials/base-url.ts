@@ -1,5 +1,5 @@
 /** Where the model API of an OAuth account lives when the token answer names no host. */
-export const DEFAULT_OAUTH_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1";
+const DEFAULT_OAUTH_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1";
 
 /**
  * The model API base implied by a token answer's `resource_url` (docs/upstream.md#model-api):

@@ -15,11 +15,11 @@ import { dirname } from "node:path";
 import { sleep as defaultSleep } from "../lib/context.ts";
 import { ExitCode, QwenError } from "../lib/errors.ts";
 
-export const LOCK_ATTEMPTS = 20;
-export const LOCK_INITIAL_DELAY_MS = 100;
-export const LOCK_BACKOFF = 1.5;
-export const LOCK_MAX_DELAY_MS = 2_000;
-export const LOCK_STALE_MS = 10_000;
+const LOCK_ATTEMPTS = 20;
+const LOCK_INITIAL_DELAY_MS = 100;
+const LOCK_BACKOFF = 1.5;
+const LOCK_MAX_DELAY_MS = 2_000;
+const LOCK_STALE_MS = 10_000;
 
 export interface LockOptions {
   /** Wall clock compared with the lock file's mtime. Default `Date.now`. */
@@ -45,7 +45,7 @@ export class LockTimeoutError extends QwenError {
 }
 
 /** A held lock: its path and the UUID written into it. */
-export interface HeldLock {
+interface HeldLock {
   path: string;
   id: string;
 }

@@ -4,7 +4,7 @@
  */
 import { chmod, readdir, readFile, stat } from "node:fs/promises";
 
-export type PrivateFileRead =
+type PrivateFileRead =
   | { kind: "missing" }
   /** Could not be read at all (permissions, a directory in its place, ...). */
   | { kind: "unreadable"; problem: string }

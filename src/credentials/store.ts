@@ -6,7 +6,7 @@ import { readPrivateFile } from "./private-file.ts";
  * The credentials file shared with the official Qwen Code CLI (`oauth_creds.json`). Extra keys
  * are kept as they are: another tool may rely on them.
  */
-export const oauthCredentialsSchema = z.looseObject({
+const oauthCredentialsSchema = z.looseObject({
   access_token: z.string().check(z.minLength(1)),
   refresh_token: z.string().check(z.minLength(1)),
   token_type: z.string().check(z.minLength(1)),
@@ -33,7 +33,7 @@ export async function readOAuthCredentials(path: string): Promise<ReadResult> {
   return parseOAuthCredentials(path, read.text, read.mtimeMs);
 }
 
-export function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): ReadResult {
+function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): ReadResult {
   if (text.trim() === "") return { kind: "invalid", path, problem: "the file is empty" };
   let json: unknown;
   try {

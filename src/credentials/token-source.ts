@@ -27,7 +27,7 @@ import {
 } from "./store.ts";
 import type { AccountStatus, GetTokenOptions, TokenSource, UpstreamAuth } from "./types.ts";
 
-export interface OAuthTokenSourceOptions {
+interface OAuthTokenSourceOptions {
   /** The credentials file, e.g. `~/.qwen/oauth_creds.json`. */
   path: string;
   /** `default` for `oauth_creds.json`, NAME for `oauth_creds_<NAME>.json`. */
@@ -49,7 +49,7 @@ export interface OAuthTokenSourceOptions {
   lock?: Pick<LockOptions, "attempts" | "initialDelayMs" | "maxDelayMs" | "staleMs">;
 }
 
-export interface RefreshResult {
+interface RefreshResult {
   credentials: OAuthCredentials;
   /** False when the token was already usable, e.g. another process refreshed it. */
   refreshed: boolean;

@@ -48,9 +48,9 @@ export interface OAuthClientOptions {
 }
 
 /** How long a refresh may take: well inside the lock's 10 s staleness (docs/upstream.md#refresh-lock). */
-export const REFRESH_TIMEOUT_MS = 8_000;
+const REFRESH_TIMEOUT_MS = 8_000;
 
-export type PollResult =
+type PollResult =
   | { kind: "token"; token: TokenResponse }
   | { kind: "pending" }
   | { kind: "slow_down" }

@@ -1,7 +1,7 @@
 /** Public OAuth client of the official Qwen Code CLI (no secret): docs/upstream.md#oauth-device-flow. */
 export const QWEN_OAUTH_CLIENT_ID = "f0304373b74a44d2b584a3fb70ca9e56";
 export const QWEN_OAUTH_SCOPE = "openid profile email model.completion";
-export const DEFAULT_OAUTH_BASE_URL = "https://chat.qwen.ai";
+const DEFAULT_OAUTH_BASE_URL = "https://chat.qwen.ai";
 export const DEVICE_CODE_PATH = "/api/v1/oauth2/device/code";
 export const TOKEN_PATH = "/api/v1/oauth2/token";
 export const DEVICE_GRANT_TYPE = "urn:ietf:params:oauth:grant-type:device_code";

@@ -22,9 +22,9 @@ import {
 import { createPkce, type Pkce } from "./pkce.ts";
 
 /** The official client's interval when the device answer has none. */
-export const DEFAULT_INTERVAL_MS = 2_000;
+const DEFAULT_INTERVAL_MS = 2_000;
 /** RFC 8628 §3.5: on `slow_down` the interval grows by 5 seconds. */
-export const SLOW_DOWN_STEP_MS = 5_000;
+const SLOW_DOWN_STEP_MS = 5_000;
 
 /** What to show the person while the flow waits for them. */
 export interface DeviceCodePrompt {
@@ -39,7 +39,7 @@ export interface DeviceCodePrompt {
   intervalMs: number;
 }
 
-export interface DeviceFlowOptions {
+interface DeviceFlowOptions {
   client: Omit<OAuthClientOptions, "signal">;
   now(): number;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;

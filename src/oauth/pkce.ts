@@ -6,7 +6,7 @@ export function base64Url(bytes: Uint8Array): string {
   return btoa(binary).replace(/\+/g, "-").replace(/\//g, "_").replace(/=+$/, "");
 }
 
-export function createCodeVerifier(): string {
+function createCodeVerifier(): string {
   return base64Url(crypto.getRandomValues(new Uint8Array(32)));
 }
 

@@ -18,7 +18,7 @@ import type { Account } from "../accounts/account.ts";
 import type { TokenSource } from "../credentials/types.ts";
 import type { Health, StateSnapshot, StateStore } from "./state-file.ts";
 
-export type Strategy = "round-robin" | "fill-first";
+type Strategy = "round-robin" | "fill-first";
 
 /** Tokens of one answer, as its usage reported them. */
 export interface TokenUsage {
@@ -49,8 +49,8 @@ export type Verdict =
   /** None comes back by itself: one reason per account. */
   | { kind: "unusable"; reasons: string[] };
 
-export const QUOTA_BACKOFF_START_MS = 60_000;
-export const QUOTA_BACKOFF_MAX_MS = 3_600_000;
+const QUOTA_BACKOFF_START_MS = 60_000;
+const QUOTA_BACKOFF_MAX_MS = 3_600_000;
 const THROTTLE_START_MS = 2_000;
 const THROTTLE_MAX_MS = 60_000;
 
@@ -87,7 +87,7 @@ export class Member {
   }
 }
 
-export interface PoolOptions {
+interface PoolOptions {
   strategy?: Strategy;
   now?: () => number;
   /** `--model-map from=to`, on top of each account's own map. */

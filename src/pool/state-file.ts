@@ -48,11 +48,11 @@ import { beijingDay, nextBeijingMidnight } from "../lib/time.ts";
 import { z } from "../lib/zod.ts";
 
 export const STATE_FILE = "qwen_state.json";
-export const STATE_LOCK = "qwen_state.lock";
-export const STATE_VERSION = 1;
+const STATE_LOCK = "qwen_state.lock";
+const STATE_VERSION = 1;
 const KEEP_DAYS = 35;
 
-export type HealthState = "ok" | "cooling_down" | "rejected";
+type HealthState = "ok" | "cooling_down" | "rejected";
 
 /** An account's health, in memory (times in ms since the epoch). */
 export interface Health {
@@ -70,14 +70,14 @@ export interface Health {
   changedAt: number;
 }
 
-export interface DayUsage {
+interface DayUsage {
   requests: number;
   prompt_tokens: number;
   completion_tokens: number;
   errors: Record<string, number>;
 }
 
-export interface AccountRecord {
+interface AccountRecord {
   health?: Health;
   usage: Record<string, DayUsage>;
 }
@@ -119,7 +119,7 @@ const fileSchema = z.looseObject({
   ),
 });
 
-export function emptyDay(): DayUsage {
+function emptyDay(): DayUsage {
   return { requests: 0, prompt_tokens: 0, completion_tokens: 0, errors: {} };
 }
 
@@ -189,7 +189,7 @@ function serialize(snapshot: StateSnapshot): string {
   return `${JSON.stringify({ version: STATE_VERSION, accounts }, null, 2)}\n`;
 }
 
-export interface StateStoreOptions {
+interface StateStoreOptions {
   now?: () => number;
   lock?: Omit<LockOptions, "signal">;
 }

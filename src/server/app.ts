@@ -28,10 +28,10 @@ import {
 } from "./responses.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
 
-export const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
-export const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+const DEFAULT_TIMEOUT_MS = 300_000;
 
-export interface AppDeps {
+interface AppDeps {
   /** The accounts to call with (qwen serve); or `tokens`, a pool of one. */
   pool?: AccountPool;
   /** One account, for callers without a pool. */
@@ -53,7 +53,7 @@ export interface AppDeps {
   draining?: () => boolean;
 }
 
-export type App = (request: Request, info?: RequestInfo) => Promise<Response>;
+type App = (request: Request, info?: RequestInfo) => Promise<Response>;
 
 export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;

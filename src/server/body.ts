@@ -6,7 +6,7 @@
 
 import { concatBytes } from "../lib/bytes.ts";
 
-export type BodyResult =
+type BodyResult =
   | { kind: "ok"; bytes: Uint8Array<ArrayBuffer> }
   | { kind: "too_large" };
 

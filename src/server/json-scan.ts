@@ -16,7 +16,7 @@
  * and the caller parses the body as before, for the same answers and error messages.
  */
 
-export interface ChatBodyScan {
+interface ChatBodyScan {
   /** The value of the last top-level `model` key when it is a string. */
   model: string | undefined;
   /** Whether a top-level `model` key is there at all (of any type). */
@@ -24,7 +24,7 @@ export interface ChatBodyScan {
 }
 
 /** A request body: its bytes, or the string they decode to (keeping a byte order mark). */
-export type JsonSource = Uint8Array | string;
+type JsonSource = Uint8Array | string;
 
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;

@@ -25,7 +25,7 @@ export interface Logger {
   readonly verbose: boolean;
 }
 
-export type LogFormat = "text" | "json";
+type LogFormat = "text" | "json";
 
 export function createLogger(options: {
   format: LogFormat;

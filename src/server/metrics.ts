@@ -16,7 +16,7 @@
 import type { AccountAvailability, PoolObserver, TokenUsage } from "../pool/pool.ts";
 import type { CallObserver } from "../upstream/client.ts";
 
-export const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
+const DURATION_BUCKETS = [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300];
 /** Models are named by clients: past this many distinct ones, the rest count as `other`. */
 const MAX_MODELS = 200;
 
@@ -170,7 +170,7 @@ function labels(values: Record<string, string>): string {
   return `{${parts.join(",")}}`;
 }
 
-export function escapeLabel(value: string): string {
+function escapeLabel(value: string): string {
   return value.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
 }
 

@@ -6,7 +6,7 @@
 import { openAIError } from "../upstream/classify.ts";
 import type { CallFailure } from "../upstream/failure.ts";
 
-export function jsonResponse(status: number, body: unknown, headers?: HeadersInit): Response {
+function jsonResponse(status: number, body: unknown, headers?: HeadersInit): Response {
   const response = new Response(JSON.stringify(body), { status, headers });
   response.headers.set("content-type", "application/json");
   return response;

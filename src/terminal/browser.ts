@@ -7,7 +7,7 @@ import type { Runtime } from "../runtime/types.ts";
 
 type Env = Readonly<Record<string, string | undefined>>;
 
-export interface BrowserDecisionInput {
+interface BrowserDecisionInput {
   /** `process.platform`: "linux", "darwin", "win32", ... */
   platform: string;
   env: Env;
@@ -15,7 +15,7 @@ export interface BrowserDecisionInput {
   noBrowser?: boolean;
 }
 
-export type BrowserDecision =
+type BrowserDecision =
   | { open: true; command: string; args: string[] }
   | { open: false; reason: string };
 

@@ -7,7 +7,7 @@
 import process from "node:process";
 import { CancelledError } from "../lib/errors.ts";
 
-export interface HiddenPromptIO {
+interface HiddenPromptIO {
   /** Writes the prompt (stderr). */
   write(text: string): void;
   setRawMode(on: boolean): void;
@@ -17,7 +17,7 @@ export interface HiddenPromptIO {
 }
 
 /** The part of a readable stream the prompt uses. */
-export interface InputStream {
+interface InputStream {
   on(event: "data", listener: (chunk: Uint8Array | string) => void): unknown;
   on(event: "end", listener: () => void): unknown;
   off(event: "data", listener: (chunk: Uint8Array | string) => void): unknown;

@@ -27,7 +27,7 @@ export interface ModuleMatrix {
   isDark(row: number, col: number): boolean;
 }
 
-export interface QrRenderOptions {
+interface QrRenderOptions {
   /** Explicit dark-on-light colours (true) or plain glyphs for dark backgrounds (false). */
   color: boolean;
 }

@@ -5,7 +5,7 @@
  */
 import { colorAllowed, type Context } from "../lib/context.ts";
 
-export type Paint = (text: string) => string;
+type Paint = (text: string) => string;
 
 export interface Style {
   /** Whether the helpers add escape sequences at all. */
@@ -24,7 +24,7 @@ function sgr(open: number, close: number): Paint {
 
 const plain: Paint = (text) => text;
 
-export function createStyle(enabled: boolean): Style {
+function createStyle(enabled: boolean): Style {
   if (!enabled) {
     return {
       enabled,

@@ -7,7 +7,7 @@
 import { nextBeijingMidnight, parseRetryAfter } from "../lib/time.ts";
 import { clip } from "../lib/text.ts";
 
-export type Failure =
+type Failure =
   /** The token or key was refused (401, or a 403 that is neither quota nor access to a model). */
   | "invalid_credentials"
   /** 403 "invalid api-key": the key belongs to another plan or region than the URL. */
@@ -43,13 +43,13 @@ export interface UpstreamError {
   body: string;
 }
 
-export interface AnswerContext {
+interface AnswerContext {
   /** The kind of credential that was sent: the OAuth portal's quotas are daily. */
   kind: "oauth" | "api_key";
   now: number;
 }
 
-export interface OpenAIErrorBody {
+interface OpenAIErrorBody {
   error: { message: string; type: string; param: string | null; code: string | null };
 }
 
@@ -224,7 +224,7 @@ function stringOrNull(value: unknown): string | null {
 }
 
 /** The `type` the OpenAI SDKs and clients expect for a status. */
-export function errorTypeFor(status: number): string {
+function errorTypeFor(status: number): string {
   if (status === 401 || status === 403) return "authentication_error";
   if (status === 429) return "rate_limit_error";
   if (status >= 500) return "api_error";

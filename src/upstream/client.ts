@@ -45,7 +45,7 @@ export interface CallObserver {
   refresh(account: string, result: "ok" | "failed"): void;
 }
 
-export interface UpstreamClientOptions {
+interface UpstreamClientOptions {
   fetch: Fetch;
   pool: AccountPool;
   userAgent: string;

@@ -46,7 +46,7 @@ export const PROBE_RESULTS = [
 
 export type ProbeResultName = (typeof PROBE_RESULTS)[number];
 
-export interface ProbeOutcome {
+interface ProbeOutcome {
   result: ProbeResultName;
   /** The upstream's HTTP status, or null when there was no answer. */
   status: number | null;
@@ -61,7 +61,7 @@ export interface ProbeOutcome {
 }
 
 /** The results where the upstream answered and refused the credential or the account. */
-export const REFUSALS: ReadonlySet<ProbeResultName> = new Set<ProbeResultName>([
+const REFUSALS: ReadonlySet<ProbeResultName> = new Set<ProbeResultName>([
   "oauth_discontinued",
   "invalid_key",
   "wrong_plan_or_region",
@@ -75,7 +75,7 @@ export function isRefusal(result: ProbeResultName): boolean {
   return REFUSALS.has(result);
 }
 
-export interface ProbeTarget {
+interface ProbeTarget {
   /** The account name, for messages. */
   name: string;
   source: TokenSource;
@@ -83,7 +83,7 @@ export interface ProbeTarget {
   model: string;
 }
 
-export interface ProbeDeps {
+interface ProbeDeps {
   fetch: Fetch;
   /** Our own User-Agent (`defaultUserAgent`): a probe has no calling client to speak for. */
   userAgent: string;
@@ -163,7 +163,7 @@ export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<Probe
   }
 }
 
-export interface ProbeContext {
+interface ProbeContext {
   kind: UpstreamAuth["kind"];
   /** The upstream host, for messages. */
   host: string;
@@ -172,7 +172,7 @@ export interface ProbeContext {
 }
 
 /** The probe's result for one answer (status, body text, headers): classify.ts decides. */
-export function probeOutcome(
+function probeOutcome(
   status: number,
   text: string,
   headers: Headers,

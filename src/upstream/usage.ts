@@ -19,16 +19,11 @@ const KEY = [0x22, 0x75, 0x73, 0x61, 0x67, 0x65, 0x22];
 const QUOTE = 0x22;
 const BACKSLASH = 0x5c;
 
-/** The last usage object in `text`, or undefined when there is none (or only `"usage":null`). */
-export function findUsage(text: string): TokenUsage | undefined {
-  return findUsageInBytes(encoder.encode(text));
-}
-
 /**
  * The last usage object in `bytes[from..]`. Works on bytes so an answer is never decoded: only
  * the small object after the key is, once found.
  */
-export function findUsageInBytes(bytes: Uint8Array, from = 0): TokenUsage | undefined {
+function findUsageInBytes(bytes: Uint8Array, from = 0): TokenUsage | undefined {
   let at = bytes.byteLength - KEY.length;
   for (;;) {
     // A negative start would count from the end: stop before it.

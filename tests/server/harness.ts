@@ -4,7 +4,7 @@
  */
 import { accountOf } from "../../src/accounts/account.ts";
 import { AccountPool } from "../../src/pool/pool.ts";
-import { type AppDeps, createApp } from "../../src/server/app.ts";
+import { createApp } from "../../src/server/app.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { createLogger, type RequestLogEntry } from "../../src/server/log.ts";
 import type { SecurityOptions } from "../../src/server/security.ts";
@@ -18,7 +18,7 @@ export interface HarnessOptions {
   security?: Partial<SecurityOptions>;
   tokens?: ConstructorParameters<typeof FakeTokenSource>[0] extends infer T ? Partial<T>
     : never;
-  app?: Partial<AppDeps>;
+  app?: Partial<Parameters<typeof createApp>[0]>;
   /** Model map of the one account (default none, as on the OAuth portal). */
   modelMap?: Record<string, string>;
 }

@@ -9,7 +9,9 @@ import { readFile } from "node:fs/promises";
 import { oauthCredentialsPath } from "../../src/credentials/paths.ts";
 import { writeOAuthCredentials } from "../../src/credentials/store.ts";
 import { OAuthTokenSource } from "../../src/credentials/token-source.ts";
-import { type App, createApp } from "../../src/server/app.ts";
+import { createApp } from "../../src/server/app.ts";
+
+type App = ReturnType<typeof createApp>;
 import { createLogger } from "../../src/server/log.ts";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";

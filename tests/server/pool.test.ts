@@ -11,11 +11,15 @@ import { join } from "node:path";
 import { DEFAULT_MODEL_MAP } from "../../src/accounts/providers.ts";
 import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
 import { type Account, accountOf } from "../../src/accounts/account.ts";
-import { AccountPool, type Strategy } from "../../src/pool/pool.ts";
+import { AccountPool } from "../../src/pool/pool.ts";
 import { readStateFile, STATE_FILE, StateStore } from "../../src/pool/state-file.ts";
 import { beijingDay, nextBeijingMidnight } from "../../src/lib/time.ts";
-import { findUsage, usageFromBytes, usageFromChunks } from "../../src/upstream/usage.ts";
-import { type App, createApp } from "../../src/server/app.ts";
+import { usageFromBytes, usageFromChunks } from "../../src/upstream/usage.ts";
+
+const findUsage = (text: string) => usageFromBytes(new TextEncoder().encode(text));
+import { createApp } from "../../src/server/app.ts";
+
+type App = ReturnType<typeof createApp>;
 import { createLogger } from "../../src/server/log.ts";
 import { Metrics } from "../../src/server/metrics.ts";
 import { authHeaders } from "../../src/upstream/headers.ts";
@@ -57,7 +61,7 @@ after(() => provider.close());
 
 function rig(
   options: {
-    strategy?: Strategy;
+    strategy?: AccountPool["strategy"];
     names?: (keyof typeof KEYS)[];
     state?: StateStore;
     modelMap?: Record<string, string>;

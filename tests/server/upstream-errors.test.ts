@@ -1,14 +1,14 @@
 import { after, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { QwenError } from "../../src/lib/errors.ts";
-import { type AnswerContext, classifyAnswer } from "../../src/upstream/classify.ts";
+import { classifyAnswer } from "../../src/upstream/classify.ts";
 import { DEFAULT_RETRY_POLICY, retryDelay } from "../../src/upstream/retry.ts";
 import { parseRetryAfter } from "../../src/lib/time.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
 import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
 import { waitFor } from "../helpers/wait-for.ts";
 
-const KEY: AnswerContext = { kind: "api_key", now: 0 };
+const KEY = { kind: "api_key", now: 0 } as const;
 const parseUpstreamError = (status: number, text: string) =>
   classifyAnswer(status, new Headers(), text, KEY);
 

@@ -11,8 +11,10 @@ import { accountOf } from "../../src/accounts/account.ts";
 import { AccountPool } from "../../src/pool/pool.ts";
 import { createApp } from "../../src/server/app.ts";
 import { createLogger } from "../../src/server/log.ts";
-import { classifyAnswer, type Failure } from "../../src/upstream/classify.ts";
-import { probeOutcome, type ProbeResultName } from "../../src/upstream/probe.ts";
+import { classifyAnswer } from "../../src/upstream/classify.ts";
+
+type Failure = ReturnType<typeof classifyAnswer>["failure"];
+import { probe, type ProbeResultName } from "../../src/upstream/probe.ts";
 import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
 import { HELLO } from "../server/harness.ts";
 
@@ -226,12 +228,17 @@ describe("every reader of an upstream answer agrees on the real bodies", () => {
       assert.equal(JSON.parse(error.body).error.message, error.message);
     });
 
-    it(`probes ${row.name} as ${row.probe}`, () => {
-      const outcome = probeOutcome(row.status, row.body, new Headers(), {
+    it(`probes ${row.name} as ${row.probe}`, async () => {
+      const source = new FixedSource(
+        "a",
+        "sk-probe",
+        "https://dashscope-intl.aliyuncs.com/v1",
         kind,
-        host: "dashscope-intl.aliyuncs.com",
-        model: "qwen3-coder-plus",
-        now: NOW,
+      );
+      const outcome = await probe({ name: "a", source, model: "qwen3-coder-plus" }, {
+        fetch: () => Promise.resolve(new Response(row.body, { status: row.status })),
+        userAgent: "qwen/test (linux; x64)",
+        now: () => NOW,
       });
       assert.equal(outcome.result, row.probe);
       assert.equal(outcome.status, row.status);

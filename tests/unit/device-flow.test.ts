@@ -1,11 +1,7 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { CancelledError, ExitCode, QwenError } from "../../src/lib/errors.ts";
-import {
-  type DeviceCodePrompt,
-  type DeviceFlowOptions,
-  runDeviceFlow,
-} from "../../src/oauth/device-flow.ts";
+import { type DeviceCodePrompt, runDeviceFlow } from "../../src/oauth/device-flow.ts";
 import { type FakeQwenOptions, type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 
 /** A clock that only moves when the flow sleeps: the whole schedule runs instantly. */
@@ -29,7 +25,7 @@ interface Run {
   clock: FakeClock;
   prompts: DeviceCodePrompt[];
   slowDowns: number[];
-  flow(extra?: Partial<DeviceFlowOptions>): ReturnType<typeof runDeviceFlow>;
+  flow(extra?: Partial<Parameters<typeof runDeviceFlow>[0]>): ReturnType<typeof runDeviceFlow>;
 }
 
 async function withFake(options: FakeQwenOptions, body: (run: Run) => Promise<void>) {

@@ -1,13 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import {
-  isRefusal,
-  probe,
-  PROBE_RESULTS,
-  type ProbeDeps,
-  probeOutcome,
-  type ProbeResultName,
-} from "../../src/upstream/probe.ts";
+import { isRefusal, probe, PROBE_RESULTS, type ProbeResultName } from "../../src/upstream/probe.ts";
 import { SWITCH_COMMANDS } from "../../src/upstream/classify.ts";
 import { nextBeijingMidnight } from "../../src/lib/time.ts";
 import { EnvKeyTokenSource } from "../../src/accounts/api-key-source.ts";
@@ -23,6 +16,7 @@ import {
 const NOW = Date.UTC(2026, 4, 1, 10, 0, 0); // 18:00 in Beijing
 const KEY = "sk-0123456789abcdef9f2c";
 
+/** What the probe makes of one answer, through a probe call that gets it. */
 function answer(
   status: number,
   body: string,
@@ -30,11 +24,15 @@ function answer(
   headers: Record<string, string> = {},
   host = "dashscope-intl.aliyuncs.com",
 ) {
-  return probeOutcome(status, body, new Headers(headers), {
-    kind,
-    host,
-    model: "qwen3-coder-plus",
-    now: NOW,
+  const source = {
+    account: "a",
+    getToken: () => Promise.resolve({ token: KEY, baseUrl: `https://${host}/v1`, kind }),
+    state: () => Promise.resolve({ state: "valid" as const }),
+  };
+  return probe({ name: "a", source, model: "qwen3-coder-plus" }, {
+    fetch: () => Promise.resolve(new Response(body, { status, headers })),
+    userAgent: "qwen/test (linux; x64)",
+    now: () => NOW,
   });
 }
 
@@ -105,8 +103,8 @@ describe("probe classification table", () => {
     ],
   ];
   for (const [what, status, body, kind, expected] of rows) {
-    it(`classifies ${what} as ${expected}`, () => {
-      const outcome = answer(status, body, kind);
+    it(`classifies ${what} as ${expected}`, async () => {
+      const outcome = await answer(status, body, kind);
       assert.equal(outcome.result, expected);
       assert.equal(outcome.status, status);
       assert.equal(outcome.refused, isRefusal(expected));
@@ -114,35 +112,43 @@ describe("probe classification table", () => {
     });
   }
 
-  it("explains the OAuth discontinuation with the exact switch commands", () => {
-    const outcome = answer(401, PROVIDER_ANSWERS.oauthRefused.body, "oauth");
+  it("explains the OAuth discontinuation with the exact switch commands", async () => {
+    const outcome = await answer(401, PROVIDER_ANSWERS.oauthRefused.body, "oauth");
     assert.match(outcome.message, /discontinued on 2026-04-15/);
     for (const command of SWITCH_COMMANDS) assert.ok(outcome.message.includes(command));
     assert.ok(outcome.message.includes("qwen auth --provider coding-plan"));
   });
 
-  it("explains the Coding Plan rule, arrears and the other plan", () => {
-    assert.match(answer(405, PROVIDER_ANSWERS.codingPlanClient.body).message, /coding tools/);
-    assert.match(answer(400, PROVIDER_ANSWERS.arrears.body).message, /in arrears/);
-    assert.match(answer(403, PROVIDER_ANSWERS.wrongPlan.body).message, /another plan or region/);
+  it("explains the Coding Plan rule, arrears and the other plan", async () => {
+    assert.match(
+      (await answer(405, PROVIDER_ANSWERS.codingPlanClient.body)).message,
+      /coding tools/,
+    );
+    assert.match((await answer(400, PROVIDER_ANSWERS.arrears.body)).message, /in arrears/);
+    assert.match(
+      (await answer(403, PROVIDER_ANSWERS.wrongPlan.body)).message,
+      /another plan or region/,
+    );
   });
 
-  it("gives a quota's reset time: Retry-After, else midnight Beijing time for a daily quota", () => {
+  it("gives a quota's reset time: Retry-After, else midnight Beijing time for a daily quota", async () => {
     // The OAuth portal's quota was daily; an API key's says so, or its reset is not known.
-    const daily = answer(429, PROVIDER_ANSWERS.quota.body, "oauth");
+    const daily = await answer(429, PROVIDER_ANSWERS.quota.body, "oauth");
     assert.equal(daily.resetAt, Date.UTC(2026, 4, 1, 16, 0, 0));
     assert.match(daily.message, /resets at 2026-05-01T16:00:00\.000Z \(midnight Beijing time\)/);
-    const saysDaily = answer(
+    const saysDaily = await answer(
       429,
       '{"error":{"message":"You exceeded your daily quota","code":"insufficient_quota"}}',
     );
     assert.equal(saysDaily.resetAt, Date.UTC(2026, 4, 1, 16, 0, 0));
-    const told = answer(429, PROVIDER_ANSWERS.quota.body, "api_key", { "retry-after": "120" });
+    const told = await answer(429, PROVIDER_ANSWERS.quota.body, "api_key", {
+      "retry-after": "120",
+    });
     assert.equal(told.resetAt, NOW + 120_000);
-    const unknown = answer(429, PROVIDER_ANSWERS.quota.body, "api_key");
+    const unknown = await answer(429, PROVIDER_ANSWERS.quota.body, "api_key");
     assert.equal(unknown.resetAt, null);
     assert.doesNotMatch(unknown.message, /resets at/);
-    const throttled = answer(429, PROVIDER_ANSWERS.throttled.body, "api_key", {
+    const throttled = await answer(429, PROVIDER_ANSWERS.throttled.body, "api_key", {
       "retry-after": "30",
     });
     assert.equal(throttled.resetAt, NOW + 30_000);
@@ -168,7 +174,7 @@ describe("probe classification table", () => {
 });
 
 describe("probe calls", () => {
-  const deps = (fetch: Fetch): ProbeDeps => ({
+  const deps = (fetch: Fetch): Parameters<typeof probe>[1] => ({
     fetch,
     userAgent: "qwen/test (linux; x64)",
     now: () => NOW,

@@ -5,10 +5,7 @@ import { join } from "node:path";
 import { acquireLock, releaseLock } from "../../src/credentials/lock.ts";
 import { lockPathFor } from "../../src/credentials/paths.ts";
 import type { OAuthCredentials } from "../../src/credentials/store.ts";
-import {
-  OAuthTokenSource,
-  type OAuthTokenSourceOptions,
-} from "../../src/credentials/token-source.ts";
+import { OAuthTokenSource } from "../../src/credentials/token-source.ts";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { tempHome } from "../helpers/run-cli.ts";
 
@@ -34,7 +31,7 @@ describe("OAuthTokenSource", () => {
   /** Writes a credentials file in a fresh directory; its refresh token is live on the fake. */
   async function setup(
     overrides: Partial<OAuthCredentials> & Record<string, unknown> = {},
-    options: Partial<OAuthTokenSourceOptions> = {},
+    options: Partial<ConstructorParameters<typeof OAuthTokenSource>[0]> = {},
   ) {
     const dir = join(home, `case-${++n}`);
     await mkdir(dir);

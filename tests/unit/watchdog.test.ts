@@ -1,6 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { Watchdog, type WatchdogClock } from "../../src/upstream/stream/watchdog.ts";
+import { Watchdog } from "../../src/upstream/stream/watchdog.ts";
+
+type WatchdogClock = NonNullable<ConstructorParameters<typeof Watchdog>[1]>;
 
 /** A clock that moves only when told to, running the intervals that fall due on the way. */
 class ManualClock implements WatchdogClock {

@@ -14,7 +14,7 @@ import { scanChatBody } from "../json-scan.ts";
 import type { RouteContext } from "./context.ts";
 
 /** The OAuth portal's server-side alias for its current coding model (docs/upstream.md#model-api). */
-export const OAUTH_DEFAULT_MODEL = "coder-model";
+const OAUTH_DEFAULT_MODEL = "coder-model";
 
 const decoder = new TextDecoder();
 /** For the scan: a byte order mark stays, so the scan refuses it as it refuses the bytes. */

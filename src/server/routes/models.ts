@@ -14,7 +14,7 @@ import { authHeaders } from "../../upstream/headers.ts";
 import { failureResponse } from "../responses.ts";
 import type { RouteContext } from "./context.ts";
 
-export const BUILT_IN_MODELS = [
+const BUILT_IN_MODELS = [
   "coder-model",
   "vision-model",
   "qwen3-coder-plus",
@@ -26,10 +26,10 @@ export const BUILT_IN_MODELS = [
  * rerankers, image and video generation. `qwen3-vl-plus` (vision chat) and `qwen-omni-turbo`
  * stay.
  */
-export const NON_CHAT_MODEL =
+const NON_CHAT_MODEL =
   /(^|[-_/.])(asr|tts|embed|embedding|embeddings|rerank|realtime|paraformer|sensevoice|cosyvoice|sambert|audio|speech|transcribe|whisper|image|images|wanx|wan2|t2i|t2v|i2v|i2i|kf2v|s2v|video|flux|stable-diffusion|moderation|livetranslate)($|[-_/.\d])/i;
 
-export function isChatModel(id: string): boolean {
+function isChatModel(id: string): boolean {
   return !NON_CHAT_MODEL.test(id) && !/^text-embedding/i.test(id);
 }
 
@@ -39,7 +39,7 @@ const modelListSchema = z.looseObject({
 
 const LIST_TIMEOUT_MS = 15_000;
 
-export interface ModelsCacheOptions {
+interface ModelsCacheOptions {
   fetch: Fetch;
   now(): number;
   /** Our own User-Agent (OAuth calls carry it). */

@@ -32,7 +32,7 @@ export interface PassThroughCall {
   ended(outcome: PassThroughOutcome): void;
 }
 
-export interface PassThroughOptions {
+interface PassThroughOptions {
   /** Whether the body is an SSE stream (an error event can be appended). */
   sse: boolean;
   /**

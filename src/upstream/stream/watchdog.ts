@@ -19,7 +19,7 @@
  */
 
 /** Where a watchdog reads the time and schedules its tick. */
-export interface WatchdogClock {
+interface WatchdogClock {
   /** Milliseconds, monotonic. */
   now(): number;
   /** Any handle but undefined (which means "not ticking"). */
