@@ -17,7 +17,7 @@ import { DEFAULT_ACCOUNT } from "../credentials/paths.ts";
 import { OAuthTokenSource } from "../credentials/token-source.ts";
 import type { AccountStatus, TokenSource, UpstreamAuth } from "../credentials/types.ts";
 import type { Fetch } from "../lib/context.ts";
-import { ExitCode, QwenError } from "../lib/errors.ts";
+import { credentialsError } from "../lib/errors.ts";
 import { listApiKeyFiles, readApiKeyFile } from "./api-key-store.ts";
 import { EnvKeyTokenSource, StoredKeyTokenSource } from "./api-key-source.ts";
 import { ENV_ACCOUNT_PREFIX, type EnvAccount, listEnvAccounts } from "./env-accounts.ts";
@@ -164,11 +164,10 @@ class BrokenEnvKeySource implements TokenSource {
   }
   getToken(): Promise<UpstreamAuth> {
     return Promise.reject(
-      new QwenError(`Cannot use account "${this.account}": ${this.problem}`, {
-        code: "invalid_credentials",
-        status: 500,
-        exitCode: ExitCode.failure,
-      }),
+      credentialsError(
+        "invalid_credentials",
+        `Cannot use account "${this.account}": ${this.problem}`,
+      ),
     );
   }
   state(): Promise<AccountStatus> {

@@ -5,7 +5,7 @@
  */
 import { fileIdentity } from "../credentials/private-file.ts";
 import type { AccountStatus, TokenSource, UpstreamAuth } from "../credentials/types.ts";
-import { ExitCode, QwenError } from "../lib/errors.ts";
+import { credentialsError } from "../lib/errors.ts";
 import { type KeyReadResult, readApiKeyFile } from "./api-key-store.ts";
 import { fingerprint } from "./providers.ts";
 
@@ -66,19 +66,14 @@ export class StoredKeyTokenSource implements TokenSource {
       case "ok":
         return this.#authOf(read);
       case "missing":
-        throw new QwenError(
+        throw credentialsError(
+          "no_credentials",
           `Cannot find the API key file "${read.path}": run "qwen auth --provider PRESET --account ${this.account}" to store a key`,
-          {
-            code: "no_credentials",
-            status: 401,
-            exitCode: ExitCode.notAuthenticated,
-            type: "authentication_error",
-          },
         );
       default:
-        throw new QwenError(
+        throw credentialsError(
+          "invalid_credentials",
           `Cannot use the API key file "${read.path}": ${read.problem}; run "qwen auth --provider PRESET --account ${this.account} --force" to store the key again`,
-          { code: "invalid_credentials", status: 500, exitCode: ExitCode.failure },
         );
     }
   }

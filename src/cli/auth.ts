@@ -15,7 +15,6 @@ const AUTH_FLAGS = [
   },
   {
     name: "account",
-    type: "string",
     value: "NAME",
     help: "OAuth: use oauth_creds_NAME.json instead of oauth_creds.json.\n" +
       "API key: the account name (default: the preset's name)\n" +
@@ -42,14 +41,12 @@ const AUTH_FLAGS = [
   },
   {
     name: "provider",
-    type: "string",
     value: "PRESET",
     choices: PRESET_NAMES,
     help: "Store an API key instead of logging in with OAuth (presets below)",
   },
   {
     name: "base-url",
-    type: "string",
     value: "URL",
     help: 'Use this model API base instead of the preset\'s (needed by "custom")',
   },

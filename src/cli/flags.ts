@@ -12,7 +12,8 @@ export interface Flag {
   /** The long name, without its dashes. */
   readonly name: string;
   readonly short?: string;
-  readonly type: "string" | "boolean";
+  /** A flag takes a value unless it is a boolean. */
+  readonly type?: "boolean";
   /** Repeatable: every value is kept, in order. */
   readonly multiple?: true;
   /** What the help shows for the value (`--port PORT`); else the choices, joined by "|". */
@@ -77,7 +78,7 @@ export function parseFlags<const T extends FlagTable>(
 export function parseArgsOptions(table: FlagTable): Record<string, ParseArgsOptionDescriptor> {
   // parseArgs rejects a `short` or `multiple` key that is present but undefined.
   return Object.fromEntries(table.map((flag) => {
-    const option: ParseArgsOptionDescriptor = { type: flag.type };
+    const option: ParseArgsOptionDescriptor = { type: flag.type ?? "string" };
     if (flag.short !== undefined) option.short = flag.short;
     if (flag.multiple) option.multiple = true;
     return [flag.name, option];
@@ -106,7 +107,7 @@ export function synopsis(flag: Flag): string {
     : flag.negatable
     ? `--${flag.name}, --no-${flag.name}`
     : `--${flag.name}`;
-  const value = flag.type === "string"
+  const value = flag.type === undefined
     ? ` ${flag.value ?? flag.choices?.join("|") ?? "VALUE"}`
     : "";
   return `  ${flag.short ? `-${flag.short}, ` : "    "}${long}${value}`;

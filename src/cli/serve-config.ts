@@ -16,7 +16,6 @@ export const SERVE_FLAGS = [
   {
     name: "host",
     env: "QWEN_SERVE_HOST",
-    type: "string",
     value: "HOST",
     default: "127.0.0.1",
     help: "Address to bind",
@@ -25,7 +24,6 @@ export const SERVE_FLAGS = [
     name: "port",
     env: "QWEN_SERVE_PORT",
     short: "p",
-    type: "string",
     value: "PORT",
     default: "8080",
     help: "Port, 0 for any free one",
@@ -33,7 +31,6 @@ export const SERVE_FLAGS = [
   {
     name: "api-key",
     env: "QWEN_SERVE_API_KEYS",
-    type: "string",
     multiple: true,
     value: "KEY",
     help: "Require this key from clients",
@@ -41,7 +38,6 @@ export const SERVE_FLAGS = [
   {
     name: "account",
     env: "QWEN_SERVE_ACCOUNTS",
-    type: "string",
     multiple: true,
     value: "NAME",
     default: "all of them",
@@ -50,7 +46,6 @@ export const SERVE_FLAGS = [
   {
     name: "strategy",
     env: "QWEN_SERVE_STRATEGY",
-    type: "string",
     value: "NAME",
     choices: ["round-robin", "fill-first"],
     default: "round-robin",
@@ -59,7 +54,6 @@ export const SERVE_FLAGS = [
   {
     name: "model-map",
     env: "QWEN_SERVE_MODEL_MAP",
-    type: "string",
     multiple: true,
     value: "FROM=TO",
     help: `Send model FROM as TO (on top of ${
@@ -69,7 +63,6 @@ export const SERVE_FLAGS = [
   {
     name: "allow-host",
     env: "QWEN_SERVE_ALLOW_HOSTS",
-    type: "string",
     multiple: true,
     value: "NAME",
     help: "Extra Host name accepted on loopback (reverse proxy)",
@@ -77,7 +70,6 @@ export const SERVE_FLAGS = [
   {
     name: "cors-origin",
     env: "QWEN_SERVE_CORS_ORIGINS",
-    type: "string",
     multiple: true,
     value: "ORIGIN",
     help: "Web origin allowed to call the API (CORS)",
@@ -85,7 +77,6 @@ export const SERVE_FLAGS = [
   {
     name: "max-body",
     env: "QWEN_SERVE_MAX_BODY",
-    type: "string",
     value: "SIZE",
     default: "32MiB",
     help: "Largest request body: bytes, or a size in KB, KiB, MB, MiB, GB or GiB",
@@ -93,7 +84,6 @@ export const SERVE_FLAGS = [
   {
     name: "grace",
     env: "QWEN_SERVE_GRACE",
-    type: "string",
     value: "SECONDS",
     default: "30",
     help: "Time open requests get on shutdown",
@@ -101,7 +91,6 @@ export const SERVE_FLAGS = [
   {
     name: "first-byte-timeout",
     env: "QWEN_SERVE_FIRST_BYTE_TIMEOUT",
-    type: "string",
     value: "SECONDS",
     default: "300",
     help: "Longest wait for the upstream's answer",
@@ -109,7 +98,6 @@ export const SERVE_FLAGS = [
   {
     name: "idle-timeout",
     env: "QWEN_SERVE_IDLE_TIMEOUT",
-    type: "string",
     value: "SECONDS",
     default: "300",
     help: "Longest silence inside an answer",
@@ -123,7 +111,6 @@ export const SERVE_FLAGS = [
   {
     name: "log-format",
     env: "QWEN_SERVE_LOG_FORMAT",
-    type: "string",
     choices: ["text", "json"],
     default: "text",
     help: "One line per request, as text or JSON",

@@ -21,12 +21,7 @@ const STATUS_FLAGS = [
     help: "Make one 1-token chat call per account and say what the upstream answered:\n" +
       PROBE_RESULTS.join(", "),
   },
-  {
-    name: "account",
-    type: "string",
-    value: "NAME",
-    help: 'Only this account ("default" is oauth_creds.json)',
-  },
+  { name: "account", value: "NAME", help: 'Only this account ("default" is oauth_creds.json)' },
   HELP_FLAG,
 ] as const satisfies FlagTable;
 

@@ -11,7 +11,7 @@ import { describeError, ExitCode, QwenError } from "../lib/errors.ts";
 import process from "node:process";
 import { type Account, listAccounts } from "../accounts/account.ts";
 import { OAuthTokenSource } from "../credentials/token-source.ts";
-import type { AccountStatus } from "../credentials/types.ts";
+import type { AccountState, AccountStatus } from "../credentials/types.ts";
 import { SWITCH_COMMANDS } from "../upstream/classify.ts";
 import { isRefusal, type ProbeResultName } from "../upstream/probe.ts";
 import { DEFAULT_ACCOUNT, qwenHome } from "../credentials/paths.ts";
@@ -30,15 +30,11 @@ interface StatusOptions {
   account?: string;
 }
 
-type AccountStateName =
-  | "valid"
-  | "expired"
-  | "invalid"
-  | "needs_login"
-  /** Set by `qwen serve` after a quota answer, until `cooldown_until` (qwen_state.json). */
-  | "cooling_down"
-  /** Set by `qwen serve` after the upstream refused the key or token (qwen_state.json). */
-  | "rejected";
+/**
+ * What the credentials say, or what `qwen serve` learned (qwen_state.json): `cooling_down` after
+ * a quota answer, until `cooldown_until`; `rejected` after the upstream refused them.
+ */
+type AccountStateName = Exclude<AccountState, "missing"> | "cooling_down" | "rejected";
 
 /** `probe` in `status --json`: what the 1-token chat call of `--probe` got. */
 interface ProbeReport {
@@ -370,7 +366,7 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
   }
   for (const a of report.accounts) {
     const kind = a.type === "oauth" ? a.type : `${a.type}, ${a.provider ?? "unknown provider"}`;
-    lines.push("", `Account "${a.name}" (${kind}): ${describeState(a.state)}`);
+    lines.push("", `Account "${a.name}" (${kind}): ${STATE_TEXT[a.state]}`);
     if (a.file !== null) lines.push(`  File:      ${a.file}`);
     if (a.env !== null) lines.push(`  From:      the variable ${a.env}`);
     if (a.key_fingerprint !== null) lines.push(`  Key:       ${a.key_fingerprint}`);
@@ -418,22 +414,14 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
   return lines.join("\n") + "\n";
 }
 
-function describeState(state: AccountStateName): string {
-  switch (state) {
-    case "valid":
-      return "valid";
-    case "expired":
-      return "expired (refreshable)";
-    case "invalid":
-      return "invalid";
-    case "needs_login":
-      return "needs a new login";
-    case "cooling_down":
-      return "cooling down (quota)";
-    case "rejected":
-      return "rejected by the upstream";
-  }
-}
+const STATE_TEXT: Record<AccountStateName, string> = {
+  valid: "valid",
+  expired: "expired (refreshable)",
+  invalid: "invalid",
+  needs_login: "needs a new login",
+  cooling_down: "cooling down (quota)",
+  rejected: "rejected by the upstream",
+};
 
 function hintFor(a: AccountReport): string | undefined {
   if (a.probe?.result === "oauth_discontinued") return `run '${SWITCH_COMMANDS[0]}'`;

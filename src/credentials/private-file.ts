@@ -8,8 +8,8 @@ type PrivateFileRead =
   | { kind: "missing" }
   /** Could not be read at all (permissions, a directory in its place, ...). */
   | { kind: "unreadable"; problem: string }
-  /** `identity` as `fileIdentity` gives it, `mtimeMs` from the same stat. */
-  | { kind: "read"; text: string; identity: string; mtimeMs: number };
+  /** `identity` as `fileIdentity` gives it, from the same stat. */
+  | { kind: "read"; text: string; identity: string };
 
 /**
  * Reads a file as text. A file readable by group or others is tightened to 0600 rather than
@@ -20,7 +20,7 @@ export async function readPrivateFile(path: string): Promise<PrivateFileRead> {
     const info = await stat(path);
     const text = await readFile(path, "utf8");
     if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
-    return { kind: "read", text, identity: identityOf(info), mtimeMs: info.mtimeMs };
+    return { kind: "read", text, identity: identityOf(info) };
   } catch (error) {
     const code = (error as { code?: string }).code;
     if (code === "ENOENT") return { kind: "missing" };

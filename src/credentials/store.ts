@@ -24,16 +24,16 @@ export type ReadResult =
   | { kind: "invalid"; path: string; problem: string }
   /** Could not be read at all (permissions, a directory in its place, ...). */
   | { kind: "unreadable"; path: string; problem: string }
-  | { kind: "ok"; path: string; credentials: OAuthCredentials; mtimeMs: number };
+  | { kind: "ok"; path: string; credentials: OAuthCredentials };
 
 /** Reads and validates the file; older official versions wrote 0644: tightened, not rejected. */
 export async function readOAuthCredentials(path: string): Promise<ReadResult> {
   const read = await readPrivateFile(path);
   if (read.kind !== "read") return { ...read, path };
-  return parseOAuthCredentials(path, read.text, read.mtimeMs);
+  return parseOAuthCredentials(path, read.text);
 }
 
-function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): ReadResult {
+function parseOAuthCredentials(path: string, text: string): ReadResult {
   if (text.trim() === "") return { kind: "invalid", path, problem: "the file is empty" };
   let json: unknown;
   try {
@@ -45,7 +45,7 @@ function parseOAuthCredentials(path: string, text: string, mtimeMs = 0): ReadRes
   if (!parsed.success) {
     return { kind: "invalid", path, problem: describeIssues(parsed.error, json) };
   }
-  return { kind: "ok", path, credentials: parsed.data, mtimeMs };
+  return { kind: "ok", path, credentials: parsed.data };
 }
 
 function describeIssues(error: z.core.$ZodError, json: unknown): string {

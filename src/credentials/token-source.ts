@@ -12,7 +12,7 @@
  * - other refresh failures keep the file and are retried on a later call.
  */
 import type { Fetch } from "../lib/context.ts";
-import { ExitCode, QwenError } from "../lib/errors.ts";
+import { credentialsError, ExitCode, QwenError } from "../lib/errors.ts";
 import { refreshAccessToken, RefreshRejectedError } from "../oauth/client.ts";
 import { baseUrlFromResourceUrl } from "./base-url.ts";
 import { type LockOptions, withLock } from "./lock.ts";
@@ -197,11 +197,6 @@ export class OAuthTokenSource implements TokenSource {
     return { state: this.isValid(c) ? "valid" : "expired", ...base };
   }
 
-  /** The file as last read (re-read when changed); for callers that show expiry or paths. */
-  async read(): Promise<ReadResult> {
-    return (await this.#load()).read;
-  }
-
   // ---- file cache ----
 
   async #load(force = false): Promise<Snapshot> {
@@ -233,19 +228,14 @@ export class OAuthTokenSource implements TokenSource {
       case "ok":
         return read.credentials;
       case "missing":
-        throw new QwenError(
+        throw credentialsError(
+          "no_credentials",
           `Cannot find Qwen credentials "${read.path}": run "${this.#authCommand()}" to log in`,
-          {
-            code: "no_credentials",
-            status: 401,
-            exitCode: ExitCode.notAuthenticated,
-            type: "authentication_error",
-          },
         );
       default:
-        throw new QwenError(
+        throw credentialsError(
+          "invalid_credentials",
           `Cannot use the Qwen credentials "${read.path}": ${read.problem}; run "${this.#authCommand()}" to log in again`,
-          { code: "invalid_credentials", status: 500, exitCode: ExitCode.failure },
         );
     }
   }
@@ -256,14 +246,9 @@ export class OAuthTokenSource implements TokenSource {
 
   #needsLoginError(): QwenError {
     const reason = this.#needsLogin?.reason ?? "the refresh token was refused";
-    return new QwenError(
+    return credentialsError(
+      "needs_login",
       `Qwen refused the login of account "${this.account}" (${reason}): run "${this.#authCommand()}" to log in again`,
-      {
-        code: "needs_login",
-        status: 401,
-        exitCode: ExitCode.notAuthenticated,
-        type: "authentication_error",
-      },
     );
   }
 
@@ -347,7 +332,7 @@ export class OAuthTokenSource implements TokenSource {
     } catch (error) {
       // The old refresh token is spent: keep the new one in memory so this process still works.
       this.#cache = {
-        read: { kind: "ok", path: this.path, credentials: next, mtimeMs: 0 },
+        read: { kind: "ok", path: this.path, credentials: next },
         identity: snapshot.identity,
       };
       throw new QwenError(
@@ -359,7 +344,7 @@ export class OAuthTokenSource implements TokenSource {
     }
     const identity = await fileIdentity(this.path);
     this.#cache = {
-      read: { kind: "ok", path: this.path, credentials: next, mtimeMs: 0 },
+      read: { kind: "ok", path: this.path, credentials: next },
       identity,
     };
     this.#checkedAt = performance.now();

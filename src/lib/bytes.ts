@@ -1,4 +1,4 @@
-/** Small comparisons on byte arrays for the scans of request and answer bodies. */
+/** Byte arrays: comparisons for the scans of request and answer bodies, joining, bounded reads. */
 
 /** Whether `b[start..end)` spells `word` exactly. */
 export function bytesEqual(b: Uint8Array, start: number, end: number, word: number[]): boolean {
@@ -25,4 +25,31 @@ export function concatBytes(
     offset += chunk.byteLength;
   }
   return all;
+}
+
+/**
+ * A body read whole, but never more than a chunk past `max` bytes: `over` when it is longer, and
+ * then the rest is cancelled rather than read.
+ */
+export async function readAtMost(
+  body: ReadableStream<Uint8Array>,
+  max: number,
+): Promise<{ bytes: Uint8Array<ArrayBuffer>; over: boolean }> {
+  const reader = body.getReader();
+  const chunks: Uint8Array[] = [];
+  let size = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    size += value.byteLength;
+    if (size > max) {
+      await reader.cancel().catch(() => {});
+      return { bytes: concatBytes(chunks, size), over: true };
+    }
+  }
+  const bytes = chunks.length === 1
+    ? chunks[0] as Uint8Array<ArrayBuffer>
+    : concatBytes(chunks, size);
+  return { bytes, over: false };
 }

@@ -58,6 +58,24 @@ export class CancelledError extends QwenError {
   }
 }
 
+const CREDENTIALS_ERRORS = {
+  no_credentials: {
+    status: 401,
+    exitCode: ExitCode.notAuthenticated,
+    type: "authentication_error",
+  },
+  needs_login: { status: 401, exitCode: ExitCode.notAuthenticated, type: "authentication_error" },
+  invalid_credentials: { status: 500, exitCode: ExitCode.failure },
+} as const;
+
+/** An account that cannot give a token: the exit code and the status a client gets go with it. */
+export function credentialsError(
+  code: keyof typeof CREDENTIALS_ERRORS,
+  message: string,
+): QwenError {
+  return new QwenError(message, { code, ...CREDENTIALS_ERRORS[code] });
+}
+
 /**
  * A short description of an unexpected error (a failed fetch, a file system error), for places
  * that must not print a stack: its message, its cause's, and a system code not already named.

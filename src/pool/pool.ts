@@ -56,9 +56,10 @@ const THROTTLE_MAX_MS = 60_000;
 
 export class Member {
   readonly entry: Account;
-  /** The account's model map with `--model-map` on top. */
-  readonly modelMap: Readonly<Record<string, string>>;
-  /** The same as a Map: client-given names never reach an object's prototype. */
+  /**
+   * The account's model map with `--model-map` on top, as a Map: client-given names never reach
+   * an object's prototype.
+   */
   readonly models: ReadonlyMap<string, string>;
   health: Health = { state: "ok", changedAt: 0 };
   throttledUntil = 0;
@@ -66,8 +67,7 @@ export class Member {
 
   constructor(entry: Account, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
-    this.modelMap = { ...entry.modelMap, ...overrides };
-    this.models = new Map(Object.entries(this.modelMap));
+    this.models = new Map(Object.entries({ ...entry.modelMap, ...overrides }));
   }
 
   get name(): string {
@@ -114,8 +114,6 @@ export class AccountPool {
   readonly #now: () => number;
   readonly #options: PoolOptions;
   #next = 0;
-  /** `candidates()` of a pool of one ready account, kept. */
-  #only?: readonly Member[];
   #maintaining?: Promise<void>;
   #timer?: ReturnType<typeof setInterval>;
   #closed = false;
@@ -150,14 +148,6 @@ export class AccountPool {
     const n = members.length;
     if (n === 0) return [];
     const now = this.#now();
-    if (n === 1) {
-      // One account, the common case: the same frozen array for every request while it is ready.
-      const only = members[0];
-      if (!only.available(now)) return [];
-      if (only.throttledUntil > now) return [only];
-      if (this.#only?.[0] !== only) this.#only = Object.freeze([only]);
-      return this.#only;
-    }
     const start = this.strategy === "round-robin" ? this.#next++ % n : 0;
     if (this.#next >= 1 << 30) this.#next = 0;
     const ready: Member[] = [];

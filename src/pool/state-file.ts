@@ -235,11 +235,7 @@ export class StateStore {
       this.#day = beijingDay(now);
       this.#dayEnds = nextBeijingMidnight(now);
     }
-    let days = this.#usage.get(account);
-    if (days === undefined) this.#usage.set(account, days = new Map());
-    let day = days.get(this.#day);
-    if (day === undefined) days.set(this.#day, day = emptyDay());
-    return day;
+    return this.#dayOf(account, this.#day);
   }
 
   /** Records a health change to write (the newest `changedAt` wins in the file). */

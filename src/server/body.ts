@@ -4,7 +4,7 @@
  * huge upload never sits whole in memory.
  */
 
-import { concatBytes } from "../lib/bytes.ts";
+import { readAtMost } from "../lib/bytes.ts";
 
 type BodyResult =
   | { kind: "ok"; bytes: Uint8Array<ArrayBuffer> }
@@ -19,19 +19,6 @@ export async function readBody(request: Request, maxBytes: number): Promise<Body
     return { kind: "ok", bytes: await request.bytes() };
   }
   if (request.body === null) return { kind: "ok", bytes: new Uint8Array(0) };
-  const reader = request.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    size += value.byteLength;
-    if (size > maxBytes) {
-      await reader.cancel().catch(() => {});
-      return { kind: "too_large" };
-    }
-    chunks.push(value);
-  }
-  if (chunks.length === 1) return { kind: "ok", bytes: chunks[0] as Uint8Array<ArrayBuffer> };
-  return { kind: "ok", bytes: concatBytes(chunks, size) };
+  const { bytes, over } = await readAtMost(request.body, maxBytes);
+  return over ? { kind: "too_large" } : { kind: "ok", bytes };
 }

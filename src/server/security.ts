@@ -31,10 +31,6 @@ export class Guard {
     this.extraHosts = new Set(options.allowHosts.map((h) => h.trim().toLowerCase()));
   }
 
-  get requiresApiKey(): boolean {
-    return this.keys.length > 0;
-  }
-
   hostAllowed(host: string | null): boolean {
     // Browsers always send Host; a client without one is not a page being rebound.
     if (!this.options.loopback || host === null) return true;

@@ -7,7 +7,7 @@
  * (stream/pass-through.ts) and never retried.
  */
 import type { UpstreamAuth } from "../credentials/types.ts";
-import { concatBytes } from "../lib/bytes.ts";
+import { readAtMost } from "../lib/bytes.ts";
 import type { Fetch } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
 import { clip, hostOf, redact } from "../lib/text.ts";
@@ -531,18 +531,6 @@ export function clientGone(): Response {
 
 async function readCapped(response: Response, max: number): Promise<string> {
   if (response.body === null) return "";
-  const reader = response.body.getReader();
-  const chunks: Uint8Array[] = [];
-  let size = 0;
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    size += value.byteLength;
-    if (size >= max) {
-      await reader.cancel().catch(() => {});
-      break;
-    }
-  }
-  return new TextDecoder().decode(concatBytes(chunks, size).subarray(0, max));
+  const { bytes } = await readAtMost(response.body, max);
+  return new TextDecoder().decode(bytes.subarray(0, max));
 }

@@ -60,19 +60,12 @@ interface ProbeOutcome {
   credentialsCode?: string;
 }
 
-/** The results where the upstream answered and refused the credential or the account. */
-const REFUSALS: ReadonlySet<ProbeResultName> = new Set<ProbeResultName>([
-  "oauth_discontinued",
-  "invalid_key",
-  "wrong_plan_or_region",
-  "coding_plan_client",
-  "arrears",
-  "quota",
-  "throttled",
-]);
-
+/**
+ * Whether the upstream answered and refused the credential or the account: every result but an
+ * answer, no answer, an error of another kind, or no call made.
+ */
 export function isRefusal(result: ProbeResultName): boolean {
-  return REFUSALS.has(result);
+  return !["ok", "unreachable", "upstream_error", "credentials_error"].includes(result);
 }
 
 interface ProbeTarget {

@@ -12,17 +12,16 @@ import {
 import { UsageError } from "../../src/lib/errors.ts";
 
 const TABLE = [
-  { name: "port", short: "p", type: "string", value: "PORT", env: "X_PORT", help: "Port" },
+  { name: "port", short: "p", value: "PORT", env: "X_PORT", help: "Port" },
   {
     name: "key",
-    type: "string",
     multiple: true,
     value: "KEY",
     env: "X_KEYS",
     default: "none",
     help: "A key",
   },
-  { name: "format", type: "string", choices: ["text", "json"], help: "Output" },
+  { name: "format", choices: ["text", "json"], help: "Output" },
   { name: "qr", type: "boolean", negatable: true, help: "Show the QR code" },
   { name: "browser", type: "boolean", negatable: "only", help: "Do not open the browser" },
   HELP_FLAG,

@@ -357,7 +357,7 @@ describe("OAuthTokenSource", () => {
     assert.equal(uncached.source.peekToken(), undefined, "the interval passed: stat first");
 
     const expired = await setup({}, { statIntervalMs: 60_000 });
-    await expired.source.read();
+    await expired.source.state();
     assert.equal(expired.source.peekToken(), undefined, "an expired token needs a refresh");
     assert.equal(expired.refreshes(), 0);
   });

@@ -171,20 +171,20 @@ async function showPrompt(
 ): Promise<void> {
   const say = sayTo(ctx);
   const url = prompt.verificationUriComplete ?? prompt.verificationUri;
+  // A complete link carries the code: the page shows it, and the person only approves.
+  const complete = prompt.verificationUriComplete !== undefined;
   say();
-  if (prompt.verificationUriComplete) {
-    say("To log in to Qwen, open this page and approve the request:");
-    say();
-    say(`  ${style.bold(style.cyan(url))}`);
-    say();
-    say(`  Code: ${style.bold(prompt.userCode)}  (the page should show the same code)`);
-  } else {
-    say("To log in to Qwen, open this page and enter the code:");
-    say();
-    say(`  ${style.bold(style.cyan(url))}`);
-    say();
-    say(`  Code: ${style.bold(prompt.userCode)}`);
-  }
+  say(
+    `To log in to Qwen, open this page and ${complete ? "approve the request" : "enter the code"}:`,
+  );
+  say();
+  say(`  ${style.bold(style.cyan(url))}`);
+  say();
+  say(
+    `  Code: ${style.bold(prompt.userCode)}${
+      complete ? "  (the page should show the same code)" : ""
+    }`,
+  );
   say();
   if (options.qr ?? ctx.stderrIsTTY) {
     ctx.stderr(renderQr(url, { color: colorAllowed(ctx) }));

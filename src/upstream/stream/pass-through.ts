@@ -65,10 +65,8 @@ export class IdleTimeoutError extends Error {
  * the whole body, the client gets it as bytes, which the runtime writes natively instead of
  * pulling a JavaScript stream; otherwise a stream that starts with them and goes on as the
  * upstream sends. No chunk waits for another, and the answer's headers leave when they would
- * have. Measured on Bun, pinned, 16 connections, a 20-event answer sent at once: 143 -> 115 us of
- * CPU per request (the bare pipe: 89), the agent-sized one 202 -> 186 (139). Deno's fetch reads
- * each chunk after the first through its event loop, so there it always streams, for the cost of
- * one race (within noise, ~1 %).
+ * have (docs/performance.md). Deno's fetch reads each chunk after the first through its event
+ * loop, so there it always streams.
  */
 export async function passThrough(
   body: ReadableStream<Bytes>,
@@ -248,9 +246,9 @@ interface ChunkReader {
 
 /**
  * The default reader, or where the body is a byte stream (Deno's fetch), a BYOB reader filling
- * one buffer that is handed back after each read, and a copy of just the bytes read: measured on
- * Deno 2.9, a stream of 12 chunks costs 40 % less CPU that way than with the default reader,
- * which allocates a fresh 64 KiB buffer per read. Bun's fetch bodies are not byte streams.
+ * one buffer that is handed back after each read, and a copy of just the bytes read: the default
+ * reader allocates a fresh 64 KiB buffer per read (docs/performance.md). Bun's fetch bodies are
+ * not byte streams.
  */
 function chunkReader(body: ReadableStream<Bytes>): ChunkReader {
   let reader: ReadableStreamBYOBReader | undefined;

@@ -1,18 +1,14 @@
 /**
  * Timeouts for upstream calls, checked by one shared tick instead of a timer per request.
  *
- * Most calls end within a millisecond or a few seconds; arming and clearing a timer for each
- * (first byte, body, stream silence) and subscribing to the client's abort signal up front costs
- * more than the rest of the request on Deno, and measurably on Bun; here a call joins a set, a
- * tick every `tickMs` (a tenth of the shortest timeout, at most a second) expires calls past
- * their deadline, and tells a call once that it is slow, which is when the caller subscribes to
- * the client's abort signal and lifts the server's own idle timeout. A timeout fires up to one
- * tick late. The tick runs only while calls are watched.
- *
- * The watched calls form a list linked through the entries, not a Set: on Bun a long-lived Set
- * that calls keep joining and leaving makes every young collection rescan its storage. Measured
- * with calls coming and going 16 at a time: the same loop took twice the time with a Set, and
- * `qwen serve` under load visited ~600 KB per young collection where the floor visits ~10 KB.
+ * Most calls end within a millisecond or a few seconds, and arming a timer for each (first byte,
+ * body, stream silence) and subscribing to the client's abort signal up front cost more than the
+ * rest of the request (docs/performance.md). Here a call joins a list, a tick every `tickMs` (a
+ * tenth of the shortest timeout, at most a second) expires calls past their deadline, and tells a
+ * call once that it is slow, which is when the caller subscribes to the client's abort signal and
+ * lifts the server's own idle timeout. A timeout fires up to one tick late. The tick runs only
+ * while calls are watched. The list is linked through the entries rather than a Set: on Bun a
+ * long-lived Set that calls keep joining and leaving is rescanned by every young collection.
  *
  * Time and the tick come from a `WatchdogClock`: the real one unless a test passes its own, which
  * then drives the ticks itself instead of sleeping through them.
