@@ -19,7 +19,7 @@
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
-import { validateAccountName } from "../credentials/paths.ts";
+import { ACCOUNT_NAME, validateAccountName } from "../credentials/paths.ts";
 import { listFolder, readPrivateFile } from "../credentials/private-file.ts";
 import { z } from "../lib/zod.ts";
 import { PRESET_NAMES } from "./providers.ts";
@@ -43,7 +43,7 @@ export type KeyReadResult =
   | { kind: "unreadable"; path: string; problem: string }
   | { kind: "ok"; path: string; file: ApiKeyFile; identity: string };
 
-const FILE_NAME = /^qwen_key_([A-Za-z0-9_-]{1,64})\.json$/;
+const FILE_NAME = new RegExp(`^qwen_key_(${ACCOUNT_NAME})\\.json$`);
 
 export function apiKeyPath(home: string, account: string): string {
   return join(home, `qwen_key_${validateAccountName(account)}.json`);

@@ -1,7 +1,7 @@
 /** `qwen auth`: its flags and help; the login and the key storage are in commands/auth*. */
 import { normalizeBaseUrl, PRESET_NAMES, presetFor, PRESETS } from "../accounts/providers.ts";
 import type { AuthOptions } from "../commands/auth/options.ts";
-import { DEFAULT_ACCOUNT, validateAccountName } from "../credentials/paths.ts";
+import { ACCOUNT_NAME_RULE, DEFAULT_ACCOUNT, validateAccountName } from "../credentials/paths.ts";
 import { CancelledError, ExitCode, UsageError } from "../lib/errors.ts";
 import { flagCommand } from "./command.ts";
 import { flagsHelp, type FlagTable, HELP_FLAG } from "./flags.ts";
@@ -18,7 +18,7 @@ const AUTH_FLAGS = [
     value: "NAME",
     help: "OAuth: use oauth_creds_NAME.json instead of oauth_creds.json.\n" +
       "API key: the account name (default: the preset's name)\n" +
-      '(NAME: 1 to 64 letters, digits, "-" or "_")',
+      `(NAME: ${ACCOUNT_NAME_RULE})`,
   },
   {
     name: "logout",

@@ -7,6 +7,7 @@
  */
 import { DEFAULT_MODEL_MAP } from "../accounts/providers.ts";
 import type { ServeConfig } from "../commands/serve.ts";
+import { ACCOUNT_NAME_RULE, WHOLE_ACCOUNT_NAME } from "../credentials/paths.ts";
 import { UsageError } from "../lib/errors.ts";
 import { isLoopback } from "../lib/net.ts";
 import { z } from "../lib/zod.ts";
@@ -200,7 +201,7 @@ const nonEmpty = z.string().check(z.trim(), z.minLength(1, "expected a value"));
 
 const accountName = z.string().check(
   z.trim(),
-  z.regex(/^[A-Za-z0-9_-]{1,64}$/, 'expected an account name: 1 to 64 letters, digits, "-" or "_"'),
+  z.regex(WHOLE_ACCOUNT_NAME, `expected an account name: ${ACCOUNT_NAME_RULE}`),
 );
 
 const modelMapping = z.pipe(

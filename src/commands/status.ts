@@ -397,20 +397,15 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
     if (hint) lines.push(`  Next:      ${hint}`);
   }
   const count = report.accounts.length;
-  const plural = count === 1 ? "account" : "accounts";
-  if (options.probe) {
-    const ok = report.accounts.filter((a) => a.probe?.result === "ok").length;
-    lines.push(
-      "",
-      `Usable: ${report.usable ? "yes" : "no"} (${ok} of ${count} ${plural} answered)`,
-    );
-  } else {
-    const valid = report.accounts.filter((a) => a.state === "valid").length;
-    lines.push(
-      "",
-      `Usable: ${report.usable ? "yes" : "no"} (${valid} of ${count} ${plural} valid)`,
-    );
-  }
+  const good = options.probe
+    ? report.accounts.filter((a) => a.probe?.result === "ok").length
+    : report.accounts.filter((a) => a.state === "valid").length;
+  lines.push(
+    "",
+    `Usable: ${report.usable ? "yes" : "no"} (${good} of ${count} ${
+      count === 1 ? "account" : "accounts"
+    } ${options.probe ? "answered" : "valid"})`,
+  );
   return lines.join("\n") + "\n";
 }
 

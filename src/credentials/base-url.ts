@@ -1,5 +1,5 @@
 /** Where the model API of an OAuth account lives when the token answer names no host. */
-const DEFAULT_OAUTH_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v1";
+const DEFAULT_MODEL_API_BASE = "https://dashscope.aliyuncs.com/compatible-mode/v1";
 
 /**
  * The model API base implied by a token answer's `resource_url` (docs/upstream.md#model-api):
@@ -9,7 +9,7 @@ const DEFAULT_OAUTH_BASE_URL = "https://dashscope.aliyuncs.com/compatible-mode/v
  */
 export function baseUrlFromResourceUrl(resourceUrl?: string): string {
   const trimmed = resourceUrl?.trim() ?? "";
-  if (trimmed === "") return DEFAULT_OAUTH_BASE_URL;
+  if (trimmed === "") return DEFAULT_MODEL_API_BASE;
   let url = /^[a-z][a-z0-9+.-]*:\/\//i.test(trimmed) ? trimmed : `https://${trimmed}`;
   url = url.replace(/\/+$/, "");
   if (!url.endsWith("/v1")) url += "/v1";

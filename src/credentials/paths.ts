@@ -5,7 +5,12 @@ import { UsageError } from "../lib/errors.ts";
 /** The name used for the official CLI's own file, `oauth_creds.json`. */
 export const DEFAULT_ACCOUNT = "default";
 
-const ACCOUNT_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+/** An account name, as it also appears inside file names: `oauth_creds_<NAME>.json`. */
+export const ACCOUNT_NAME = "[A-Za-z0-9_-]{1,64}";
+/** What the rule says to a person. */
+export const ACCOUNT_NAME_RULE = '1 to 64 letters, digits, "-" or "_"';
+export const WHOLE_ACCOUNT_NAME = new RegExp(`^${ACCOUNT_NAME}$`);
+const OAUTH_FILE_NAME = new RegExp(`^oauth_creds_(${ACCOUNT_NAME})\\.json$`);
 
 /** `$QWEN_HOME`, else `~/.qwen`, as the official Qwen Code CLI. */
 export function qwenHome(env: Readonly<Record<string, string | undefined>>): string {
@@ -14,10 +19,8 @@ export function qwenHome(env: Readonly<Record<string, string | undefined>>): str
 }
 
 export function validateAccountName(name: string): string {
-  if (!ACCOUNT_NAME.test(name)) {
-    throw new UsageError(
-      `Invalid account name "${name}": use 1 to 64 letters, digits, "-" or "_"`,
-    );
+  if (!WHOLE_ACCOUNT_NAME.test(name)) {
+    throw new UsageError(`Invalid account name "${name}": use ${ACCOUNT_NAME_RULE}`);
   }
   return name;
 }
@@ -39,6 +42,5 @@ export function lockPathFor(credentialsPath: string): string {
 /** The account name for a credentials file name, or undefined when it is not one of ours. */
 export function accountFromFileName(fileName: string): string | undefined {
   if (fileName === "oauth_creds.json") return DEFAULT_ACCOUNT;
-  const match = /^oauth_creds_([A-Za-z0-9_-]{1,64})\.json$/.exec(fileName);
-  return match?.[1];
+  return OAUTH_FILE_NAME.exec(fileName)?.[1];
 }

@@ -5,7 +5,7 @@
  */
 import type { Fetch } from "../lib/context.ts";
 import { hostOf } from "../lib/text.ts";
-import { QwenError } from "../lib/errors.ts";
+import { describeError, QwenError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
 import { z } from "../lib/zod.ts";
 import {
@@ -166,20 +166,18 @@ async function post(
     });
   } catch (error) {
     if (options.signal?.aborted) throw options.signal.reason;
-    throw new QwenError(`Cannot reach "${hostOf(url)}": ${(error as Error).message ?? error}`, {
+    throw new QwenError(`Cannot reach "${hostOf(url)}": ${describeError(error)}`, {
       code: "upstream_unreachable",
       status: 502,
       cause: error,
     });
   }
   const text = await response.text();
-  let json: unknown = undefined;
   try {
-    json = text === "" ? undefined : JSON.parse(text);
+    return { response, json: text === "" ? undefined : JSON.parse(text) };
   } catch {
-    json = undefined;
+    return { response, json: undefined };
   }
-  return { response, json };
 }
 
 function validate<T extends z.ZodMiniType>(
@@ -227,9 +225,6 @@ function httpError(
     : "";
   return new QwenError(
     `Cannot ${action} at "${hostOf(options.baseUrl)}": HTTP ${response.status}${detail}`,
-    {
-      code: "upstream_error",
-      status: 502,
-    },
+    { code: "upstream_error", status: 502 },
   );
 }

@@ -20,10 +20,6 @@ class DenoRequestInfo implements RequestInfo {
 }
 
 export const denoRuntime: Runtime = {
-  name: "deno",
-  get version() {
-    return Deno.version.deno;
-  },
   args() {
     return [...Deno.args];
   },

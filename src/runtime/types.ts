@@ -27,8 +27,6 @@ export interface Server {
 }
 
 export interface Runtime {
-  readonly name: "bun" | "deno";
-  readonly version: string;
   /** Command-line arguments after the program/script name. */
   args(): string[];
   serve(handler: Handler, options: ServeOptions): Promise<Server>;

@@ -484,7 +484,7 @@ export class UpstreamClient {
     const piped = await passThrough(
       response.body!,
       new StreamedCall(call, options, member, report),
-      { sse: true, keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0 },
+      { keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0 },
     );
     return relayedResponse(piped, status, response.headers);
   }

@@ -55,7 +55,7 @@ describe("passThrough", () => {
     upstream.send("data: [DONE]\n\n");
     upstream.end();
     const call = new RecordingCall();
-    const body = await passThrough(upstream.body, call, { sse: true, keepTailBytes: 64 });
+    const body = await passThrough(upstream.body, call, { keepTailBytes: 64 });
     assert.ok(body instanceof Uint8Array, "a whole body is sent as bytes");
     assert.equal(
       decoder.decode(body),
@@ -72,7 +72,7 @@ describe("passThrough", () => {
     const upstream = upstreamBody();
     upstream.send("data: first\n\n");
     const call = new RecordingCall();
-    const body = await passThrough(upstream.body, call, { sse: true });
+    const body = await passThrough(upstream.body, call, {});
     assert.ok(body instanceof ReadableStream, "an unfinished body streams");
     const reader = body.getReader();
     // The first event reaches the client while the upstream has sent nothing more.
@@ -90,7 +90,7 @@ describe("passThrough", () => {
   it("answers at once when nothing has arrived yet", async () => {
     const upstream = upstreamBody();
     const call = new RecordingCall();
-    const body = await passThrough(upstream.body, call, { sse: true });
+    const body = await passThrough(upstream.body, call, {});
     assert.ok(body instanceof ReadableStream);
     upstream.send("data: late\n\n");
     upstream.end();
@@ -109,7 +109,7 @@ describe("passThrough", () => {
       },
     });
     const call = new RecordingCall();
-    const body = await passThrough(broken, call, { sse: true });
+    const body = await passThrough(broken, call, {});
     assert.ok(body instanceof ReadableStream, "a broken body is never sent as if complete");
     const text = await readAll(body);
     assert.ok(text.startsWith("data: partial\n\n"), text);
@@ -130,7 +130,7 @@ describe("passThrough", () => {
     }
     upstream.end();
     const call = new RecordingCall();
-    const body = await passThrough(upstream.body, call, { sse: true });
+    const body = await passThrough(upstream.body, call, {});
     assert.ok(body instanceof ReadableStream, "past the gathering limit the rest streams");
     assert.equal(await readAll(body), lines.join(""));
     assert.deepEqual(call.outcomes.map((o) => o.kind), ["complete"]);

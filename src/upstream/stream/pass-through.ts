@@ -1,5 +1,5 @@
 /**
- * Moves an upstream body to the client chunk by chunk, as it arrives: nothing is parsed or
+ * Moves an upstream SSE body to the client chunk by chunk, as it arrives: nothing is parsed or
  * buffered, and since a chunk is read only when the client side asks for one (pull), a slow
  * client slows the upstream read instead of filling memory.
  *
@@ -7,11 +7,12 @@
  * whole goes to the client as bytes (see `passThrough`).
  *
  * What it adds to a bare pipe: an idle limit between chunks (each chunk bumps a counter on the
- * caller's watchdog entry), and an honest end for a stream cut half way. An SSE stream that breaks
+ * caller's watchdog entry), and an honest end for a stream cut half way. A stream that breaks
  * gets a final `data: {"error":…}` event and closes without `[DONE]`, so a client never mistakes a
  * partial answer for a complete one.
  */
 import { concatBytes } from "../../lib/bytes.ts";
+import { describeError } from "../../lib/errors.ts";
 import type { Watch } from "./watchdog.ts";
 
 /**
@@ -33,8 +34,6 @@ export interface PassThroughCall {
 }
 
 interface PassThroughOptions {
-  /** Whether the body is an SSE stream (an error event can be appended). */
-  sse: boolean;
   /**
    * Keep references to the last chunks, at least this many bytes, for the usage at the end of
    * the stream (`tail` of the outcome). Nothing is copied or parsed per chunk.
@@ -76,7 +75,6 @@ export async function passThrough(
   const source = new PassThroughSource(
     chunkReader(body),
     call,
-    options.sse,
     options.keepTailBytes ?? 0,
   );
   return await source.takeArrived() ?? new ReadableStream<Bytes>(source);
@@ -109,7 +107,6 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
   constructor(
     private readonly reader: ChunkReader,
     private readonly call: PassThroughCall,
-    private readonly sse: boolean,
     private readonly keep: number,
   ) {}
 
@@ -216,22 +213,13 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
     const idleError = signal.reason instanceof IdleTimeoutError ? signal.reason : undefined;
     const message = idleError
       ? `${idleError.message}: the response was cut`
-      : `The upstream connection broke mid-response: ${describe(error)}`;
+      : `The upstream connection broke mid-response: ${describeError(error)}`;
     this.#end({ kind: "broken", message });
-    if (this.sse) {
-      const code = idleError ? "upstream_idle_timeout" : "upstream_stream_error";
-      const event = { error: { message, type: "api_error", param: null, code } };
-      controller.enqueue(encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`));
-      controller.close();
-    } else {
-      controller.error(error);
-    }
+    const code = idleError ? "upstream_idle_timeout" : "upstream_stream_error";
+    const event = { error: { message, type: "api_error", param: null, code } };
+    controller.enqueue(encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`));
+    controller.close();
   }
-}
-
-function describe(error: unknown): string {
-  if (error instanceof Error) return error.message || error.name;
-  return String(error);
 }
 
 /** Bytes read at most per chunk through a reused buffer. */
