@@ -17,7 +17,6 @@ import {
   PRESET_NAMES,
   type PresetName,
   PRESETS,
-  type ProviderPreset,
 } from "./providers.ts";
 
 export const ENV_ACCOUNT_PREFIX = "env-";
@@ -33,27 +32,20 @@ export interface EnvAccount {
   baseUrl?: string;
 }
 
-/** The presets whose variable forms an environment account, in listing order. */
-function envAccountPresets(): ProviderPreset[] {
-  return PRESET_NAMES.map((name) => PRESETS[name]).filter((p) => p.envAccount && p.keyEnv);
-}
-
-function envAccountName(preset: PresetName): string {
-  return `${ENV_ACCOUNT_PREFIX}${preset}`;
-}
-
 /**
  * The environment accounts present in `env`. A variable that is unset or blank forms none; a
  * malformed key or base URL forms an account with a `problem` (reported, never used).
  */
 export function listEnvAccounts(env: Readonly<Record<string, string | undefined>>): EnvAccount[] {
   const accounts: EnvAccount[] = [];
-  for (const preset of envAccountPresets()) {
+  // The presets whose variable forms an environment account, in listing order.
+  const presets = PRESET_NAMES.map((name) => PRESETS[name]).filter((p) => p.envAccount && p.keyEnv);
+  for (const preset of presets) {
     const envVar = preset.keyEnv!;
     const key = env[envVar]?.trim() ?? "";
     if (key === "") continue;
     const account: EnvAccount = {
-      name: envAccountName(preset.name),
+      name: `${ENV_ACCOUNT_PREFIX}${preset.name}`,
       provider: preset.name,
       envVar,
     };

@@ -320,7 +320,6 @@ async function probeAccount(
     };
   }
   const outcome = await probe({
-    name: account.name,
     source: account.source,
     model: account.modelMap["coder-model"] ?? "coder-model",
   }, {

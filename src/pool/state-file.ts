@@ -171,18 +171,17 @@ function serialize(snapshot: StateSnapshot): string {
   for (const name of Object.keys(snapshot.accounts).sort()) {
     const record = snapshot.accounts[name];
     const h = record.health;
+    // JSON.stringify leaves out the fields that are undefined.
     accounts[name] = {
-      ...(h === undefined ? {} : {
-        health: {
-          state: h.state,
-          ...(h.until === undefined ? {} : { until: new Date(h.until).toISOString() }),
-          ...(h.reason === undefined ? {} : { reason: h.reason }),
-          ...(h.message === undefined ? {} : { message: h.message }),
-          ...(h.strikes === undefined ? {} : { strikes: h.strikes }),
-          ...(h.identity === undefined ? {} : { identity: h.identity }),
-          changed_at: new Date(h.changedAt).toISOString(),
-        },
-      }),
+      health: h && {
+        state: h.state,
+        until: h.until === undefined ? undefined : new Date(h.until).toISOString(),
+        reason: h.reason,
+        message: h.message,
+        strikes: h.strikes,
+        identity: h.identity,
+        changed_at: new Date(h.changedAt).toISOString(),
+      },
       usage: record.usage,
     };
   }

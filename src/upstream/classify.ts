@@ -105,23 +105,33 @@ function failureOf(status: number, codeAndMessage: string, kind: AnswerContext["
 }
 
 /**
- * What an account's failure does to it in a pool. `reject`: skipped until its credentials change;
- * `cool`: skipped until `resetAt`; `throttle`: tried last for a moment; `none`: the account is fine.
+ * What a failure does to the account in a pool: `reject`, skipped until its credentials change;
+ * `cool`, skipped until `resetAt`; `throttle`, tried last for a moment. Others leave it as it is.
  */
-export function accountEffect(failure: Failure): "reject" | "cool" | "throttle" | "none" {
-  switch (failure) {
-    case "invalid_credentials":
-    case "wrong_plan_or_region":
-    case "arrears":
-      return "reject";
-    case "quota":
-      return "cool";
-    case "throttled":
-      return "throttle";
-    default:
-      return "none";
-  }
+export const ACCOUNT_EFFECT: Partial<Record<Failure, "reject" | "cool" | "throttle">> = {
+  invalid_credentials: "reject",
+  wrong_plan_or_region: "reject",
+  arrears: "reject",
+  quota: "cool",
+  throttled: "throttle",
+};
+
+/**
+ * The class a failure is counted under in `/metrics` and the state file (`errors`): names older
+ * than this module, which dashboards and scripts already read.
+ */
+export function failureClass(failure: Failure): string {
+  return OLD_CLASS_NAMES[failure] ?? failure;
 }
+
+const OLD_CLASS_NAMES: Partial<Record<Failure, string>> = {
+  invalid_credentials: "auth",
+  wrong_plan_or_region: "auth",
+  no_access: "auth",
+  throttled: "throttle",
+  request: "client",
+  coding_plan_client: "client",
+};
 
 /**
  * Whether another account may answer where this one failed. The request's own faults, the

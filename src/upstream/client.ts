@@ -13,9 +13,10 @@ import { describeError } from "../lib/errors.ts";
 import { clip, hostOf, redact } from "../lib/text.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
 import {
-  accountEffect,
+  ACCOUNT_EFFECT,
   classifyAnswer,
   codingPlanMessage,
+  failureClass,
   OAUTH_DISCONTINUED_MESSAGE,
   passesWithTime,
   triesNextAccount,
@@ -355,7 +356,7 @@ export class UpstreamClient {
       );
       const message = redact(error.message);
       report.upstreamError = message;
-      pool.failed(member, error.failure);
+      pool.failed(member, failureClass(error.failure));
 
       if (error.failure === "invalid_credentials" && auth.kind === "oauth" && !refreshed) {
         // Naming the refused token lets one refresh serve many requests refused at once, and
@@ -376,7 +377,7 @@ export class UpstreamClient {
         continue;
       }
 
-      switch (accountEffect(error.failure)) {
+      switch (ACCOUNT_EFFECT[error.failure]) {
         case "reject":
           pool.rejected(
             member,

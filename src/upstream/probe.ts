@@ -69,8 +69,6 @@ export function isRefusal(result: ProbeResultName): boolean {
 }
 
 interface ProbeTarget {
-  /** The account name, for messages. */
-  name: string;
   source: TokenSource;
   /** The model asked for: the account's `coder-model` mapping, `coder-model` on OAuth. */
   model: string;

@@ -235,7 +235,7 @@ describe("every reader of an upstream answer agrees on the real bodies", () => {
         "https://dashscope-intl.aliyuncs.com/v1",
         kind,
       );
-      const outcome = await probe({ name: "a", source, model: "qwen3-coder-plus" }, {
+      const outcome = await probe({ source, model: "qwen3-coder-plus" }, {
         fetch: () => Promise.resolve(new Response(row.body, { status: row.status })),
         userAgent: "qwen/test (linux; x64)",
         now: () => NOW,

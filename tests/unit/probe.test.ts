@@ -29,7 +29,7 @@ function answer(
     getToken: () => Promise.resolve({ token: KEY, baseUrl: `https://${host}/v1`, kind }),
     state: () => Promise.resolve({ state: "valid" as const }),
   };
-  return probe({ name: "a", source, model: "qwen3-coder-plus" }, {
+  return probe({ source, model: "qwen3-coder-plus" }, {
     fetch: () => Promise.resolve(new Response(body, { status, headers })),
     userAgent: "qwen/test (linux; x64)",
     now: () => NOW,
@@ -185,7 +185,7 @@ describe("probe calls", () => {
   it("sends one 1-token chat call to the account's base URL only", async () => {
     const calls: { url: string; init: RequestInit }[] = [];
     const outcome = await probe(
-      { name: "env-dashscope", source: source(), model: "qwen3-coder-plus" },
+      { source: source(), model: "qwen3-coder-plus" },
       deps((url, init) => {
         calls.push({ url: String(url), init: init! });
         return Promise.resolve(
@@ -215,7 +215,7 @@ describe("probe calls", () => {
 
   it("does not follow a redirect that would carry the key elsewhere", async () => {
     const outcome = await probe(
-      { name: "k", source: source("http://127.0.0.1:9/v1"), model: "m" },
+      { source: source("http://127.0.0.1:9/v1"), model: "m" },
       deps(() =>
         Promise.resolve(
           new Response(null, {
@@ -234,7 +234,7 @@ describe("probe calls", () => {
 
   it("reports an upstream that cannot be reached", async () => {
     const outcome = await probe(
-      { name: "k", source: source("http://127.0.0.1:9/v1"), model: "m" },
+      { source: source("http://127.0.0.1:9/v1"), model: "m" },
       deps(() => Promise.reject(new TypeError("connection refused"))),
     );
     assert.equal(outcome.result, "unreachable");
@@ -245,7 +245,7 @@ describe("probe calls", () => {
 
   it("gives up on an upstream that does not answer", async () => {
     const outcome = await probe(
-      { name: "k", source: source("http://127.0.0.1:9/v1"), model: "m" },
+      { source: source("http://127.0.0.1:9/v1"), model: "m" },
       {
         ...deps((_url, init) =>
           new Promise((_resolve, reject) => {
@@ -272,7 +272,7 @@ describe("probe calls", () => {
       state: () => Promise.resolve({ state: "needs_login" }),
     };
     const outcome = await probe(
-      { name: "default", source: broken, model: "coder-model" },
+      { source: broken, model: "coder-model" },
       deps(() => {
         called = true;
         return Promise.reject(new Error("no"));
@@ -285,7 +285,7 @@ describe("probe calls", () => {
 
   it("never repeats a key the upstream quotes back", async () => {
     const outcome = await probe(
-      { name: "k", source: source("http://127.0.0.1:9/v1"), model: "m" },
+      { source: source("http://127.0.0.1:9/v1"), model: "m" },
       deps(() =>
         Promise.resolve(
           Response.json({
@@ -329,11 +329,7 @@ describe("probe against the fake provider", () => {
     }
     const outcomes = await Promise.all(table.map(([key]) =>
       probe(
-        {
-          name: key,
-          source: new EnvKeyTokenSource(key, key, provider.baseUrl),
-          model: "qwen3-coder-plus",
-        },
+        { source: new EnvKeyTokenSource(key, key, provider.baseUrl), model: "qwen3-coder-plus" },
         { fetch: (url, init) => fetch(url, init), userAgent: "qwen/test", now: () => Date.now() },
       )
     ));

@@ -87,7 +87,6 @@ export async function storeApiKey(
   const { probe } = await import("../../upstream/probe.ts");
   const { StoredKeyTokenSource } = await import("../../accounts/api-key-source.ts");
   const outcome = await probe({
-    name: account,
     source: new StoredKeyTokenSource(account, path),
     model: preset.modelMap["coder-model"] ?? "coder-model",
   }, {
