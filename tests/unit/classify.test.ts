@@ -15,7 +15,11 @@ import { classifyAnswer } from "../../src/upstream/classify.ts";
 
 type Failure = ReturnType<typeof classifyAnswer>["failure"];
 import { probe, type ProbeResultName } from "../../src/upstream/probe.ts";
-import { type RunningFakeUpstream, startFakeUpstream } from "../helpers/fake-upstream.ts";
+import {
+  type RunningFakeUpstream,
+  startFakeUpstream,
+  UPSTREAM_ERRORS,
+} from "../helpers/fake-upstream.ts";
 import { HELLO } from "../server/harness.ts";
 
 const NOW = Date.UTC(2026, 4, 1, 10, 0, 0);
@@ -167,13 +171,7 @@ const ROWS: Row[] = [
   {
     name: "the portal's 401 to an OAuth token",
     status: 401,
-    body: JSON.stringify({
-      error: {
-        code: "invalid_api_key",
-        message: "invalid access token or token expired",
-        type: "invalid_request_error",
-      },
-    }),
+    body: UPSTREAM_ERRORS.invalidToken.body,
     kind: "oauth",
     failure: "invalid_credentials",
     probe: "oauth_discontinued",

@@ -1,7 +1,8 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readFile } from "node:fs/promises";
 import { dirname, join, relative } from "node:path";
+import { sourceFiles } from "../helpers/source-files.ts";
 
 /**
  * The layers of src/, top to bottom. A module may import from its own folder or from a folder
@@ -26,16 +27,6 @@ function layerOf(path: string): number {
   const index = LAYERS.findIndex((folders) => folders.includes(top));
   assert.notEqual(index, -1, `"src/${path}" is in no layer: add its folder to LAYERS`);
   return index;
-}
-
-async function sourceFiles(dir: string): Promise<string[]> {
-  const out: string[] = [];
-  for (const entry of await readdir(dir, { withFileTypes: true })) {
-    const path = join(dir, entry.name);
-    if (entry.isDirectory()) out.push(...await sourceFiles(path));
-    else if (path.endsWith(".ts")) out.push(path);
-  }
-  return out;
 }
 
 /** Every relative import of every file of src/, as paths below src/. */
