@@ -114,6 +114,8 @@ export class AccountPool {
   readonly #now: () => number;
   readonly #options: PoolOptions;
   #next = 0;
+  /** `candidates()` of a pool of one ready account, kept. */
+  #only?: readonly Member[];
   #maintaining?: Promise<void>;
   #timer?: ReturnType<typeof setInterval>;
   #closed = false;
@@ -148,6 +150,14 @@ export class AccountPool {
     const n = members.length;
     if (n === 0) return [];
     const now = this.#now();
+    if (n === 1) {
+      // One account, the common case: the same frozen array for every request while it is ready.
+      const only = members[0];
+      if (!only.available(now)) return [];
+      if (only.throttledUntil > now) return [only];
+      if (this.#only?.[0] !== only) this.#only = Object.freeze([only]);
+      return this.#only;
+    }
     const start = this.strategy === "round-robin" ? this.#next++ % n : 0;
     if (this.#next >= 1 << 30) this.#next = 0;
     const ready: Member[] = [];

@@ -68,12 +68,22 @@ export function createLogger(options: {
       },
     };
   }
+  // Most lines name the same model and account as the one before: quote them once.
+  let namesOf: [string | undefined, string | undefined] | undefined;
+  let namesText = "";
+  const names = (model: string | undefined, account: string | undefined) => {
+    if (namesOf === undefined || namesOf[0] !== model || namesOf[1] !== account) {
+      namesOf = [model, account];
+      namesText = (model === undefined ? "" : ` model=${quoteIfNeeded(model)}`) +
+        (account === undefined ? "" : ` account=${quoteIfNeeded(account)}`);
+    }
+    return namesText;
+  };
   return {
     verbose: options.verbose,
     request(e) {
-      let line = `${time()} ${e.method} ${e.path} ${e.status} ${Math.round(e.durationMs)}ms`;
-      if (e.model !== undefined) line += ` model=${quoteIfNeeded(e.model)}`;
-      if (e.account !== undefined) line += ` account=${quoteIfNeeded(e.account)}`;
+      let line = `${time()} ${e.method} ${e.path} ${e.status} ${Math.round(e.durationMs)}ms` +
+        names(e.model, e.account);
       if (e.upstreamStatus !== undefined) line += ` upstream=${e.upstreamStatus}`;
       if (e.retries > 0) line += ` retries=${e.retries}`;
       if (e.upstreamError !== undefined) line += ` error=${JSON.stringify(clean(e.upstreamError))}`;

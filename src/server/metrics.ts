@@ -30,6 +30,11 @@ export class Metrics implements PoolObserver, CallObserver {
   #durationSum = 0;
   #durationCount = 0;
   openStreams = 0;
+  #lastStatus = -1;
+  #lastModel = "";
+  #lastAccount = "";
+  #lastKey = "";
+  #tokenKeys?: [account: string, prompt: string, completion: string];
   #accounts: readonly AccountAvailability[] = [];
 
   request(status: number, model: string | undefined, account: string | undefined, ms: number) {
@@ -38,7 +43,16 @@ export class Metrics implements PoolObserver, CallObserver {
       if (this.#models.size >= MAX_MODELS) m = "other";
       else this.#models.add(m);
     }
-    const key = `${status}\0${m}\0${account ?? ""}`;
+    // Most requests repeat the last one's labels: reusing its key string spares building and
+    // hashing a new one.
+    const a = account ?? "";
+    let key = this.#lastKey;
+    if (status !== this.#lastStatus || m !== this.#lastModel || a !== this.#lastAccount) {
+      key = this.#lastKey = `${status}\0${m}\0${a}`;
+      this.#lastStatus = status;
+      this.#lastModel = m;
+      this.#lastAccount = a;
+    }
     this.#requests.set(key, (this.#requests.get(key) ?? 0) + 1);
     const seconds = ms / 1000;
     this.#durationSum += seconds;
@@ -62,8 +76,12 @@ export class Metrics implements PoolObserver, CallObserver {
   }
 
   tokens(account: string, usage: TokenUsage): void {
-    const p = `${account}\0prompt`;
-    const c = `${account}\0completion`;
+    let keys = this.#tokenKeys;
+    if (keys === undefined || keys[0] !== account) {
+      keys = this.#tokenKeys = [account, `${account}\0prompt`, `${account}\0completion`];
+    }
+    const p = keys[1];
+    const c = keys[2];
     this.#tokens.set(p, (this.#tokens.get(p) ?? 0) + usage.promptTokens);
     this.#tokens.set(c, (this.#tokens.get(c) ?? 0) + usage.completionTokens);
   }

@@ -239,7 +239,6 @@ export class UpstreamClient {
    */
   async forward(request: ForwardRequest, report: CallReport): Promise<Response | CallFailure> {
     const { pool, retry } = this.options;
-    const signal = request.clientRequest.signal;
     let last: Attempt | undefined;
     let tokenErrors: Map<Member, string> | undefined;
     for (;;) {
@@ -250,7 +249,7 @@ export class UpstreamClient {
       for (const member of round) {
         const outcome = await this.attempt(member, request, report);
         if (outcome instanceof Response) return outcome;
-        if (signal.aborted) return clientGone();
+        if (clientLeft(request)) return clientGone();
         if (outcome.final) return outcome.failure;
         last = outcome;
         if (outcome.tokenError !== undefined) {
@@ -267,7 +266,7 @@ export class UpstreamClient {
       if (delay === undefined) break;
       // Waiting before a retry makes the call a long one whatever the attempts took.
       request.connection?.disableIdleTimeout();
-      if (!await this.wait(delay, signal)) return clientGone();
+      if (!await this.wait(delay, request.clientRequest.signal)) return clientGone();
       report.retries++;
     }
     return this.lastFailure(last, tokenErrors);
@@ -302,14 +301,13 @@ export class UpstreamClient {
   ): Promise<Response | Attempt> {
     const { options } = this;
     const { pool } = options;
-    const signal = request.clientRequest.signal;
     report.account = member.name;
     let auth = member.source.peekToken?.();
     if (auth === undefined) {
       try {
-        auth = await member.source.getToken({ signal });
+        auth = await member.source.getToken({ signal: request.clientRequest.signal });
       } catch (error) {
-        if (signal.aborted) return clientGone();
+        if (clientLeft(request)) return clientGone();
         return { failure: tokenFailure(error), final: false, passes: false, tokenError: error };
       }
     }
@@ -333,7 +331,7 @@ export class UpstreamClient {
         });
       } catch (error) {
         call.release();
-        if (signal.aborted) return clientGone();
+        if (clientLeft(request)) return clientGone();
         return this.unanswered(member, auth, call, error, report);
       }
       report.upstreamStatus = response.status;
@@ -346,7 +344,7 @@ export class UpstreamClient {
       call.follow();
       const text = await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "");
       call.release();
-      if (signal.aborted) return clientGone();
+      if (clientLeft(request)) return clientGone();
       const error = classifyAnswer(
         response.status,
         response.headers,
@@ -364,14 +362,14 @@ export class UpstreamClient {
         try {
           auth = await member.source.getToken({
             forceRefresh: true,
-            signal,
+            signal: request.clientRequest.signal,
             rejectedToken: auth.token,
           });
           options.observer?.refresh(member.name, "ok");
-          if (signal.aborted) return clientGone();
+          if (clientLeft(request)) return clientGone();
         } catch (tokenError) {
           options.observer?.refresh(member.name, "failed");
-          if (signal.aborted) return clientGone();
+          if (clientLeft(request)) return clientGone();
           return { failure: tokenFailure(tokenError), final: false, passes: false, tokenError };
         }
         continue;
@@ -470,7 +468,7 @@ export class UpstreamClient {
       try {
         bytes = await response.bytes();
       } catch (error) {
-        if (request.clientRequest.signal.aborted) return clientGone();
+        if (clientLeft(request)) return clientGone();
         return { failure: this.cut(member, call, error, report), final: true, passes: false };
       } finally {
         call.release();
@@ -523,6 +521,14 @@ export class UpstreamClient {
       return false;
     }
   }
+}
+
+/**
+ * Whether the client left. Asked only after something failed: on Bun, reading a request's
+ * `signal` creates it, and a call that succeeds never needs it (docs/performance.md).
+ */
+function clientLeft(request: ForwardRequest): boolean {
+  return request.clientRequest.signal.aborted;
 }
 
 /** The client is gone; this answer is never read, it only ends the handler. */
