@@ -103,11 +103,6 @@ export class StoredKeyTokenSource implements TokenSource {
     };
   }
 
-  /** The file as last read (re-read when it changed). */
-  async read(): Promise<KeyReadResult> {
-    return await this.#load();
-  }
-
   async #load(): Promise<KeyReadResult> {
     const clock = performance.now();
     const interval = this.options.statIntervalMs ?? 1_000;

@@ -1,20 +1,8 @@
 /**
- * Stored API-key accounts: one file per account in QWEN_HOME, `qwen_key_<NAME>.json`, our own
- * format (docs/credentials.md):
- *
- * ```json
- * {
- *   "version": 1,
- *   "type": "api_key",
- *   "provider": "dashscope",
- *   "base_url": "https://dashscope-intl.aliyuncs.com/compatible-mode/v1",
- *   "api_key": "sk-...",
- *   "created_at": "2026-05-01T12:00:00.000Z"
- * }
- * ```
- *
- * Written atomically with mode 0600; validated with zod on read. Unknown keys are tolerated
- * (a later version may add some). A file that does not validate is reported, never rewritten.
+ * Stored API-key accounts: one file per account in QWEN_HOME, `qwen_key_<NAME>.json`, in our
+ * own format (docs/credentials.md#api-key-files). Written atomically with mode 0600; validated
+ * with zod on read. Unknown keys are tolerated (a later version may add some). A file that does
+ * not validate is reported, never rewritten.
  */
 import { rm, stat } from "node:fs/promises";
 import { join } from "node:path";

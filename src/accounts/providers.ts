@@ -33,7 +33,7 @@ export interface ProviderPreset {
    * Whether a key in `keyEnv` alone forms an account `env-<name>` (only the international
    * preset of each variable does).
    */
-  envAccount: boolean;
+  envAccount?: true;
   /** Keys must start with this (Coding Plan: `sk-sp-`). */
   keyPrefix?: string;
   /** The OAuth model names mapped to this provider's real ones. */
@@ -76,7 +76,6 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrl: "https://coding.dashscope.aliyuncs.com/v1",
     keyEnv: CODING_ENV,
     baseUrlEnv: CODING_BASE_ENV,
-    envAccount: false,
     keyPrefix: "sk-sp-",
     modelMap: DEFAULT_MODEL_MAP,
   },
@@ -95,7 +94,6 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrl: "https://token-plan.cn-beijing.maas.aliyuncs.com/compatible-mode/v1",
     keyEnv: TOKEN_ENV,
     baseUrlEnv: TOKEN_BASE_ENV,
-    envAccount: false,
     modelMap: DEFAULT_MODEL_MAP,
   },
   "dashscope": {
@@ -113,7 +111,6 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrl: "https://dashscope.aliyuncs.com/compatible-mode/v1",
     keyEnv: DASHSCOPE_ENV,
     baseUrlEnv: DASHSCOPE_BASE_ENV,
-    envAccount: false,
     modelMap: DEFAULT_MODEL_MAP,
   },
   "dashscope-us": {
@@ -122,7 +119,6 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrl: "https://dashscope-us.aliyuncs.com/compatible-mode/v1",
     keyEnv: DASHSCOPE_ENV,
     baseUrlEnv: DASHSCOPE_BASE_ENV,
-    envAccount: false,
     modelMap: DEFAULT_MODEL_MAP,
   },
   "openrouter": {
@@ -137,7 +133,6 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
   "custom": {
     name: "custom",
     label: "any OpenAI-compatible API (needs --base-url)",
-    envAccount: false,
     modelMap: DEFAULT_MODEL_MAP,
   },
 });

@@ -137,10 +137,6 @@ export class AccountPool {
     return this.#options.observer;
   }
 
-  find(name: string): Member | undefined {
-    return this.members.find((m) => m.name === name);
-  }
-
   /**
    * The accounts to try for one request, in order: available ones by the strategy, those
    * throttled a moment ago last. Empty when none is available.
@@ -250,15 +246,6 @@ export class AccountPool {
       if (member.health === health) health.identity = id;
       this.#options.state?.setHealth(member.name, health);
     }, () => {});
-  }
-
-  /** Forgets every cooldown and rejection (tests; a fixed pool's reset). */
-  resetHealth(): void {
-    for (const m of this.members) {
-      m.health = { state: "ok", changedAt: 0 };
-      m.throttledUntil = 0;
-      m.throttleStrikes = 0;
-    }
   }
 
   #setHealth(member: Member, health: Health): void {

@@ -1,33 +1,7 @@
 /**
- * `qwen_state.json` in QWEN_HOME: per account, its health (cooldown after a quota answer, or
- * rejected by the upstream) and its usage per day. Shared by every `qwen serve` and `qwen status`
- * on the machine:
- *
- * ```json
- * {
- *   "version": 1,
- *   "accounts": {
- *     "work": {
- *       "health": {
- *         "state": "cooling_down",
- *         "until": "2026-05-01T16:00:00.000Z",
- *         "reason": "quota",
- *         "message": "Free allocated quota exceeded.",
- *         "strikes": 1,
- *         "changed_at": "2026-05-01T09:12:00.000Z"
- *       },
- *       "usage": {
- *         "2026-05-01": {
- *           "requests": 12,
- *           "prompt_tokens": 3400,
- *           "completion_tokens": 900,
- *           "errors": { "quota": 1 }
- *         }
- *       }
- *     }
- *   }
- * }
- * ```
+ * `qwen_state.json` in QWEN_HOME (its format: docs/serve.md#state-file-qwen_statejson): per
+ * account, its health (cooldown after a quota answer, or rejected by the upstream) and its usage
+ * per day. Shared by every `qwen serve` and `qwen status` on the machine.
  *
  * - `health.state`: `ok`, `cooling_down` (until `until`) or `rejected` (until the credentials
  *   change: `identity` is an opaque fingerprint of the file or variable that was refused).

@@ -8,19 +8,12 @@ import {
   type Server,
 } from "./types.ts";
 
-/**
- * A class rather than an object literal with a getter, which JavaScriptCore builds far more
- * slowly; the peer's address is looked up only if someone asks (nothing on the hot path does).
- */
+/** What a request may ask of the server under it. */
 class BunRequestInfo implements RequestInfo {
   constructor(
     private readonly server: ReturnType<typeof Bun.serve>,
     private readonly request: Request,
   ) {}
-
-  get remoteAddress(): string | undefined {
-    return this.server.requestIP(this.request)?.address;
-  }
 
   disableIdleTimeout(): void {
     this.server.timeout(this.request, 0);

@@ -7,17 +7,8 @@ import {
   type Server,
 } from "./types.ts";
 
-/** The peer's address is looked up only if someone asks (nothing on the hot path does). */
-class DenoRequestInfo implements RequestInfo {
-  constructor(private readonly info: Deno.ServeHandlerInfo<Deno.NetAddr>) {}
-
-  get remoteAddress(): string {
-    return this.info.remoteAddr.hostname;
-  }
-
-  /** Deno.serve has no idle limit on a response in progress: nothing to lift. */
-  disableIdleTimeout(): void {}
-}
+/** Deno.serve has no idle limit on a response in progress: nothing to lift. */
+const NO_IDLE_LIMIT: RequestInfo = { disableIdleTimeout() {} };
 
 export const denoRuntime: Runtime = {
   args() {
@@ -30,7 +21,7 @@ export const denoRuntime: Runtime = {
         hostname: options.hostname,
         port: options.port,
         onListen() {},
-      }, (request, info) => handler(request, new DenoRequestInfo(info)));
+      }, (request) => handler(request, NO_IDLE_LIMIT));
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
         return Promise.reject(new AddressInUseError(options.hostname, options.port));

@@ -3,8 +3,6 @@
 export type Handler = (request: Request, info: RequestInfo) => Response | Promise<Response>;
 
 export interface RequestInfo {
-  /** Address of the peer, when the runtime knows it. */
-  remoteAddress?: string;
   /**
    * Lifts the runtime's per-connection idle limit for this request, so a model that thinks
    * for minutes before its first byte is not cut by the server underneath us.

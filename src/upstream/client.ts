@@ -9,7 +9,7 @@
 import type { UpstreamAuth } from "../credentials/types.ts";
 import { readAtMost } from "../lib/bytes.ts";
 import type { Fetch } from "../lib/context.ts";
-import { describeError } from "../lib/errors.ts";
+import { describeError, QwenError } from "../lib/errors.ts";
 import { clip, hostOf, redact } from "../lib/text.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
 import {
@@ -21,13 +21,7 @@ import {
   passesWithTime,
   triesNextAccount,
 } from "./classify.ts";
-import {
-  CallFailure,
-  describeTokenError,
-  tokenFailure,
-  unavailableFailure,
-  upstreamFailure,
-} from "./failure.ts";
+import { CallFailure, tokenFailure, unavailableFailure, upstreamFailure } from "./failure.ts";
 import { HeaderCache, relayedResponse } from "./headers.ts";
 import { retryDelay, type RetryPolicy } from "./retry.ts";
 import {
@@ -253,7 +247,11 @@ export class UpstreamClient {
         if (outcome.final) return outcome.failure;
         last = outcome;
         if (outcome.tokenError !== undefined) {
-          (tokenErrors ??= new Map()).set(member, describeTokenError(outcome.tokenError));
+          const problem = outcome.tokenError;
+          (tokenErrors ??= new Map()).set(
+            member,
+            problem instanceof QwenError ? problem.message : "cannot get a token",
+          );
         }
         if (outcome.passes) {
           passes = true;
@@ -287,7 +285,14 @@ export class UpstreamClient {
       // A quota answer without Retry-After: when every account cools down, say until when.
       const soonest = pool.soonestRecovery();
       if (soonest !== undefined && pool.candidates().length === 0) {
-        return failure.withRetryAfter(String(Math.max(1, Math.ceil((soonest - now) / 1000))));
+        const seconds = String(Math.max(1, Math.ceil((soonest - now) / 1000)));
+        return new CallFailure(
+          failure.status,
+          failure.code,
+          failure.message,
+          seconds,
+          failure.upstream,
+        );
       }
     }
     return failure;

@@ -18,10 +18,6 @@ export class CallFailure {
     /** The upstream's answer, when there was one. */
     readonly upstream?: UpstreamError,
   ) {}
-
-  withRetryAfter(retryAfter: string | null): CallFailure {
-    return new CallFailure(this.status, this.code, this.message, retryAfter, this.upstream);
-  }
 }
 
 /** The upstream's own error, passed on. */
@@ -73,9 +69,4 @@ export function tokenFailure(error: unknown): CallFailure {
     error.code,
     TOKEN_ERROR_MESSAGES[error.code] ?? error.message,
   );
-}
-
-/** What a token error says in the list of a pool's reasons. */
-export function describeTokenError(error: unknown): string {
-  return error instanceof QwenError ? error.message : "cannot get a token";
 }

@@ -98,6 +98,15 @@ export type Harness = Awaited<ReturnType<typeof setup>>;
 
 export const HELLO = { model: "coder-model", messages: [{ role: "user", content: "hi" }] };
 
+/** Forgets every cooldown and rejection the pool learnt, between tests that share it. */
+export function resetHealth(pool: AccountPool): void {
+  for (const m of pool.members) {
+    m.health = { state: "ok", changedAt: 0 };
+    m.throttledUntil = 0;
+    m.throttleStrikes = 0;
+  }
+}
+
 /** Reads an SSE body and returns its `data:` payloads in order. */
 export async function sseEvents(response: Response): Promise<string[]> {
   const text = await response.text();

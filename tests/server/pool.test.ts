@@ -177,7 +177,7 @@ describe("pool: failover before the first byte", () => {
     assert.equal(JSON.parse(text).choices[0].message.content, "Hello!");
     assert.doesNotMatch(text, /quota/);
     assert.deepEqual(keysUsed(since), ["a", "b"]);
-    const a = r.pool.find("a")!;
+    const a = r.pool.members.find((m) => m.name === "a")!;
     assert.equal(a.health.state, "cooling_down");
     assert.equal(a.health.until, r.clock.now + 120_000);
     // Skipped while cooling, back once the time has come.
@@ -202,7 +202,7 @@ describe("pool: failover before the first byte", () => {
 
   it("doubles the back-off of a quota answer without a window, up to 1 h", async () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
-    const a = r.pool.find("a")!;
+    const a = r.pool.members.find((m) => m.name === "a")!;
     const waits: number[] = [];
     for (let i = 0; i < 8; i++) {
       provider.fake.once(KEYS.a, PROVIDER_ANSWERS.quota);
@@ -227,7 +227,7 @@ describe("pool: failover before the first byte", () => {
       }),
     });
     await chat(r);
-    const until = r.pool.find("a")!.health.until!;
+    const until = r.pool.members.find((m) => m.name === "a")!.health.until!;
     assert.equal(until, nextBeijingMidnight(r.clock.now));
     assert.equal(new Date(until).toISOString(), "2026-05-01T16:00:00.000Z");
   });
@@ -259,7 +259,7 @@ describe("pool: failover before the first byte", () => {
       assert.equal(response.status, status);
       assert.equal(text, body);
       assert.deepEqual(keysUsed(since), ["a"]);
-      assert.equal(r.pool.find("a")!.health.state, "ok");
+      assert.equal(r.pool.members.find((m) => m.name === "a")!.health.state, "ok");
     });
   }
 
@@ -288,7 +288,7 @@ describe("pool: rejected accounts", () => {
     provider.fake.answer(KEYS.a, PROVIDER_ANSWERS.invalidKey);
     const since = provider.fake.requests.length;
     assert.equal((await chat(r)).response.status, 200);
-    const a = r.pool.find("a")!;
+    const a = r.pool.members.find((m) => m.name === "a")!;
     assert.equal(a.health.state, "rejected");
     await r.pool.maintain(); // Takes the identity of the refused credentials.
     assert.equal(a.health.identity, "id-a-1");
@@ -310,7 +310,7 @@ describe("pool: rejected accounts", () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
     provider.fake.once(KEYS.a, PROVIDER_ANSWERS.arrears);
     assert.equal((await chat(r)).response.status, 200);
-    const a = r.pool.find("a")!;
+    const a = r.pool.members.find((m) => m.name === "a")!;
     assert.equal(a.health.state, "rejected");
     assert.equal(a.health.reason, "arrears");
     r.clock.now += 48 * 3_600_000;
@@ -432,14 +432,14 @@ describe("pool: usage and the state file", () => {
     const again = new StateStore(home.home, { now: () => r.clock.now });
     const r2 = rig({ strategy: "fill-first", names: ["a", "b"], state: again });
     await r2.pool.maintain();
-    assert.equal(r2.pool.find("a")!.health.state, "cooling_down");
+    assert.equal(r2.pool.members.find((m) => m.name === "a")!.health.state, "cooling_down");
 
     // `qwen status --probe` found it working: it writes a newer "ok".
     const status = new StateStore(home.home);
     status.setHealth("a", { state: "ok", reason: "probe_ok", changedAt: r.clock.now + 1000 });
     await status.sync();
     await r2.pool.maintain();
-    assert.equal(r2.pool.find("a")!.health.state, "ok");
+    assert.equal(r2.pool.members.find((m) => m.name === "a")!.health.state, "ok");
     await r2.pool.close();
   });
 });

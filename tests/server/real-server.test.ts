@@ -8,7 +8,7 @@ import OpenAI from "openai";
 import type { Server } from "../../src/runtime/mod.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
 import { startServer } from "../helpers/with-server.ts";
-import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
+import { type Harness, HELLO, resetHealth, setup, sseEvents } from "./harness.ts";
 import { waitFor } from "../helpers/wait-for.ts";
 
 async function served(options: Parameters<typeof setup>[0] = {}) {
@@ -112,7 +112,7 @@ describe("serve with the openai SDK as the client", () => {
   });
   after(() => s.close());
   // The quota test cools the one account down.
-  beforeEach(() => s.h.pool.resetHealth());
+  beforeEach(() => resetHealth(s.h.pool));
 
   it("gets a non-streaming answer", async () => {
     const completion = await client.chat.completions.create({

@@ -5,7 +5,7 @@ import { classifyAnswer } from "../../src/upstream/classify.ts";
 import { DEFAULT_RETRY_POLICY, retryDelay } from "../../src/upstream/retry.ts";
 import { parseRetryAfter } from "../../src/lib/time.ts";
 import { UPSTREAM_ERRORS } from "../helpers/fake-upstream.ts";
-import { type Harness, HELLO, setup, sseEvents } from "./harness.ts";
+import { type Harness, HELLO, resetHealth, setup, sseEvents } from "./harness.ts";
 import { waitFor } from "../helpers/wait-for.ts";
 
 const KEY = { kind: "api_key", now: 0 } as const;
@@ -105,7 +105,7 @@ describe("serve app: upstream failures", () => {
   before(async () => (h = await setup()));
   after(() => h.close());
   // A quota answer cools the one account down and a refused key rejects it: start each test fresh.
-  beforeEach(() => h.pool.resetHealth());
+  beforeEach(() => resetHealth(h.pool));
 
   async function chat(body: unknown = HELLO) {
     const response = await h.call("/v1/chat/completions", { json: body });

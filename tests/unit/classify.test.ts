@@ -283,7 +283,7 @@ describe("every reader of an upstream answer agrees on the real bodies", () => {
         );
         await response.body?.cancel();
         const used = upstream.fake.requests.slice(since).map((r) => r.authorization);
-        const member = pool.find("first")!;
+        const member = pool.members.find((m) => m.name === "first")!;
         if (row.serve.failsOver) {
           assert.equal(response.status, 200);
           assert.equal(used.at(-1), `Bearer ${second}`);
