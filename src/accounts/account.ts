@@ -21,7 +21,15 @@ import { credentialsError } from "../lib/errors.ts";
 import { listApiKeyFiles, readApiKeyFile } from "./api-key-store.ts";
 import { EnvKeyTokenSource, StoredKeyTokenSource } from "./api-key-source.ts";
 import { ENV_ACCOUNT_PREFIX, type EnvAccount, listEnvAccounts } from "./env-accounts.ts";
-import { DEFAULT_MODEL_MAP, fingerprint, type PresetName, PRESETS } from "./providers.ts";
+import {
+  type CoderModels,
+  DEFAULT_CODER_MODELS,
+  DEFAULT_MODEL_MAP,
+  fingerprint,
+  OAUTH_CODER_MODELS,
+  type PresetName,
+  PRESETS,
+} from "./providers.ts";
 
 /** `qwen-oauth` for OAuth accounts, else the API-key preset. */
 type ProviderName = PresetName | "qwen-oauth";
@@ -43,6 +51,8 @@ export interface Account {
    * on API-key providers; empty for OAuth, whose portal knows the names itself).
    */
   readonly modelMap: Readonly<Record<string, string>>;
+  /** What Claude's model names become on this provider (`claude-*haiku*` → `fast`). */
+  readonly coderModels: CoderModels;
   readonly source: TokenSource;
 }
 
@@ -147,11 +157,17 @@ function account(
   const envVar = where.envVar ?? null;
   const origin = file === null ? "env" : "file";
   const id = `${name}\0${type}\0${file ?? ""}\0${envVar ?? ""}`;
-  return { id, name, type, origin, provider, file, envVar, modelMap, source };
+  const coderModels = coderModelsOf(provider);
+  return { id, name, type, origin, provider, file, envVar, modelMap, coderModels, source };
 }
 
 function modelMapOf(provider: PresetName | undefined): Readonly<Record<string, string>> {
   return provider ? PRESETS[provider].modelMap : DEFAULT_MODEL_MAP;
+}
+
+function coderModelsOf(provider: ProviderName | undefined): CoderModels {
+  if (provider === "qwen-oauth") return OAUTH_CODER_MODELS;
+  return provider ? PRESETS[provider].coderModels : DEFAULT_CODER_MODELS;
 }
 
 /** An environment key that cannot be used: every call says why. */

@@ -1,7 +1,7 @@
 /**
  * API-key upstreams (docs/upstream.md#api-key-providers): one preset per plan and region, with its base
  * URL, the environment variables the official CLI reads, the key rule and the model names that
- * stand in for the OAuth portal's `coder-model` and `vision-model`.
+ * stand in for the OAuth portal's `coder-model` and `vision-model` and for Claude's model names.
  */
 import { UsageError } from "../lib/errors.ts";
 
@@ -38,6 +38,17 @@ export interface ProviderPreset {
   keyPrefix?: string;
   /** The OAuth model names mapped to this provider's real ones. */
   modelMap: Readonly<Record<string, string>>;
+  /** What Claude's model names become here (docs/serve.md#model-names). */
+  coderModels: CoderModels;
+}
+
+/**
+ * The two coding models a Claude client's names stand for: `fast` for Haiku, which Claude Code
+ * uses for small background tasks, `main` for every other Claude model.
+ */
+export interface CoderModels {
+  readonly main: string;
+  readonly fast: string;
 }
 
 /** `coder-model` and `vision-model` on Alibaba's API-key hosts (shown in the README). */
@@ -50,6 +61,26 @@ export const DEFAULT_MODEL_MAP: Readonly<Record<string, string>> = Object.freeze
 const OPENROUTER_MODEL_MAP: Readonly<Record<string, string>> = Object.freeze({
   "coder-model": "qwen/qwen3-coder-plus",
   "vision-model": "qwen/qwen3-vl-plus",
+});
+
+/** Alibaba's API-key hosts, and any account whose preset is unknown. */
+export const DEFAULT_CODER_MODELS: CoderModels = Object.freeze({
+  main: "qwen3-coder-plus",
+  fast: "qwen3-coder-flash",
+});
+
+/** The OAuth portal serves the same two names as Alibaba's hosts (docs/upstream.md#model-api). */
+export const OAUTH_CODER_MODELS: CoderModels = DEFAULT_CODER_MODELS;
+
+const OPENROUTER_CODER_MODELS: CoderModels = Object.freeze({
+  main: "qwen/qwen3-coder-plus",
+  fast: "qwen/qwen3-coder-flash",
+});
+
+/** Any OpenAI-compatible API may lack the fast model, so Haiku gets the main one there too. */
+const CUSTOM_CODER_MODELS: CoderModels = Object.freeze({
+  main: DEFAULT_CODER_MODELS.main,
+  fast: DEFAULT_CODER_MODELS.main,
 });
 
 const CODING_ENV = "BAILIAN_CODING_PLAN_API_KEY";
@@ -69,6 +100,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     envAccount: true,
     keyPrefix: "sk-sp-",
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "coding-plan-cn": {
     name: "coding-plan-cn",
@@ -78,6 +110,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrlEnv: CODING_BASE_ENV,
     keyPrefix: "sk-sp-",
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "token-plan": {
     name: "token-plan",
@@ -87,6 +120,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrlEnv: TOKEN_BASE_ENV,
     envAccount: true,
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "token-plan-cn": {
     name: "token-plan-cn",
@@ -95,6 +129,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     keyEnv: TOKEN_ENV,
     baseUrlEnv: TOKEN_BASE_ENV,
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "dashscope": {
     name: "dashscope",
@@ -104,6 +139,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrlEnv: DASHSCOPE_BASE_ENV,
     envAccount: true,
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "dashscope-cn": {
     name: "dashscope-cn",
@@ -112,6 +148,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     keyEnv: DASHSCOPE_ENV,
     baseUrlEnv: DASHSCOPE_BASE_ENV,
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "dashscope-us": {
     name: "dashscope-us",
@@ -120,6 +157,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     keyEnv: DASHSCOPE_ENV,
     baseUrlEnv: DASHSCOPE_BASE_ENV,
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: DEFAULT_CODER_MODELS,
   },
   "openrouter": {
     name: "openrouter",
@@ -129,11 +167,13 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
     baseUrlEnv: "OPENROUTER_BASE_URL",
     envAccount: true,
     modelMap: OPENROUTER_MODEL_MAP,
+    coderModels: OPENROUTER_CODER_MODELS,
   },
   "custom": {
     name: "custom",
     label: "any OpenAI-compatible API (needs --base-url)",
     modelMap: DEFAULT_MODEL_MAP,
+    coderModels: CUSTOM_CODER_MODELS,
   },
 });
 

@@ -5,7 +5,8 @@
  * replaces its variable; a repeatable flag replaces the whole list. Values are validated with
  * zod and a bad one is named with where it came from.
  */
-import { DEFAULT_MODEL_MAP } from "../accounts/providers.ts";
+import { WILDCARD } from "../accounts/model-map.ts";
+import { DEFAULT_CODER_MODELS, DEFAULT_MODEL_MAP } from "../accounts/providers.ts";
 import type { ServeConfig } from "../commands/serve.ts";
 import { ACCOUNT_NAME_RULE, WHOLE_ACCOUNT_NAME } from "../credentials/paths.ts";
 import { UsageError } from "../lib/errors.ts";
@@ -57,9 +58,12 @@ export const SERVE_FLAGS = [
     env: "QWEN_SERVE_MODEL_MAP",
     multiple: true,
     value: "FROM=TO",
-    help: `Send model FROM as TO (on top of ${
-      Object.entries(DEFAULT_MODEL_MAP).map(([from, to]) => `${from}=${to}`).join(" and ")
-    } for API keys)`,
+    help: `Send model FROM as TO; a * in FROM matches any text (exact names first, then ` +
+      `patterns in the order given). Built in: ${
+        Object.entries(DEFAULT_MODEL_MAP).map(([from, to]) => `${from}=${to}`).join(", ")
+      } on API keys; claude-*haiku*=${DEFAULT_CODER_MODELS.fast}, ` +
+      `claude-*=${DEFAULT_CODER_MODELS.main} (on Alibaba and OAuth). For Claude Code: ` +
+      `claude-*=MODEL, or its ANTHROPIC_MODEL and ANTHROPIC_SMALL_FAST_MODEL`,
   },
   {
     name: "allow-host",
@@ -211,7 +215,16 @@ const modelMapping = z.pipe(
     if (!match) {
       ctx.issues.push({
         code: "custom",
-        message: "expected FROM=TO, e.g. coder-model=qwen3-coder-plus",
+        message: "expected FROM=TO, e.g. coder-model=qwen3-coder-plus or claude-*=qwen3-max",
+        input: text,
+      });
+      return z.NEVER;
+    }
+    if (match[2].includes(WILDCARD)) {
+      ctx.issues.push({
+        code: "custom",
+        message: `TO "${match[2]}" contains "${WILDCARD}", which only FROM may hold: name one ` +
+          "model, e.g. claude-*=qwen3-coder-plus",
         input: text,
       });
       return z.NEVER;
@@ -265,6 +278,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
       list("account", "QWEN_SERVE_ACCOUNT").map((a) => check(accountName, a.value, a.source)),
     ),
   ];
+  // In the order given: ModelMap tries the patterns in this record's order.
   const modelMap: Record<string, string> = {};
   for (const item of list("model-map")) {
     const [from, to] = check(modelMapping, item.value, item.source);

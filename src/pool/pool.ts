@@ -15,6 +15,7 @@
  * lists the accounts again, checks refused credentials for a change, and syncs the state file.
  */
 import type { Account } from "../accounts/account.ts";
+import { ModelMap } from "../accounts/model-map.ts";
 import type { TokenSource } from "../credentials/types.ts";
 import type { Health, StateSnapshot, StateStore } from "./state-file.ts";
 
@@ -56,18 +57,15 @@ const THROTTLE_MAX_MS = 60_000;
 
 export class Member {
   readonly entry: Account;
-  /**
-   * The account's model map with `--model-map` on top, as a Map: client-given names never reach
-   * an object's prototype.
-   */
-  readonly models: ReadonlyMap<string, string>;
+  /** The account's model map with `--model-map` on top, and Claude's names. */
+  readonly models: ModelMap;
   health: Health = { state: "ok", changedAt: 0 };
   throttledUntil = 0;
   throttleStrikes = 0;
 
   constructor(entry: Account, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
-    this.models = new Map(Object.entries({ ...entry.modelMap, ...overrides }));
+    this.models = new ModelMap(entry.modelMap, overrides, entry.coderModels);
   }
 
   get name(): string {
@@ -90,7 +88,7 @@ export class Member {
 interface PoolOptions {
   strategy?: Strategy;
   now?: () => number;
-  /** `--model-map from=to`, on top of each account's own map. */
+  /** `--model-map FROM=TO` in the order given, on top of each account's own map. */
   modelMap?: Readonly<Record<string, string>>;
   /** The accounts at start; `list` replaces them on each `maintain()`. */
   entries?: Account[];
@@ -367,7 +365,7 @@ export class AccountPool {
     }
   }
 
-  /** Whether some account sends `model` under another name (its model map). */
+  /** Whether some account sends `model` under another name (its ModelMap). */
   mapsModel(model: string): boolean {
     for (const m of this.members) {
       const mapped = m.models.get(model);

@@ -79,6 +79,39 @@ describe("serve config from flags and environment", () => {
     assert.deepEqual(resolveServeConfig({}, { QWEN_SERVE_ACCOUNT: "work" }).accounts, ["work"]);
   });
 
+  it("takes --model-map patterns and keeps them in the order given", () => {
+    const config = resolveServeConfig({
+      "model-map": ["claude-*haiku*=qwen3-coder-flash", "gpt-4o=qwen3-max", "claude-*=qwen3-max"],
+    }, {});
+    assert.deepEqual(Object.entries(config.modelMap), [
+      ["claude-*haiku*", "qwen3-coder-flash"],
+      ["gpt-4o", "qwen3-max"],
+      ["claude-*", "qwen3-max"],
+    ]);
+    // A pattern given again keeps its place and takes the new target.
+    const env = { QWEN_SERVE_MODEL_MAP: "b*=x, a*=y, *=z, b*=w" };
+    assert.deepEqual(Object.entries(resolveServeConfig({}, env).modelMap), [
+      ["b*", "w"],
+      ["a*", "y"],
+      ["*", "z"],
+    ]);
+  });
+
+  it("says where a * in a --model-map target is and what to write instead", () => {
+    assert.throws(
+      () => resolveServeConfig({ "model-map": ["coder-model=x", "claude-*=qwen*"] }, {}),
+      (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.equal(
+          error.message,
+          'Invalid value "claude-*=qwen*" for "--model-map": TO "qwen*" contains "*", which only ' +
+            "FROM may hold: name one model, e.g. claude-*=qwen3-coder-plus",
+        );
+        return true;
+      },
+    );
+  });
+
   it("takes PORT when QWEN_SERVE_PORT is not set", () => {
     assert.equal(resolveServeConfig({}, { PORT: "3000" }).port, 3000);
     assert.equal(resolveServeConfig({}, { PORT: "3000", QWEN_SERVE_PORT: "4000" }).port, 4000);
@@ -105,6 +138,7 @@ describe("serve config from flags and environment", () => {
       [{ strategy: "random" }, {}, /"--strategy": expected "round-robin" or "fill-first"/],
       [{ "model-map": ["coder-model"] }, {}, /"--model-map": expected FROM=TO/],
       [{}, { QWEN_SERVE_MODEL_MAP: "a=b=c" }, /"QWEN_SERVE_MODEL_MAP"/],
+      [{}, { QWEN_SERVE_MODEL_MAP: "x=y, gpt-*=*" }, /"gpt-\*=\*" for "QWEN_SERVE_MODEL_MAP"/],
       [{ account: ["../x"] }, {}, /"--account": expected an account name/],
       [
         { host: "0.0.0.0" },
