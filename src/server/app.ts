@@ -12,8 +12,14 @@ import { type CallReport, type ForwardRequest, UpstreamClient } from "../upstrea
 import type { PassThroughOutcome } from "../upstream/stream/pass-through.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
 import type { Logger, RequestLogEntry } from "./log.ts";
+import {
+  anthropicError,
+  fromOpenAIError,
+  unauthorized as anthropicUnauthorized,
+} from "./anthropic/errors.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
-import type { RouteContext } from "./routes/context.ts";
+import type { DialectCall, RouteContext, RouteReport } from "./routes/context.ts";
+import { countTokens, messages } from "./routes/messages.ts";
 import { forwardOther } from "./routes/forward.ts";
 import { health } from "./routes/health.ts";
 import { listModels, ModelsCache } from "./routes/models.ts";
@@ -30,6 +36,8 @@ import { Guard, type SecurityOptions } from "./security.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
+/** Anthropic's API pings every 15 s or so; clients expect no longer silences. */
+const DEFAULT_PING_MS = 15_000;
 
 interface AppDeps {
   /** The accounts to call with (qwen serve); or `tokens`, a pool of one. */
@@ -49,6 +57,8 @@ interface AppDeps {
   idleTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
   modelsCacheMs?: number;
+  /** Upstream silence after which a translated stream sends a keep-alive event. */
+  pingMs?: number;
   /** True once shutdown began: `/health` turns 503 so balancers stop sending. */
   draining?: () => boolean;
 }
@@ -94,6 +104,7 @@ export function createApp(deps: AppDeps): App {
 
     const origin = request.headers.get("origin");
     let response: Response;
+    let ownError = true;
     if (!guard.hostAllowed(request.headers.get("host"))) {
       response = forbidden(
         "This Host is not allowed: call the proxy as localhost or 127.0.0.1, or allow the name " +
@@ -106,23 +117,33 @@ export function createApp(deps: AppDeps): App {
         "origin_not_allowed",
       );
     } else if (request.method === "OPTIONS") {
+      ownError = false;
       response = preflight(request, origin);
     } else {
       try {
         // Routes say what to send; the call is awaited here, in the one frame that has to wait
         // anyway: on Bun, each frame an in-flight request keeps alive costs CPU under load.
         const routed = await route(request, url, info, entry, report);
+        ownError = false;
         if (routed instanceof Response) response = routed;
-        else {
+        else if ("forward" in routed) {
+          const answer = await client.forward(routed.forward, report);
+          response = answer instanceof Response
+            ? await routed.answer(answer)
+            : routed.failure(answer);
+        } else {
           const answer = await client.forward(routed, report);
           response = answer instanceof Response ? answer : failureResponse(answer);
         }
       } catch (error) {
         report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
+        ownError = true;
         response = internalError();
         report.streaming = false;
       }
     }
+    // The server's own refusals speak the dialect of the path they answer.
+    if (ownError && isAnthropicPath(url.path)) response = await fromOpenAIError(response);
     if (origin !== null && response.status !== 403) {
       response.headers.set("access-control-allow-origin", origin);
       response.headers.append("vary", "Origin");
@@ -136,8 +157,8 @@ export function createApp(deps: AppDeps): App {
     url: SplitUrl,
     info: RequestInfo | undefined,
     entry: RequestLogEntry,
-    report: CallReport,
-  ): Promise<Response | ForwardRequest> {
+    report: RouteReport,
+  ): Promise<Response | ForwardRequest | DialectCall> {
     const path = url.path;
     if (path === "/health") {
       if (request.method !== "GET" && request.method !== "HEAD") {
@@ -157,7 +178,9 @@ export function createApp(deps: AppDeps): App {
     if (!path.startsWith("/v1/")) {
       return Promise.resolve(notFound(`Unknown path "${path}": the API is under /v1`));
     }
-    if (!guard.apiKeyAllowed(request)) return Promise.resolve(unauthorized());
+    if (!guard.apiKeyAllowed(request)) {
+      return Promise.resolve(isAnthropicPath(path) ? anthropicUnauthorized() : unauthorized());
+    }
     const ctx: RouteContext = {
       request,
       path,
@@ -166,7 +189,9 @@ export function createApp(deps: AppDeps): App {
       report,
       client,
       pool,
+      logger: deps.logger,
       maxBodyBytes,
+      pingMs: deps.pingMs ?? DEFAULT_PING_MS,
       now,
       // A model may think for minutes before its first byte, and a stream may pause: our own
       // timeouts bound those waits. Lifted only for calls that last (see watchdog.ts).
@@ -175,6 +200,14 @@ export function createApp(deps: AppDeps): App {
     if (path === "/v1/chat/completions") {
       if (request.method !== "POST") return Promise.resolve(methodNotAllowed("POST"));
       return chatCompletions(ctx);
+    }
+    if (path === "/v1/messages" || path === "/v1/messages/count_tokens") {
+      if (request.method !== "POST") {
+        return Promise.resolve(
+          anthropicError(405, "Method not allowed: use POST", { allow: "POST" }),
+        );
+      }
+      return path === "/v1/messages" ? messages(ctx) : countTokens(ctx);
     }
     if (path === "/v1/models" && request.method === "GET") return listModels(ctx, models);
     return forwardOther(ctx);
@@ -208,8 +241,9 @@ interface Recorder {
  * metrics and log line once it is answered or, for a stream, once the body ended. A class with
  * methods rather than closures per request: it is what an in-flight request keeps alive.
  */
-class Exchange implements CallReport {
+class Exchange implements RouteReport {
   upstreamStatus?: number;
+  stoppedEarly = false;
   retries = 0;
   upstreamError?: string;
   streaming = false;
@@ -222,7 +256,8 @@ class Exchange implements CallReport {
 
   bodyEnded(outcome: PassThroughOutcome): void {
     // May run before the handler returned (the stream pulls ahead): the status is the upstream's.
-    this.finish(outcome.kind === "cancelled" ? 499 : this.upstreamStatus ?? 200);
+    const cancelled = outcome.kind === "cancelled" && !this.stoppedEarly;
+    this.finish(cancelled ? 499 : this.upstreamStatus ?? 200);
   }
 
   finish(status: number): void {
@@ -240,6 +275,10 @@ class Exchange implements CallReport {
       logger.request(entry);
     }
   }
+}
+
+function isAnthropicPath(path: string): boolean {
+  return path === "/v1/messages" || path.startsWith("/v1/messages/");
 }
 
 /** For callers without a runtime server (tests calling the app): no idle timeout to lift. */

@@ -1,6 +1,18 @@
 import type { AccountPool } from "../../pool/pool.ts";
-import type { CallReport, ClientConnection, UpstreamClient } from "../../upstream/client.ts";
-import type { RequestLogEntry } from "../log.ts";
+import type {
+  CallReport,
+  ClientConnection,
+  ForwardRequest,
+  UpstreamClient,
+} from "../../upstream/client.ts";
+import type { CallFailure } from "../../upstream/failure.ts";
+import type { Logger, RequestLogEntry } from "../log.ts";
+
+/** The request's record as routes see it. */
+export interface RouteReport extends CallReport {
+  /** We ended the answer's body ourselves (a stop sequence): its cancel is not the client's. */
+  stoppedEarly: boolean;
+}
 
 /** What a route gets for one request. */
 export interface RouteContext {
@@ -10,11 +22,24 @@ export interface RouteContext {
   /** Its query string with the `?`, or empty. */
   search: string;
   entry: RequestLogEntry;
-  report: CallReport;
+  report: RouteReport;
   client: UpstreamClient;
   pool: AccountPool;
+  logger: Logger;
   maxBodyBytes: number;
+  /** Upstream silence after which a translated stream sends a keep-alive event. */
+  pingMs: number;
   now(): number;
   /** Its `disableIdleTimeout()` lets this request wait past the server's idle timeout (Bun closes quiet sockets). */
   connection: ClientConnection;
+}
+
+/**
+ * A call in another API dialect: what to send upstream (as a chat completion), and how to
+ * render the upstream's answer or the failure in the client's dialect.
+ */
+export interface DialectCall {
+  forward: ForwardRequest;
+  answer(response: Response): Promise<Response>;
+  failure(failure: CallFailure): Response;
 }

@@ -1,0 +1,184 @@
+/**
+ * `POST /v1/messages` and `POST /v1/messages/count_tokens`: Anthropic's Messages API (Claude
+ * Code's) over the one upstream client. The request goes upstream as a chat completion, so the
+ * pool, failover, retries, usage and metrics are the chat path's; the answer comes back as an
+ * Anthropic message, streamed or whole (docs/anthropic.md).
+ */
+import type { UpstreamAuth } from "../../credentials/types.ts";
+import { estimateChatTokens } from "../../lib/token-estimate.ts";
+import type { Member } from "../../pool/pool.ts";
+import {
+  type ChatEvent,
+  ChatStreamReader,
+  completionEvents,
+} from "../../upstream/stream/chat-events.ts";
+import { anthropicError, failureResponse } from "../anthropic/errors.ts";
+import {
+  AnthropicRequestError,
+  type TranslatedRequest,
+  translateRequest,
+} from "../anthropic/request.ts";
+import {
+  type AnthropicEvent,
+  foldMessage,
+  MessageTranslator,
+  sseEvent,
+} from "../anthropic/response.ts";
+import { translatedStream } from "../anthropic/stream.ts";
+import { readBody } from "../body.ts";
+import type { DialectCall, RouteContext } from "./context.ts";
+
+const decoder = new TextDecoder();
+const encoder = new TextEncoder();
+
+/** Tool types already reported as dropped: one log line per type per process. */
+const reportedTools = new Set<string>();
+
+export async function messages(ctx: RouteContext): Promise<Response | DialectCall> {
+  const parsed = await parseRequest(ctx, false);
+  if (parsed instanceof Response) return parsed;
+  const { entry } = ctx;
+  entry.model = parsed.model;
+  reportDroppedTools(ctx, parsed.droppedTools);
+
+  const { model, chat, stream } = parsed;
+  let rendered: { model: string; text: string } | undefined;
+  const body = (member: Member, _auth: UpstreamAuth): string => {
+    const upstreamModel = member.models.get(model) ?? model;
+    if (rendered?.model !== upstreamModel) {
+      rendered = { model: upstreamModel, text: JSON.stringify({ model: upstreamModel, ...chat }) };
+    }
+    return rendered.text;
+  };
+
+  return {
+    forward: {
+      method: "POST",
+      path: "/chat/completions",
+      body,
+      contentType: "application/json",
+      accept: stream ? "text/event-stream" : "application/json",
+      userAgent: ctx.request.headers.get("user-agent"),
+      clientRequest: ctx.request,
+      connection: ctx.connection,
+      usage: true,
+    },
+    answer: (response) => answer(ctx, parsed, response),
+    failure: failureResponse,
+  };
+}
+
+export async function countTokens(ctx: RouteContext): Promise<Response> {
+  const parsed = await parseRequest(ctx, true);
+  if (parsed instanceof Response) return parsed;
+  ctx.entry.model = parsed.model;
+  return Response.json({ input_tokens: estimateChatTokens(parsed.chat) });
+}
+
+async function parseRequest(
+  ctx: RouteContext,
+  countOnly: boolean,
+): Promise<TranslatedRequest | Response> {
+  const read = await readBody(ctx.request, ctx.maxBodyBytes);
+  if (read.kind === "too_large") {
+    return anthropicError(
+      413,
+      `The request body is larger than ${ctx.maxBodyBytes} bytes: raise "--max-body" to allow it`,
+    );
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(decoder.decode(read.bytes));
+  } catch (error) {
+    return anthropicError(400, `The request body is not valid JSON: ${(error as Error).message}`);
+  }
+  try {
+    return translateRequest(json, { countOnly });
+  } catch (error) {
+    if (error instanceof AnthropicRequestError) return anthropicError(400, error.message);
+    throw error;
+  }
+}
+
+function reportDroppedTools(ctx: RouteContext, types: readonly string[]): void {
+  for (const type of types) {
+    if (reportedTools.has(type)) continue;
+    reportedTools.add(type);
+    ctx.logger.info(
+      `dropping tools of type "${type}" from /v1/messages requests: no upstream here runs ` +
+        "Anthropic's server tools (logged once)",
+    );
+  }
+}
+
+/** The upstream's 2xx answer as an Anthropic message, streamed when the client asked so. */
+async function answer(
+  ctx: RouteContext,
+  request: TranslatedRequest,
+  response: Response,
+): Promise<Response> {
+  const translator = new MessageTranslator({
+    id: messageId(),
+    model: request.model,
+    stopSequences: request.stopSequences,
+  });
+  const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+  if (request.stream && sse && response.body !== null) {
+    const body = translatedStream(response.body, translator, ctx.pingMs, {
+      stoppedEarly: () => ctx.report.stoppedEarly = true,
+    });
+    return new Response(body, { status: 200, headers: SSE_HEADERS });
+  }
+
+  // A whole answer (or a stream the client wants whole): its events, then one rendering.
+  const events = sse
+    ? await readStreamEvents(response)
+    : parseCompletion(await response.text().catch(() => ""));
+  const out: AnthropicEvent[] = [translator.start()];
+  for (const event of events) translator.accept(event, out);
+  translator.finish(out);
+  if (request.stream) {
+    let text = "";
+    for (const event of out) text += sseEvent(event);
+    return new Response(encoder.encode(text), { status: 200, headers: SSE_HEADERS });
+  }
+  const folded = foldMessage(out);
+  if ("error" in folded) return anthropicError(502, folded.error.message);
+  return Response.json(folded.message);
+}
+
+const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+};
+
+function parseCompletion(text: string): ChatEvent[] {
+  let completion: unknown;
+  try {
+    completion = JSON.parse(text);
+  } catch {
+    return [{
+      type: "error",
+      message: "The upstream's answer is not valid JSON",
+      code: "upstream_bad_answer",
+    }];
+  }
+  return completionEvents(completion);
+}
+
+async function readStreamEvents(response: Response): Promise<ChatEvent[]> {
+  const reader = new ChatStreamReader();
+  const events: ChatEvent[] = [];
+  const body = response.body!.getReader();
+  for (;;) {
+    const { done, value } = await body.read();
+    if (done) break;
+    reader.push(value, events);
+  }
+  reader.end(events);
+  return events;
+}
+
+function messageId(): string {
+  return `msg_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
+}
