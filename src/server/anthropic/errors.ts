@@ -10,8 +10,6 @@ const TYPES: Readonly<Record<number, string>> = {
   402: "billing_error",
   403: "permission_error",
   404: "not_found_error",
-  // The Coding Plan refusing a client: a question of permission, not of the request.
-  405: "permission_error",
   413: "request_too_large",
   429: "rate_limit_error",
   500: "api_error",
@@ -20,13 +18,18 @@ const TYPES: Readonly<Record<number, string>> = {
   529: "overloaded_error",
 };
 
-export function errorType(status: number): string {
+function errorType(status: number): string {
   return TYPES[status] ?? (status >= 500 ? "api_error" : "invalid_request_error");
 }
 
-export function anthropicError(status: number, message: string, headers?: HeadersInit): Response {
+export function anthropicError(
+  status: number,
+  message: string,
+  headers?: HeadersInit,
+  type = errorType(status),
+): Response {
   const response = new Response(
-    JSON.stringify({ type: "error", error: { type: errorType(status), message } }),
+    JSON.stringify({ type: "error", error: { type, message } }),
     { status, headers },
   );
   response.headers.set("content-type", "application/json");
@@ -37,7 +40,9 @@ export function anthropicError(status: number, message: string, headers?: Header
 export function failureResponse(failure: CallFailure): Response {
   const headers: Record<string, string> = {};
   if (failure.retryAfter !== null) headers["retry-after"] = failure.retryAfter;
-  return anthropicError(failure.status, failure.message, headers);
+  // The Coding Plan refusing a client is a question of permission, not of the request.
+  const type = failure.code === "coding_plan_client" ? "permission_error" : undefined;
+  return anthropicError(failure.status, failure.message, headers, type);
 }
 
 export function unauthorized(): Response {

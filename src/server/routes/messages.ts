@@ -41,7 +41,12 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
   entry.model = parsed.model;
   reportDroppedTools(ctx, parsed.droppedTools);
 
-  const { model, chat, stream } = parsed;
+  const { model, stream } = parsed;
+  // Some Qwen models think only when streaming: a whole answer with thinking is asked as a
+  // stream and folded (docs/anthropic.md#response-translation).
+  const chat = !stream && parsed.chat.enable_thinking === true
+    ? { ...parsed.chat, stream: true, stream_options: { include_usage: true } }
+    : parsed.chat;
   let rendered: { model: string; text: string } | undefined;
   const body = (member: Member, _auth: UpstreamAuth): string => {
     const upstreamModel = member.models.get(model) ?? model;
@@ -57,7 +62,7 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
       path: "/chat/completions",
       body,
       contentType: "application/json",
-      accept: stream ? "text/event-stream" : "application/json",
+      accept: chat.stream ? "text/event-stream" : "application/json",
       userAgent: ctx.request.headers.get("user-agent"),
       clientRequest: ctx.request,
       connection: ctx.connection,
