@@ -8,7 +8,7 @@ import type { TokenSource } from "../credentials/types.ts";
 import { type Fetch, sleep as defaultSleep } from "../lib/context.ts";
 import { AccountPool } from "../pool/pool.ts";
 import type { RequestInfo } from "../runtime/types.ts";
-import { type CallReport, type ForwardRequest, UpstreamClient } from "../upstream/client.ts";
+import { type ForwardRequest, UpstreamClient } from "../upstream/client.ts";
 import type { PassThroughOutcome } from "../upstream/stream/pass-through.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
 import type { Logger, RequestLogEntry } from "./log.ts";
