@@ -298,18 +298,46 @@ describe("translateRequest", () => {
     ]);
   });
 
-  it("keeps a system message of the messages list in place", () => {
-    const out = translateRequest(withMessages([
-      { role: "user", content: "Hi" },
-      { role: "assistant", content: "Hello." },
-      { role: "system", content: [{ type: "text", text: "Answer in French now." }] },
-      { role: "user", content: "How are you?" },
-    ]));
+  it("adds leading system messages to the system prompt and reads later ones as user text", () => {
+    const out = translateRequest({
+      ...withMessages([
+        { role: "system", content: "Use metric units." },
+        { role: "user", content: "Hi" },
+        { role: "assistant", content: "Hello." },
+        { role: "system", content: [{ type: "text", text: "Answer in French now." }] },
+        { role: "user", content: "How are you?" },
+      ]),
+      system: "Be brief.",
+    });
     assert.deepEqual(out.chat.messages, [
+      { role: "system", content: "Be brief.\n\nUse metric units." },
       { role: "user", content: "Hi" },
       { role: "assistant", content: "Hello." },
-      { role: "system", content: "Answer in French now." },
-      { role: "user", content: "How are you?" },
+      {
+        role: "user",
+        content: [
+          { type: "text", text: "Answer in French now." },
+          { type: "text", text: "How are you?" },
+        ],
+      },
+    ]);
+  });
+
+  it("keeps Claude Code's environment message, sent after the first turn, before the tool call", () => {
+    const out = translateRequest(withMessages([
+      { role: "user", content: [{ type: "text", text: "Run it" }] },
+      { role: "system", content: "# Environment\ncwd: /w" },
+      { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "Bash", input: {} }] },
+      { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] },
+    ]));
+    assert.deepEqual(out.chat.messages.map((m: { role: string }) => m.role), [
+      "user",
+      "assistant",
+      "tool",
+    ]);
+    assert.deepEqual(out.chat.messages[0].content, [
+      { type: "text", text: "Run it" },
+      { type: "text", text: "# Environment\ncwd: /w" },
     ]);
   });
 
@@ -632,6 +660,13 @@ describe("translateRequest", () => {
       withMessages([{ role: "user", content: "Hi" }], { max_tokens: 0 }),
     );
     assert.equal(out.chat.max_tokens, 1);
+  });
+
+  it("leaves out a max_tokens above what Qwen models can write, so their maximum applies", () => {
+    const ask = (max: number) =>
+      translateRequest(withMessages([{ role: "user", content: "Hi" }], { max_tokens: max })).chat;
+    assert.equal(ask(65_536).max_tokens, 65_536);
+    assert.equal("max_tokens" in ask(128_000), false);
   });
 
   it("needs no max_tokens and ignores stream when counting tokens", () => {

@@ -77,6 +77,8 @@ const EFFORT_BUDGETS: Readonly<Record<string, number | undefined>> = {
 
 /** Joins the text blocks of an assistant turn, the thinking blocks, and a system prompt's blocks. */
 const BLOCK_SEPARATOR = "\n\n";
+/** The largest `max_tokens` sent upstream (docs/anthropic.md#top-level-fields). */
+const MAX_OUTPUT_TOKENS = 65_536;
 const TOOL_ERROR_PREFIX = "Error: ";
 
 export function translateRequest(
@@ -114,7 +116,9 @@ export function translateRequest(
       throw mustBe("max_tokens", "a non-negative integer");
     }
     // 0 asks Anthropic to fill its cache without answering; chat APIs need at least 1.
-    chat.max_tokens = maxTokens === 0 ? 1 : maxTokens;
+    // Claude Code asks for up to 128,000 tokens, and Alibaba refuses a max_tokens above the
+    // model's own limit (65,536 for the coder models): past that, the model's maximum applies.
+    if (maxTokens <= MAX_OUTPUT_TOKENS) chat.max_tokens = maxTokens === 0 ? 1 : maxTokens;
   }
   copyNumber(body, chat, "temperature");
   copyNumber(body, chat, "top_p");
@@ -141,21 +145,24 @@ function translateMessages(list: unknown, out: ChatMessage[]): void {
   let open: OpenCalls | undefined;
   let openAt = 0;
   let start = 0;
+  // Chat upstreams take a system message only at the start (some templates refuse one later),
+  // and Claude Code sends its environment as one after the first turn: leading system messages
+  // join the system prompt, later ones are read in place as the user's text.
+  while (start < list.length && roleOf(list, start) === "system") {
+    joinSystemPrompt(out, list, start++);
+  }
   while (start < list.length) {
-    const role = roleOf(list, start);
+    const role = turnRole(list, start);
     let end = start + 1;
-    while (end < list.length && roleOf(list, end) === role) end++;
+    while (end < list.length && turnRole(list, end) === role) end++;
     if (open !== undefined && role !== "user") throwUnanswered(list, openAt, open);
     if (role === "user") {
       translateUserTurn(list, start, end, open, out);
       if (open !== undefined) checkAnswered(list, openAt, open);
       open = undefined;
-    } else if (role === "assistant") {
+    } else {
       open = translateAssistantTurn(list, start, end, out);
       openAt = start;
-    } else {
-      translateSystemTurn(list, start, end, out);
-      open = undefined;
     }
     start = end;
   }
@@ -191,12 +198,27 @@ function isServerBlock(type: string): boolean {
     (type !== "tool_result" && type.endsWith("_tool_result"));
 }
 
-/** The system role inside `messages` (the SDK allows it): a system message in place. */
-function translateSystemTurn(list: unknown[], start: number, end: number, out: ChatMessage[]) {
-  for (let m = start; m < end; m++) {
-    const content = systemContent((list[m] as Json).content, `messages.${m}.content`);
-    if (content !== "") out.push({ role: "system", content });
+/** A turn's role for merging: a system message after the first turn counts as the user's. */
+function turnRole(list: unknown[], index: number): "user" | "assistant" {
+  return roleOf(list, index) === "assistant" ? "assistant" : "user";
+}
+
+/** A system message before the first turn, added to the system prompt (the first message). */
+function joinSystemPrompt(out: ChatMessage[], list: unknown[], index: number): void {
+  const content = systemContent((list[index] as Json).content, `messages.${index}.content`);
+  if (content === "") return;
+  const first = out[0];
+  if (first === undefined || first.role !== "system") {
+    out.unshift({ role: "system", content });
+  } else if (typeof first.content === "string" && typeof content === "string") {
+    first.content = first.content === "" ? content : first.content + BLOCK_SEPARATOR + content;
+  } else {
+    first.content = [...asParts(first.content), ...asParts(content)];
   }
+}
+
+function asParts(content: string | ChatPart[]): ChatPart[] {
+  return typeof content === "string" ? [{ type: "text", text: content }] : content;
 }
 
 /** A system prompt: a string, or text parts when a block carries a cache marker. */
