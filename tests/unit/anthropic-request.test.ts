@@ -330,12 +330,13 @@ describe("translateRequest", () => {
       { role: "assistant", content: [{ type: "tool_use", id: "t1", name: "Bash", input: {} }] },
       { role: "user", content: [{ type: "tool_result", tool_use_id: "t1", content: "ok" }] },
     ]));
-    assert.deepEqual(out.chat.messages.map((m: { role: string }) => m.role), [
+    const messages = out.chat.messages as { role: string; content: unknown }[];
+    assert.deepEqual(messages.map((m) => m.role), [
       "user",
       "assistant",
       "tool",
     ]);
-    assert.deepEqual(out.chat.messages[0].content, [
+    assert.deepEqual(messages[0].content, [
       { type: "text", text: "Run it" },
       { type: "text", text: "# Environment\ncwd: /w" },
     ]);
