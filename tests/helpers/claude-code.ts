@@ -1,0 +1,160 @@
+/**
+ * The real Claude Code (the dev dependency's native binary) run headless against a server on
+ * loopback: a temporary HOME that says onboarding is done, an environment built from nothing (so no
+ * proxy or other `ANTHROPIC_*` variable of the host leaks in) and the switches that stop its own
+ * traffic to Anthropic (docs/clients.md#claude-code-21328-as-measured).
+ */
+import { spawn } from "node:child_process";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import process from "node:process";
+import { fileURLToPath } from "node:url";
+
+export const CLAUDE_CODE_BINARY = join(
+  dirname(fileURLToPath(import.meta.url)),
+  "../../node_modules/.bin/claude",
+);
+
+export interface ClaudeCodeOptions {
+  /** Where it sends the Messages API: `http://127.0.0.1:PORT`, without `/v1`. Loopback only. */
+  baseUrl: string;
+  /** The `-p` prompt. */
+  prompt: string;
+  /** Sent as `x-api-key` (`ANTHROPIC_API_KEY`), or as a bearer token with `authToken: true`. */
+  apiKey: string;
+  /** Send the key as `Authorization: Bearer` (`ANTHROPIC_AUTH_TOKEN`) instead. */
+  authToken?: boolean;
+  /** More flags after `-p PROMPT`, e.g. `["--allowedTools", "Bash"]`. */
+  args?: string[];
+  /** Its working folder, where its tools act (default: a folder inside the temporary HOME). */
+  cwd?: string;
+  /** More variables, e.g. `ANTHROPIC_MODEL`; they cannot replace the base URL or the key. */
+  env?: Record<string, string>;
+  /** Killed (with everything it started) after this long; default 90 s. */
+  timeoutMs?: number;
+}
+
+export interface ClaudeCodeResult {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+  /** From spawn to exit. */
+  durationMs: number;
+}
+
+const LOOPBACK = new Set(["127.0.0.1", "localhost", "[::1]"]);
+
+/**
+ * Runs `claude -p PROMPT …` and resolves with its exit; rejects after killing it when it outlives
+ * `timeoutMs`. Its HOME (and temporary files) are removed either way.
+ */
+export async function runClaudeCode(options: ClaudeCodeOptions): Promise<ClaudeCodeResult> {
+  const target = new URL(options.baseUrl);
+  if (!LOOPBACK.has(target.hostname)) {
+    throw new Error(`Cannot run Claude Code against "${options.baseUrl}": loopback only`);
+  }
+  const home = await mkdtemp(join(tmpdir(), "qwen-claude-"));
+  try {
+    await writeFile(join(home, ".claude.json"), JSON.stringify({ hasCompletedOnboarding: true }));
+    // Its per-project scratch files go to $TMPDIR/claude-<uid>/ unless told otherwise.
+    const scratch = join(home, "tmp");
+    const cwd = options.cwd ?? join(home, "work");
+    await mkdir(scratch);
+    await mkdir(cwd, { recursive: true });
+    const keyVariable = options.authToken ? "ANTHROPIC_AUTH_TOKEN" : "ANTHROPIC_API_KEY";
+    const env: Record<string, string> = {
+      PATH: process.env.PATH ?? "/usr/bin:/bin",
+      TERM: "dumb",
+      ...options.env,
+      HOME: home,
+      TMPDIR: scratch,
+      CLAUDE_CODE_TMPDIR: scratch,
+      ANTHROPIC_BASE_URL: options.baseUrl,
+      [keyVariable]: options.apiKey,
+      // Without it, it resolves and calls Anthropic's hosts (telemetry, error reports, …).
+      CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
+      DISABLE_AUTOUPDATER: "1",
+    };
+    return await run(["-p", options.prompt, ...(options.args ?? [])], env, cwd, options.timeoutMs);
+  } finally {
+    await rm(home, { recursive: true, force: true });
+  }
+}
+
+async function run(
+  args: string[],
+  env: Record<string, string>,
+  cwd: string,
+  timeoutMs = 90_000,
+): Promise<ClaudeCodeResult> {
+  const started = performance.now();
+  const child = spawn(CLAUDE_CODE_BINARY, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
+  let stdout = "";
+  let stderr = "";
+  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
+  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
+  let timedOut = false;
+  let killTimer: ReturnType<typeof setTimeout> | undefined;
+  const timer = setTimeout(() => {
+    timedOut = true;
+    // A chance to end its tools' shells itself, then no more; a leftover shell holding its
+    // output open would also keep "close" from coming.
+    child.kill("SIGTERM");
+    killTimer = setTimeout(() => {
+      child.kill("SIGKILL");
+      void killLeftovers(env.HOME);
+    }, 2_000);
+  }, timeoutMs);
+  try {
+    const code = await new Promise<number | null>((resolve, reject) => {
+      child.on(
+        "error",
+        (error) =>
+          reject(new Error(`Cannot run Claude Code "${CLAUDE_CODE_BINARY}": ${error.message}`)),
+      );
+      child.on("close", (code) => resolve(code));
+    });
+    if (timedOut) {
+      throw new Error(
+        `Claude Code did not finish within ${timeoutMs} ms; stdout: ${stdout.slice(-2000)}` +
+          `; stderr: ${stderr.slice(-2000)}`,
+      );
+    }
+    return { code, stdout, stderr, durationMs: Math.round(performance.now() - started) };
+  } finally {
+    clearTimeout(timer);
+    clearTimeout(killTimer);
+    await killLeftovers(env.HOME);
+  }
+}
+
+/**
+ * Kills what Claude Code started and left running: its tools' shells live in process groups of
+ * their own and outlive it when it is killed. They are found by the temporary HOME they inherited
+ * (Linux's /proc; elsewhere nothing is found).
+ */
+async function killLeftovers(home: string): Promise<void> {
+  let entries: string[];
+  try {
+    entries = await readdir("/proc");
+  } catch {
+    return;
+  }
+  const marker = `\0HOME=${home}\0`;
+  for (const entry of entries) {
+    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
+    let environ: string;
+    try {
+      environ = await readFile(`/proc/${entry}/environ`, "latin1");
+    } catch {
+      continue; // gone, or not ours
+    }
+    if (!`\0${environ}`.includes(marker)) continue;
+    try {
+      process.kill(Number(entry), "SIGKILL");
+    } catch {
+      // It exited meanwhile.
+    }
+  }
+}
