@@ -5,11 +5,17 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
+import { fileURLToPath } from "node:url";
 import { translateRequest } from "../../src/server/anthropic/request.ts";
 import { estimateChatTokens } from "../../src/lib/token-estimate.ts";
 
 const fixture = async (name: string) =>
-  JSON.parse(await readFile(new URL(`../fixtures/claude-code/${name}`, import.meta.url), "utf8"));
+  JSON.parse(
+    await readFile(
+      fileURLToPath(new URL(`../fixtures/claude-code/${name}`, import.meta.url)),
+      "utf8",
+    ),
+  );
 
 interface ChatMessage {
   role: string;

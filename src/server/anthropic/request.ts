@@ -118,7 +118,9 @@ export function translateRequest(
     // 0 asks Anthropic to fill its cache without answering; chat APIs need at least 1.
     // Claude Code asks for up to 128,000 tokens, and Alibaba refuses a max_tokens above the
     // model's own limit (65,536 for the coder models): past that, the model's maximum applies.
-    if ((maxTokens as number) <= MAX_OUTPUT_TOKENS) chat.max_tokens = maxTokens === 0 ? 1 : maxTokens;
+    if ((maxTokens as number) <= MAX_OUTPUT_TOKENS) {
+      chat.max_tokens = maxTokens === 0 ? 1 : maxTokens;
+    }
   }
   copyNumber(body, chat, "temperature");
   copyNumber(body, chat, "top_p");
