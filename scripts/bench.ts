@@ -23,9 +23,21 @@
  *   3. resident memory (VmRSS) of a fresh dist/qwen: idle, with 256 open streams, and after
  *      10,000 and 100,000 requests (a mix of the four request kinds at 16 connections);
  *   4. wall time of `dist/qwen --version` and `dist/qwen status --json` against a hello-world
- *      compiled the same way (`bun build --compile --minify --bytecode`), median of many runs.
+ *      compiled the same way (`bun build --compile --minify --bytecode`), median of many runs;
+ *   5. `POST /v1/messages` (Anthropic Messages, translated to and from a chat completion) against
+ *      `/v1/chat/completions` on each qwen target: the same tiny and agent requests in both
+ *      dialects, JSON and streamed, at 16 connections, the two paths taking turns; requests/s,
+ *      p50, p99 and the serving process's CPU time per request (/proc/PID/stat); the
+ *      translation's own cost in process (scripts/bench/translation.ts, on Bun and on Deno); the
+ *      slow stream's event delay through both paths (the fake stamps the send time into each
+ *      event's text, which the translation keeps); and, in the memory sequence, dist/qwen's RSS
+ *      after 10,000 and 100,000 translated streams.
  * Prints a Markdown report and writes it to .bench/results.md (raw numbers: .bench/results.json).
- * `--quick` (under a minute): 1 s per cell, four cells, one delayed stream, memory up to 10,000.
+ * `--quick` (about a minute and a half): 1 s per cell, four chat cells and the four /v1/messages
+ * cells, one delayed stream per path, memory up to 10,000.
+ * `--only memory`: the memory sequence alone (binary and Bun limit). `--only messages`: part 5
+ * alone, with the chat rows it compares with (about 2 minutes; with `--quick`, under one); its
+ * report goes to .bench/results-messages.md.
  * Every child process is killed at the end, also on failure and on Ctrl+C.
  */
 import { spawnSync } from "node:child_process";
@@ -34,8 +46,9 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
-import { agentBody, tinyBody } from "./bench/bodies.ts";
+import { agentBody, agentMessagesBody, tinyBody, tinyMessagesBody } from "./bench/bodies.ts";
 import {
+  cpuSeconds,
   killChildrenOnExit,
   rssMiB,
   run,
@@ -46,7 +59,8 @@ import {
   stopAll,
   unexpectedExits,
 } from "./bench/procs.ts";
-import { CLIENT_HEADERS } from "./bench/client-headers.ts";
+import { CLAUDE_CODE_HEADERS, CLIENT_HEADERS } from "./bench/client-headers.ts";
+import type { TranslationCosts } from "./bench/translation.ts";
 import { BENCH_TOKEN, CHUNKS } from "./bench/upstream.ts";
 import { wrk, type WrkResult } from "./bench/wrk.ts";
 
@@ -62,14 +76,23 @@ const BINARY = join(ROOT, "dist/qwen");
 const HELLO = join(OUT, "hello");
 
 const quick = process.argv.includes("--quick");
-/** `--only memory`: the memory sequence alone (binary and Bun limit), to iterate on it quickly. */
+/**
+ * `--only memory`: the memory sequence alone (binary and Bun limit); `--only messages`: the
+ * /v1/messages rows and the chat rows they compare with. To iterate on one part quickly.
+ */
 const only = process.argv.includes("--only")
   ? process.argv[process.argv.indexOf("--only") + 1]
   : undefined;
-if (only !== undefined && only !== "memory") {
-  process.stderr.write(`bench: --only takes "memory", not ${JSON.stringify(only)}\n`);
+if (only !== undefined && only !== "memory" && only !== "messages") {
+  process.stderr.write(
+    `bench: --only takes "memory" or "messages", not ${JSON.stringify(only)}\n`,
+  );
   process.exit(2);
 }
+/** The /v1/messages cells: the four request kinds at 16 connections. */
+const MESSAGES_CELLS: Cell[] = (["json", "stream"] as const).flatMap((mode) =>
+  (["tiny", "agent"] as const).map((size) => ({ mode, size, c: 16 }))
+);
 const plan = quick
   ? {
     steadySeconds: 0,
@@ -84,6 +107,7 @@ const plan = quick
     ] as Cell[],
     delayedStreams: 1,
     memoryCounts: [10_000],
+    translatedCounts: [10_000],
     startupRuns: 10,
   }
   : {
@@ -96,6 +120,7 @@ const plan = quick
     ),
     delayedStreams: 5,
     memoryCounts: [10_000, 100_000],
+    translatedCounts: [10_000, 100_000],
     startupRuns: 30,
   };
 
@@ -120,6 +145,8 @@ interface Target {
   label: string;
   /** The chat completions URL. */
   url: string;
+  /** The Messages URL, as Claude Code calls it (qwen targets only). */
+  messagesUrl?: string;
   /** The target it is held against (the minimal pass-through of its runtime). */
   limit?: TargetName;
   pid?: number;
@@ -148,6 +175,10 @@ const LABELS: Record<TargetName, string> = {
 };
 
 const CHUNK_INTERVAL_MS = 50;
+
+/** The targets that serve /v1/messages. */
+const QWEN_TARGETS: TargetName[] = ["qwen-bun", "qwen-bin", "qwen-deno"];
+type Dialect = "chat" | "messages";
 
 // ---------------------------------------------------------------------------------------------
 
@@ -259,13 +290,48 @@ async function verify(target: Target): Promise<void> {
   }
 }
 
+/** One JSON and one streamed Messages request through the target, checked as `verify` does. */
+async function verifyMessages(target: Target): Promise<void> {
+  const url = target.messagesUrl!;
+  const json = await fetch(url, {
+    method: "POST",
+    headers: CLAUDE_CODE_HEADERS,
+    body: tinyMessagesBody(false),
+  });
+  const answer = await json.json() as { content?: { text?: string }[]; stop_reason?: string };
+  if (
+    json.status !== 200 || answer.content?.[0]?.text !== CHUNKS.join("") ||
+    answer.stop_reason !== "end_turn"
+  ) {
+    throw new Error(
+      `${target.label} (/v1/messages) answered ${json.status}: ${JSON.stringify(answer)}`,
+    );
+  }
+  const sse = await fetch(url, {
+    method: "POST",
+    headers: CLAUDE_CODE_HEADERS,
+    body: tinyMessagesBody(true),
+  });
+  const text = await sse.text();
+  const deltas = text.match(/"text_delta","text":"word\d+ "/g)?.length ?? 0;
+  if (sse.status !== 200 || deltas !== 20 || !text.includes("event: message_stop")) {
+    throw new Error(
+      `${target.label} (/v1/messages) streamed ${sse.status} with ${deltas} text deltas: ${text}`,
+    );
+  }
+}
+
 /** A few hundred requests of every kind, so JITs and connection pools are warm. */
-async function warmUp(target: Target, bodies: string[]): Promise<void> {
+async function warmUp(
+  url: string,
+  bodies: string[],
+  headers: Readonly<Record<string, string>> = CLIENT_HEADERS,
+): Promise<void> {
   for (let round = 0; round < 25; round++) {
     await Promise.all(Array.from({ length: 8 }, async (_, i) => {
-      const response = await fetch(target.url, {
+      const response = await fetch(url, {
         method: "POST",
-        headers: CLIENT_HEADERS,
+        headers,
         body: bodies[(round + i) % bodies.length],
       });
       await response.arrayBuffer();
@@ -273,41 +339,93 @@ async function warmUp(target: Target, bodies: string[]): Promise<void> {
   }
 }
 
-/** Delays (ms) between the fake sending each event and it reaching us, over `streams` streams. */
-async function chunkDelays(target: Target, streams: number): Promise<number[]> {
-  const delays: number[] = [];
-  const decoder = new TextDecoder();
+interface Delays {
+  /** Chat path, the stamp as a field of every event (words, finish, usage): the first table. */
+  chat: number[];
+  /** The stamp at the end of each word's text, the one both dialects carry: chat path. */
+  chatText: number[];
+  /** The same through /v1/messages (qwen targets). */
+  messagesText: number[];
+}
+
+/**
+ * Delays (ms) between the fake sending each event and it reaching us, over `streams` slow
+ * streams; a qwen target takes a chat stream and a Messages stream in turn.
+ */
+async function chunkDelays(target: Target, streams: number): Promise<Delays> {
+  const delays: Delays = { chat: [], chatText: [], messagesText: [] };
   for (let s = 0; s < streams; s++) {
-    const response = await fetch(target.url, {
-      method: "POST",
-      headers: CLIENT_HEADERS,
-      body: tinyBody(true, { bench_chunk_delay_ms: CHUNK_INTERVAL_MS }),
-    });
-    const reader = response.body!.getReader();
-    let buffer = "";
-    let seen = 0;
-    for (;;) {
-      const { done, value } = await reader.read();
-      const arrivedAt = performance.timeOrigin + performance.now();
-      if (done) break;
-      buffer += decoder.decode(value, { stream: true });
-      let end: number;
-      while ((end = buffer.indexOf("\n\n")) >= 0) {
-        const event = buffer.slice(0, end);
-        buffer = buffer.slice(end + 2);
-        const sentAt = /"sent_at":([\d.]+)/.exec(event)?.[1];
-        if (sentAt !== undefined) {
-          delays.push(arrivedAt - Number(sentAt));
-          seen++;
-        }
-      }
-    }
+    const seen = await slowStream(
+      target.url,
+      CLIENT_HEADERS,
+      tinyBody(true, {
+        bench_chunk_delay_ms: CHUNK_INTERVAL_MS,
+      }),
+      delays.chat,
+      delays.chatText,
+    );
     // The 20 words, the finish event and the usage event (`stream_options.include_usage`).
-    if (seen !== CHUNKS.length + 2) {
-      throw new Error(`${target.label}: ${seen} stamped events instead of ${CHUNKS.length + 2}`);
+    if (seen.field !== CHUNKS.length + 2 || seen.text !== CHUNKS.length) {
+      throw new Error(
+        `${target.label}: ${seen.field} stamped events (${seen.text} in the text) instead of ` +
+          `${CHUNKS.length + 2} (${CHUNKS.length})`,
+      );
+    }
+    if (target.messagesUrl !== undefined) {
+      const seen = await slowStream(
+        target.messagesUrl,
+        CLAUDE_CODE_HEADERS,
+        tinyMessagesBody(true, CHUNK_INTERVAL_MS),
+        [],
+        delays.messagesText,
+      );
+      if (seen.text !== CHUNKS.length) {
+        throw new Error(
+          `${target.label} (/v1/messages): ${seen.text} stamped text deltas instead of ` +
+            `${CHUNKS.length}`,
+        );
+      }
     }
   }
   return delays;
+}
+
+/** Reads one slow stream, noting each stamp's delay; returns how many stamps of each kind. */
+async function slowStream(
+  url: string,
+  headers: Readonly<Record<string, string>>,
+  body: string,
+  fieldDelays: number[],
+  textDelays: number[],
+): Promise<{ field: number; text: number }> {
+  const decoder = new TextDecoder();
+  const response = await fetch(url, { method: "POST", headers, body });
+  const reader = response.body!.getReader();
+  let buffer = "";
+  const seen = { field: 0, text: 0 };
+  for (;;) {
+    const { done, value } = await reader.read();
+    const arrivedAt = performance.timeOrigin + performance.now();
+    if (done) break;
+    buffer += decoder.decode(value, { stream: true });
+    let end: number;
+    while ((end = buffer.indexOf("\n\n")) >= 0) {
+      const event = buffer.slice(0, end);
+      buffer = buffer.slice(end + 2);
+      const sentAt = /"sent_at":([\d.]+)/.exec(event)?.[1];
+      if (sentAt !== undefined) {
+        fieldDelays.push(arrivedAt - Number(sentAt));
+        seen.field++;
+      }
+      // `"content":"word3 @<ms>"` on the chat path, `"text":"word3 @<ms>"` on the other.
+      const textSentAt = /"word\d+ @([\d.]+)"/.exec(event)?.[1];
+      if (textSentAt !== undefined) {
+        textDelays.push(arrivedAt - Number(textSentAt));
+        seen.text++;
+      }
+    }
+  }
+  return seen;
 }
 
 /** Opens a stream the fake holds open after its first event; resolves once that event is in. */
@@ -362,10 +480,45 @@ interface CellResult extends Cell {
   results: Partial<Record<TargetName, WrkResult>>;
 }
 
+/** One wrk run and the CPU time the serving process spent on it, per request. */
+interface PathResult extends WrkResult {
+  cpuMicros: number;
+}
+
+/** One /v1/messages cell: per qwen target, its chat run and its Messages run. */
+interface MessagesCellResult extends Cell {
+  results: Partial<Record<TargetName, Record<Dialect, PathResult>>>;
+}
+
 interface Check {
   goal: string;
   measured: string;
   pass: boolean;
+}
+
+/** The bodies as files for wrk: `tiny-json`, `agent-stream`, … in each dialect. */
+interface BodyFiles {
+  chat: Record<string, string>;
+  messages: Record<string, string>;
+}
+
+function writeBodies(): BodyFiles {
+  const files: BodyFiles = { chat: {}, messages: {} };
+  for (const size of ["tiny", "agent"] as const) {
+    for (const mode of ["json", "stream"] as const) {
+      const stream = mode === "stream";
+      const chat = join(TMP, `${size}-${mode}.json`);
+      writeFileSync(chat, size === "tiny" ? tinyBody(stream) : agentBody(stream));
+      files.chat[`${size}-${mode}`] = chat;
+      const messages = join(TMP, `messages-${size}-${mode}.json`);
+      writeFileSync(
+        messages,
+        size === "tiny" ? tinyMessagesBody(stream) : agentMessagesBody(stream),
+      );
+      files.messages[`${size}-${mode}`] = messages;
+    }
+  }
+  return files;
 }
 
 async function main(): Promise<void> {
@@ -375,24 +528,17 @@ async function main(): Promise<void> {
   const started = Date.now();
   await ensureBinaries();
 
-  // Bodies, as files for wrk.
-  const bodyFiles: Record<string, string> = {};
-  for (const size of ["tiny", "agent"] as const) {
-    for (const mode of ["json", "stream"] as const) {
-      const path = join(TMP, `${size}-${mode}.json`);
-      const stream = mode === "stream";
-      writeFileSync(path, size === "tiny" ? tinyBody(stream) : agentBody(stream));
-      bodyFiles[`${size}-${mode}`] = path;
-    }
-  }
+  const files = writeBodies();
+  const bodyFiles = files.chat;
   const allBodies = Object.values(bodyFiles).map((p) => readFileSync(p, "utf8"));
+  const allMessagesBodies = Object.values(files.messages).map((p) => readFileSync(p, "utf8"));
 
   // Processes.
   const home = join(TMP, "qwen-home");
   const env = childEnv(home);
   const serve = ["serve", "--host", "127.0.0.1", "--port", "0"];
   if (only === "memory") {
-    const report = renderMemory(await measureMemory(env, home, bodyFiles, serve)).join("\n");
+    const report = renderMemory(await measureMemory(env, home, files, serve)).join("\n");
     process.stdout.write(`${report}\n`);
     return;
   }
@@ -419,16 +565,20 @@ async function main(): Promise<void> {
     ["floor-deno", DENO, ["run", "-A", join(ROOT, "scripts/bench/floor-deno.ts"), upstream.url]],
     ["qwen-deno", DENO, ["run", "-A", entry, ...serve]],
   ];
+  const wanted = (name: TargetName) => only !== "messages" || QWEN_TARGETS.includes(name);
   const servers = new Map<TargetName, Started>();
   for (const [name, command, args] of spawns) {
+    if (!wanted(name)) continue;
     servers.set(name, await startServerProcess(name, command, args, { env, log: logFile(name) }));
   }
-  const targets: Target[] = TARGET_ORDER.map((name) => {
+  const targets: Target[] = TARGET_ORDER.filter(wanted).map((name) => {
     const origin = name === "direct" ? upstream.url : servers.get(name)!.url;
     return {
       name,
       label: LABELS[name],
       url: `${origin}/v1/chat/completions`,
+      // Claude Code's path: its SDK adds `?beta=true` when it sends beta headers.
+      messagesUrl: QWEN_TARGETS.includes(name) ? `${origin}/v1/messages?beta=true` : undefined,
       limit: name === "qwen-deno"
         ? "limit-deno"
         : name.startsWith("qwen")
@@ -437,14 +587,20 @@ async function main(): Promise<void> {
       pid: servers.get(name)?.pid,
     };
   });
+  const qwenTargets = targets.filter((t) => t.messagesUrl !== undefined);
   for (const target of targets) {
     await verify(target);
-    await warmUp(target, allBodies);
+    await warmUp(target.url, allBodies);
+    if (target.messagesUrl !== undefined) {
+      await verifyMessages(target);
+      await warmUp(target.messagesUrl, allMessagesBodies, CLAUDE_CODE_HEADERS);
+    }
   }
   // A JIT reaches its steady state only after thousands of calls, and qwen has far more code to
   // compile than the limit: from a cold start, its p99 at one connection measured 2.2 to 3.7 ms
   // over the first two seconds of load and 1.1 to 1.7 ms after. A service runs warm; so does
-  // each target here, with a few seconds of all four request kinds before the first cell.
+  // each target here, with a few seconds of all four request kinds before the first cell (and
+  // of all four Messages kinds on the qwen targets).
   if (plan.steadySeconds > 0) {
     for (const target of targets) {
       const r = await wrk({
@@ -454,14 +610,29 @@ async function main(): Promise<void> {
         seconds: plan.steadySeconds,
       });
       if (r.errors > 0) throw new Error(`${target.label}, warming up: ${r.errors} failed requests`);
+      if (target.messagesUrl === undefined) continue;
+      const m = await wrk({
+        url: target.messagesUrl,
+        bodies: Object.values(files.messages),
+        headers: CLAUDE_CODE_HEADERS,
+        connections: 16,
+        seconds: plan.steadySeconds,
+      });
+      if (m.errors > 0) {
+        throw new Error(`${target.label} (/v1/messages), warming up: ${m.errors} failed requests`);
+      }
     }
   }
-  log(`all targets answer correctly; ${plan.cells.length} cells × ${targets.length} targets`);
+  const chatCells = only === "messages" ? [] : plan.cells;
+  log(
+    `all targets answer correctly; ${chatCells.length} cells × ${targets.length} targets, then ` +
+      `${MESSAGES_CELLS.length} /v1/messages cells × ${qwenTargets.length} targets × 2 paths`,
+  );
 
   // 1. Throughput and latency: the targets take turns, round after round, so that drift of a
   // shared machine falls on all of them; each reports its median round (by requests/s).
   const cells: CellResult[] = [];
-  for (const cell of plan.cells) {
+  for (const cell of chatCells) {
     const result: CellResult = { ...cell, results: {} };
     const rounds = new Map<TargetName, WrkResult[]>(targets.map((t) => [t.name, []]));
     const options = (target: Target) => ({
@@ -494,8 +665,22 @@ async function main(): Promise<void> {
     if (target.pid !== undefined) peakMiB[target.name] = hwmMiB(target.pid);
   }
 
+  // 5. /v1/messages against the chat path of the same process.
+  const messagesCells = await measureMessages(qwenTargets, files);
+  const translation: TranslationCosts[] = [];
+  for (const [command, args] of [[BUN, []], [DENO, ["run", "-A"]]] as const) {
+    const r = await run(command, [
+      ...args,
+      join(ROOT, "scripts/bench/translation.ts"),
+      ...(quick ? ["--quick"] : []),
+    ], env);
+    if (r.code !== 0) throw new Error(`The translation micro-benchmark failed:\n${r.stderr}`);
+    translation.push(JSON.parse(r.stdout));
+  }
+  log("translation measured in process");
+
   // 2. Per-event delay of a slow stream.
-  const delays: Partial<Record<TargetName, number[]>> = {};
+  const delays: Partial<Record<TargetName, Delays>> = {};
   for (const target of targets) {
     delays[target.name] = await chunkDelays(target, plan.delayedStreams);
   }
@@ -503,7 +688,19 @@ async function main(): Promise<void> {
 
   // 3. Memory of a fresh compiled binary, and of the Bun limit under the same sequence.
   await stopAll();
-  const memory = await measureMemory(env, home, bodyFiles, serve);
+  const memory = await measureMemory(env, home, files, serve);
+  const messages: MessagesData = { cells: messagesCells, translation, delays, memory };
+  if (only === "messages") {
+    const report = renderMessagesOnly(messages, started);
+    writeFileSync(join(OUT, "results-messages.md"), report);
+    writeFileSync(
+      join(OUT, "results-messages.json"),
+      JSON.stringify({ quick, plan, ...messages }, null, 2),
+    );
+    process.stdout.write(report);
+    log(`written to .bench/results-messages.md in ${Math.round((Date.now() - started) / 1000)} s`);
+    return;
+  }
   // 4. Start-up of the compiled binary.
   const startup = { hello: [] as number[], version: [] as number[], status: [] as number[] };
   for (let i = 0; i < 3; i++) {
@@ -518,27 +715,115 @@ async function main(): Promise<void> {
   }
 
   // Report.
-  const report = render({ cells, delays, memory, peakMiB, startup, started });
+  const report = render({ cells, delays, memory, peakMiB, startup, started, messages });
   writeFileSync(join(OUT, "results.md"), report);
   writeFileSync(
     join(OUT, "results.json"),
-    JSON.stringify({ quick, plan, cells, delays, memory, peakMiB, startup }, null, 2),
+    JSON.stringify(
+      {
+        quick,
+        plan,
+        cells,
+        delays,
+        memory,
+        peakMiB,
+        startup,
+        messages: { cells: messages.cells, translation: messages.translation },
+      },
+      null,
+      2,
+    ),
   );
   process.stdout.write(report);
   log(`written to .bench/results.md in ${Math.round((Date.now() - started) / 1000)} s`);
+}
+
+/**
+ * Each /v1/messages cell on each qwen target, its chat twin right next to it: per round, the
+ * targets take turns and each runs both paths (which one first alternates by round). The
+ * serving process's CPU time is read around every run; a run's median round counts, by
+ * requests/s, and the CPU per request is the median over the rounds.
+ */
+async function measureMessages(
+  targets: Target[],
+  files: BodyFiles,
+): Promise<MessagesCellResult[]> {
+  const out: MessagesCellResult[] = [];
+  for (const cell of MESSAGES_CELLS) {
+    const key = `${cell.size}-${cell.mode}`;
+    const options = (target: Target, dialect: Dialect) =>
+      dialect === "chat" ? { url: target.url, bodies: [files.chat[key]], connections: cell.c } : {
+        url: target.messagesUrl!,
+        bodies: [files.messages[key]],
+        headers: CLAUDE_CODE_HEADERS,
+        connections: cell.c,
+      };
+    if (plan.warmupSeconds > 0) {
+      for (const target of targets) {
+        for (const dialect of ["chat", "messages"] as const) {
+          await wrk({ ...options(target, dialect), seconds: plan.warmupSeconds });
+        }
+      }
+    }
+    const rounds = new Map<string, PathResult[]>();
+    for (let round = 0; round < plan.rounds; round++) {
+      const order: Dialect[] = round % 2 === 0 ? ["chat", "messages"] : ["messages", "chat"];
+      for (const target of targets) {
+        for (const dialect of order) {
+          const before = cpuSeconds(target.pid!);
+          const r = await wrk({ ...options(target, dialect), seconds: plan.seconds });
+          const cpu = cpuSeconds(target.pid!) - before;
+          if (r.errors > 0) {
+            throw new Error(
+              `${target.label}, ${dialect} ${describeCell(cell)}: ${r.errors} failed requests`,
+            );
+          }
+          const id = `${target.name} ${dialect}`;
+          if (!rounds.has(id)) rounds.set(id, []);
+          rounds.get(id)!.push({ ...r, cpuMicros: (cpu * 1e6) / r.requests });
+        }
+      }
+    }
+    const result: MessagesCellResult = { ...cell, results: {} };
+    for (const target of targets) {
+      const pick = (dialect: Dialect): PathResult => {
+        const runs = rounds.get(`${target.name} ${dialect}`)!;
+        const byRate = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
+        return { ...byRate, cpuMicros: median(runs.map((r) => r.cpuMicros)) };
+      };
+      const both = { chat: pick("chat"), messages: pick("messages") };
+      result.results[target.name] = both;
+      log(
+        `${describeCell(cell)} ${target.label}: chat ${rps(both.chat.rps)} req/s ` +
+          `${Math.round(both.chat.cpuMicros)} µs CPU, messages ${rps(both.messages.rps)} req/s ` +
+          `${Math.round(both.messages.cpuMicros)} µs CPU`,
+      );
+    }
+    out.push(result);
+  }
+  return out;
+}
+
+interface MessagesData {
+  cells: MessagesCellResult[];
+  translation: TranslationCosts[];
+  delays: Partial<Record<TargetName, Delays>>;
+  memory: MemoryPoint[];
 }
 
 type MemoryPoint = { point: string; mib: number; requests?: number; limitMiB?: number };
 
 /**
  * RSS of a fresh dist/qwen: idle, at 256 open streams, after 10,000 and 100,000 requests (the
- * four request kinds in turn, 16 connections). The minimal Bun pass-through runs the same
- * sequence afterwards: its growth is what the runtime itself does.
+ * four request kinds in turn, 16 connections), then after 10,000 and 100,000 more that are tiny
+ * /v1/messages streams (translated chunk by chunk). The minimal Bun pass-through runs the same
+ * sequence afterwards but the last part, which it cannot serve: its growth is what the runtime
+ * itself does. `--only messages` runs only the translated streams, on a fresh binary.
  */
 async function measureMemory(
   env: Record<string, string | undefined>,
   home: string,
-  bodyFiles: Record<string, string>,
+  files: BodyFiles,
   serve: string[],
 ): Promise<MemoryPoint[]> {
   const upstream = await startServerProcess(
@@ -548,7 +833,7 @@ async function measureMemory(
     { env, log: join(LOGS, "upstream-memory.log") },
   );
   writeCredentials(home, upstream.url);
-  const sequence = async (name: string, command: string, args: string[]) => {
+  const sequence = async (name: string, command: string, args: string[], translated: boolean) => {
     const proc = await startServerProcess(name, command, args, {
       env,
       log: join(LOGS, `${name}-memory.log`),
@@ -556,44 +841,70 @@ async function measureMemory(
     await sleep(1000);
     const points: { point: string; mib: number; requests?: number }[] = [];
     points.push({ point: "idle (started, no request yet)", mib: rssMiB(proc.pid) });
-    const held = await Promise.all(Array.from({ length: 256 }, () => openHeldStream(proc.url)));
-    let heldMiB = 0;
-    for (let i = 0; i < 5; i++) {
-      heldMiB = Math.max(heldMiB, rssMiB(proc.pid));
-      await sleep(200);
-    }
-    points.push({ point: "256 open streams", mib: heldMiB });
-    for (const socket of held) socket.destroy();
-    await sleep(500);
-    let done = 0;
-    let rate = 0;
-    const url = `${proc.url}/v1/chat/completions`;
-    for (const count of plan.memoryCounts) {
-      while (done < count) {
-        const seconds = rate === 0 ? 1 : Math.max(1, Math.ceil((count - done) / rate));
-        const r = await wrk({ url, bodies: Object.values(bodyFiles), connections: 16, seconds });
-        if (r.errors > 0) throw new Error(`memory run (${name}): ${r.errors} failed requests`);
-        done += r.requests;
-        rate = r.rps;
+    /** Runs wrk until `counts` requests are done, noting the RSS at each count. */
+    const load = async (
+      url: string,
+      bodies: string[],
+      headers: Readonly<Record<string, string>>,
+      counts: number[],
+      what: string,
+    ) => {
+      let done = 0;
+      let rate = 0;
+      for (const count of counts) {
+        while (done < count) {
+          const seconds = rate === 0 ? 1 : Math.max(1, Math.ceil((count - done) / rate));
+          const r = await wrk({ url, bodies, headers, connections: 16, seconds });
+          if (r.errors > 0) throw new Error(`memory run (${name}): ${r.errors} failed requests`);
+          done += r.requests;
+          rate = r.rps;
+        }
+        await sleep(2000);
+        points.push({
+          point: `after ${count.toLocaleString("en-US")} ${what}`,
+          mib: rssMiB(proc.pid),
+          requests: done,
+        });
+        log(`${name}: memory after ${done} ${what}: ${f1(rssMiB(proc.pid))} MiB`);
       }
-      await sleep(2000);
-      points.push({
-        point: `after ${count.toLocaleString("en-US")} requests`,
-        mib: rssMiB(proc.pid),
-        requests: done,
-      });
-      log(`${name}: memory after ${done} requests: ${f1(rssMiB(proc.pid))} MiB`);
+    };
+    if (only !== "messages") {
+      const held = await Promise.all(Array.from({ length: 256 }, () => openHeldStream(proc.url)));
+      let heldMiB = 0;
+      for (let i = 0; i < 5; i++) {
+        heldMiB = Math.max(heldMiB, rssMiB(proc.pid));
+        await sleep(200);
+      }
+      points.push({ point: "256 open streams", mib: heldMiB });
+      for (const socket of held) socket.destroy();
+      await sleep(500);
+      await load(
+        `${proc.url}/v1/chat/completions`,
+        Object.values(files.chat),
+        CLIENT_HEADERS,
+        plan.memoryCounts,
+        "requests",
+      );
+    }
+    if (translated) {
+      await load(
+        `${proc.url}/v1/messages?beta=true`,
+        [files.messages["tiny-stream"]],
+        CLAUDE_CODE_HEADERS,
+        plan.translatedCounts,
+        "/v1/messages streams",
+      );
     }
     await stop(proc.child);
     return points;
   };
-  const qwen = await sequence("qwen-bin", BINARY, serve);
-  const limit = await sequence("limit-bun", BUN, [
+  const qwen = await sequence("qwen-bin", BINARY, serve, true);
+  const limit = only === "messages" ? [] : await sequence("limit-bun", BUN, [
     join(ROOT, "scripts/bench/passthrough-bun.ts"),
     upstream.url,
-  ]);
+  ], false);
   await stopAll();
-  return qwen.map((m, i) => ({ ...m, limitMiB: limit[i]?.mib }));
+  return qwen.map((m) => ({ ...m, limitMiB: limit.find((l) => l.point === m.point)?.mib }));
 }
 
 function renderMemory(memory: MemoryPoint[]): string[] {
@@ -618,35 +929,42 @@ function describeCell(cell: Cell): string {
   return `${cell.mode === "json" ? "JSON" : "stream"} ${cell.size} c=${cell.c}`;
 }
 
-function render(data: {
-  cells: CellResult[];
-  delays: Partial<Record<TargetName, number[]>>;
-  memory: MemoryPoint[];
-  peakMiB: Partial<Record<TargetName, number>>;
-  startup: { hello: number[]; version: number[]; status: number[] };
-  started: number;
-}): string {
-  const { cells, delays, memory, peakMiB, startup } = data;
-  const out: string[] = [];
+/** The title and the line that says when, where and how. */
+function renderHeading(started: number): string[] {
   const cpu = /model name\s*:\s*(.+)/.exec(readFileSync("/proc/cpuinfo", "utf8"))?.[1] ?? "?";
   const uname = spawnSync("uname", ["-srm"], { encoding: "utf8" }).stdout.trim();
   const bunVersion = spawnSync(BUN, ["--version"], { encoding: "utf8" }).stdout.trim();
   const denoVersion = /deno (\S+)/.exec(
     spawnSync(DENO, ["--version"], { encoding: "utf8" }).stdout,
   )?.[1];
-  out.push(`# qwen serve benchmark${quick ? " (quick)" : ""}`);
-  out.push("");
-  out.push(
-    `${new Date(data.started).toISOString().slice(0, 16).replace("T", " ")} UTC · ` +
-      `${cpus().length} cores (${cpu}) · ${uname} · Bun ${bunVersion} · Deno ${denoVersion} · ` +
-      `wrk -t1, ${
-        plan.steadySeconds ? `${plan.steadySeconds} s of mixed load per target, then ` : ""
-      }` +
-      `${plan.warmupSeconds ? `${plan.warmupSeconds} s warm-up + ` : ""}` +
-      `${plan.rounds > 1 ? `the median of ${plan.rounds} interleaved rounds of ` : ""}` +
-      `${plan.seconds} s per cell · \`npm run bench${quick ? " -- --quick" : ""}\``,
-  );
-  out.push("");
+  const flags = [quick ? "--quick" : "", only ? `--only ${only}` : ""].filter(Boolean).join(" ");
+  const what = only === "messages" ? "/v1/messages benchmark" : "benchmark";
+  return [
+    `# qwen serve ${what}${quick ? " (quick)" : ""}`,
+    "",
+    `${new Date(started).toISOString().slice(0, 16).replace("T", " ")} UTC · ` +
+    `${cpus().length} cores (${cpu}) · ${uname} · Bun ${bunVersion} · Deno ${denoVersion} · ` +
+    `wrk -t1, ${
+      plan.steadySeconds ? `${plan.steadySeconds} s of mixed load per target, then ` : ""
+    }` +
+    `${plan.warmupSeconds ? `${plan.warmupSeconds} s warm-up + ` : ""}` +
+    `${plan.rounds > 1 ? `the median of ${plan.rounds} interleaved rounds of ` : ""}` +
+    `${plan.seconds} s per cell · \`npm run bench${flags ? ` -- ${flags}` : ""}\``,
+    "",
+  ];
+}
+
+function render(data: {
+  cells: CellResult[];
+  delays: Partial<Record<TargetName, Delays>>;
+  memory: MemoryPoint[];
+  peakMiB: Partial<Record<TargetName, number>>;
+  startup: { hello: number[]; version: number[]; status: number[] };
+  started: number;
+  messages: MessagesData;
+}): string {
+  const { cells, delays, memory, peakMiB, startup } = data;
+  const out: string[] = renderHeading(data.started);
   out.push(
     "Targets: **direct** = the fake upstream itself; **limit** = a minimal pass-through proxy " +
       "(forward, return the upstream's answer) on the same runtime; **floor** = the limit plus " +
@@ -726,9 +1044,9 @@ function render(data: {
   out.push("");
   out.push("| Target | events | median | worst | median − direct |");
   out.push("| --- | --- | --- | --- | --- |");
-  const directMedian = median(delays.direct!);
+  const directMedian = median(delays.direct!.chat);
   for (const t of TARGET_ORDER) {
-    const d = delays[t]!;
+    const d = delays[t]!.chat;
     out.push(
       `| ${LABELS[t]} | ${d.length} | ${ms(median(d))} | ${ms(Math.max(...d))} | ` +
         `${t === "direct" ? "" : ms(median(d) - directMedian)} |`,
@@ -771,16 +1089,212 @@ function render(data: {
   );
   out.push("");
 
-  const checks = evaluate(data, hello);
-  out.push("## Targets (issue 5)");
-  out.push("");
-  out.push("| Goal | Measured | |");
-  out.push("| --- | --- | --- |");
+  out.push(...renderMessages(data.messages));
+  out.push(...renderChecks("## Targets (issue 5)", evaluate(data, hello)));
+  out.push(
+    ...renderChecks("## Targets of /v1/messages (issue 14)", evaluateMessages(data.messages)),
+  );
+  return out.join("\n");
+}
+
+function renderChecks(title: string, checks: Check[]): string[] {
+  const out = [title, "", "| Goal | Measured | |", "| --- | --- | --- |"];
   for (const c of checks) {
     out.push(`| ${c.goal} | ${c.measured} | ${c.pass ? "pass" : "**FAIL**"} |`);
   }
   out.push("");
+  return out;
+}
+
+/** The report of `--only messages`: part 5, its memory rows, its goals. */
+function renderMessagesOnly(data: MessagesData, started: number): string {
+  const out = renderHeading(started);
+  out.push(...renderMessages(data));
+  out.push(...renderMemory(data.memory), "");
+  out.push(...renderChecks("## Targets of /v1/messages (issue 14)", evaluateMessages(data)));
   return out.join("\n");
+}
+
+const QWEN_LABELS: Record<string, string> = {
+  "qwen-bun": "Bun",
+  "qwen-bin": "binary",
+  "qwen-deno": "Deno",
+};
+
+function renderMessages(data: MessagesData): string[] {
+  const { cells, translation, delays } = data;
+  const out: string[] = [];
+  const names = QWEN_TARGETS;
+  const both = (cell: MessagesCellResult, t: TargetName) => cell.results[t]!;
+  out.push("## /v1/messages against /v1/chat/completions");
+  out.push("");
+  out.push(
+    "The same requests in both dialects (the agent one with the same text, shaped as Claude Code " +
+      "sends it: system blocks with cache markers, tools with an `input_schema`, `tool_use` and " +
+      "`tool_result` blocks), through the same process, the two paths taking turns. " +
+      "**chat** = `/v1/chat/completions`, **msg** = `/v1/messages` (translated to a chat " +
+      "completion and back); ÷ = msg ÷ chat.",
+  );
+  out.push("");
+  out.push("### Throughput (requests/s)");
+  out.push("");
+  out.push(
+    "| Load | " +
+      names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} msg | ÷`).join(" | ") + " |",
+  );
+  out.push("|" + " --- |".repeat(1 + names.length * 3));
+  for (const cell of cells) {
+    out.push(
+      `| ${describeCell(cell)} | ` + names.map((t) => {
+        const r = both(cell, t);
+        return `${rps(r.chat.rps)} | ${rps(r.messages.rps)} | ${f2(r.messages.rps / r.chat.rps)}`;
+      }).join(" | ") + " |",
+    );
+  }
+  out.push("");
+  out.push("### Latency p50 / p99 (ms)");
+  out.push("");
+  out.push(
+    "| Load | " + names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} msg`).join(" | ") +
+      " |",
+  );
+  out.push("|" + " --- |".repeat(1 + names.length * 2));
+  for (const cell of cells) {
+    out.push(
+      `| ${describeCell(cell)} | ` + names.map((t) => {
+        const r = both(cell, t);
+        return `${ms(r.chat.p50)} / ${ms(r.chat.p99)} | ${ms(r.messages.p50)} / ${
+          ms(r.messages.p99)
+        }`;
+      }).join(" | ") + " |",
+    );
+  }
+  out.push("");
+  out.push("### CPU time per request (µs)");
+  out.push("");
+  out.push(
+    "The serving process's user + system time (/proc/PID/stat, every thread) over a run, " +
+      "divided by the requests it answered; the median of the rounds. + = msg − chat.",
+  );
+  out.push("");
+  out.push(
+    "| Load | " +
+      names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} msg | +`).join(" | ") + " |",
+  );
+  out.push("|" + " --- |".repeat(1 + names.length * 3));
+  for (const cell of cells) {
+    out.push(
+      `| ${describeCell(cell)} | ` + names.map((t) => {
+        const r = both(cell, t);
+        return `${Math.round(r.chat.cpuMicros)} | ${Math.round(r.messages.cpuMicros)} | ` +
+          `${signed(r.messages.cpuMicros - r.chat.cpuMicros)}`;
+      }).join(" | ") + " |",
+    );
+  }
+  out.push("");
+  out.push("### The translation alone (in process, µs per request)");
+  out.push("");
+  out.push(
+    "What the route does that the chat path does not, timed in a loop " +
+      "(scripts/bench/translation.ts; the median of several batches): the request decoded, " +
+      "parsed, translated and serialized again; the fake's 20-event answer read and written " +
+      "as Anthropic events, or its JSON answer folded into a message.",
+  );
+  out.push("");
+  out.push(`| Part | ${translation.map((t) => t.runtime).join(" | ")} |`);
+  out.push("|" + " --- |".repeat(1 + translation.length));
+  for (const part of Object.keys(translation[0]?.micros ?? {})) {
+    out.push(`| ${part} | ${translation.map((t) => f1(t.micros[part])).join(" | ")} |`);
+  }
+  out.push("");
+  out.push(`### A stream of 20 events ${CHUNK_INTERVAL_MS} ms apart, through each path`);
+  out.push("");
+  out.push(
+    "The fake puts each event's send time at the end of its text, which the translation " +
+      "keeps; delay = arrival − send (ms), over the 20 words of each stream, chat and Messages " +
+      "streams in turn.",
+  );
+  out.push("");
+  out.push("| Target | events | chat median | msg median | msg − chat | chat worst | msg worst |");
+  out.push("| --- | --- | --- | --- | --- | --- | --- |");
+  for (const t of names) {
+    const d = delays[t]!;
+    out.push(
+      `| ${LABELS[t]} | ${d.messagesText.length} | ${ms(median(d.chatText))} | ` +
+        `${ms(median(d.messagesText))} | ${
+          signed(median(d.messagesText) - median(d.chatText), ms)
+        } | ` +
+        `${ms(Math.max(...d.chatText))} | ${ms(Math.max(...d.messagesText))} |`,
+    );
+  }
+  out.push("");
+  return out;
+}
+
+function signed(n: number, format: (n: number) => string = (n) => String(Math.round(n))): string {
+  return `${n < 0 ? "−" : "+"}${format(Math.abs(n))}`;
+}
+
+function evaluateMessages(data: MessagesData): Check[] {
+  const { cells, translation, delays, memory } = data;
+  const checks: Check[] = [];
+  for (const t of QWEN_TARGETS) {
+    const tiny = cells.filter((cell) => cell.size === "tiny" && cell.c === 16).map((cell) => ({
+      cell,
+      ratio: cell.results[t]!.messages.rps / cell.results[t]!.chat.rps,
+    })).sort((a, b) => a.ratio - b.ratio)[0];
+    if (tiny !== undefined) {
+      checks.push({
+        goal: `${QWEN_LABELS[t]}: /v1/messages tiny at c=16 ≥ 0.8 × chat req/s`,
+        measured: `worst ${f2(tiny.ratio)} (${describeCell(tiny.cell)})`,
+        pass: tiny.ratio >= 0.8,
+      });
+    }
+  }
+  for (const costs of translation) {
+    const streamed = costs.micros["agent, streamed: request + answer"];
+    const whole = costs.micros["agent, JSON: request + answer"];
+    const target = costs.runtime === "Deno" ? "qwen-deno" : "qwen-bun";
+    const endToEnd = cells.filter((cell) => cell.size === "agent").map((cell) => {
+      const r = cell.results[target]!;
+      return `${cell.mode === "json" ? "JSON" : "stream"} ${
+        signed(r.messages.cpuMicros - r.chat.cpuMicros)
+      }`;
+    }).join(", ");
+    checks.push({
+      goal: `${costs.runtime}: the translation's own CPU, agent request, < 100 µs (in process)`,
+      measured: `streamed ${f1(streamed)} µs, JSON ${f1(whole)} µs` +
+        (endToEnd ? `; end to end msg − chat: ${endToEnd} µs` : ""),
+      pass: Math.max(streamed, whole) < 100,
+    });
+  }
+  for (const t of QWEN_TARGETS) {
+    const d = delays[t];
+    if (d === undefined) continue;
+    const extra = median(d.messagesText) - median(d.chatText);
+    checks.push({
+      goal: `${LABELS[t]}: /v1/messages median event delay ≤ chat + 1 ms`,
+      measured: `${signed(extra, ms)} ms`,
+      pass: extra <= 1,
+    });
+  }
+  const growth = memoryGrowth(memory, "/v1/messages streams");
+  if (growth !== undefined) {
+    checks.push({
+      goal: "binary after 100,000 /v1/messages streams within 10 % of after 10,000",
+      measured: `${growth >= 0 ? "+" : ""}${f1(growth * 100)} %`,
+      pass: Math.abs(growth) <= 0.1,
+    });
+  }
+  return checks;
+}
+
+/** RSS after 100,000 of `what` ÷ after 10,000, minus one; undefined when not measured. */
+function memoryGrowth(memory: MemoryPoint[], what: string): number | undefined {
+  const at = (count: string) => memory.find((m) => m.point === `after ${count} ${what}`)?.mib;
+  const after10k = at("10,000");
+  const after100k = at("100,000");
+  return after10k === undefined || after100k === undefined ? undefined : after100k / after10k - 1;
 }
 
 function evaluate(
@@ -831,9 +1345,9 @@ function evaluate(
       });
     }
   }
-  const direct = median(delays.direct!);
+  const direct = median(delays.direct!.chat);
   for (const t of ["qwen-bun", "qwen-bin", "qwen-deno"] as TargetName[]) {
-    const d = delays[t]!;
+    const d = delays[t]!.chat;
     const extra = median(d) - direct;
     const worst = Math.max(...d);
     checks.push({
@@ -857,10 +1371,8 @@ function evaluate(
     measured: `${f1(streams)} MiB`,
     pass: streams * 1.048576 <= 150,
   });
-  const after10k = mib("after 10,000");
-  const after100k = mib("after 100,000");
-  if (after10k !== undefined && after100k !== undefined) {
-    const growth = after100k / after10k - 1;
+  const growth = memoryGrowth(memory, "requests");
+  if (growth !== undefined) {
     checks.push({
       goal: "binary after 100,000 requests within 10 % of after 10,000",
       measured: `${growth >= 0 ? "+" : ""}${f1(growth * 100)} %`,

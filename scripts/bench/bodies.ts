@@ -6,6 +6,11 @@
  * - agent: what a coding agent sends mid-task, about 50 KB (the official Qwen Code CLI sends
  *   about 44 KB): a long system prompt, six tool definitions with JSON schemas, and a few turns
  *   with a tool call and a file read back as the tool's result.
+ *
+ * Each comes in two dialects with the same text: a chat completion (`/v1/chat/completions`) and
+ * an Anthropic Messages request (`/v1/messages`) dressed as Claude Code 2.1 sends one: system
+ * blocks with cache markers, tools with an `input_schema`, `tool_use`/`tool_result` blocks,
+ * `max_tokens`, adaptive thinking with an effort, `metadata.user_id`.
  */
 
 /** mulberry32: small, fast, deterministic. */
@@ -82,22 +87,58 @@ function sourceFile(random: () => number, bytes: number): string {
   return lines.join("\n");
 }
 
-function tool(random: () => number, name: string, params: string[]) {
+interface ToolSpec {
+  name: string;
+  description: string;
+  /** Parameter name → its description; all strings, the first one required. */
+  params: [string, string][];
+}
+
+function toolSpec(random: () => number, name: string, params: string[]): ToolSpec {
+  // The draws in this order keep the chat body's bytes what they were before the Anthropic one.
+  const described: [string, string][] = params.map((p) => [p, paragraph(random, 2)]);
+  return { name, description: paragraph(random, 6), params: described };
+}
+
+function toolSchema(tool: ToolSpec) {
   const properties: Record<string, unknown> = {};
-  for (const p of params) {
-    properties[p] = { type: "string", description: paragraph(random, 2) };
-  }
+  for (const [name, description] of tool.params) properties[name] = { type: "string", description };
+  return { type: "object", properties, required: [tool.params[0][0]] };
+}
+
+/** The agent conversation's text, shared by both dialects. */
+function agentConversation() {
+  const random = prng(20260415);
+  const tools = [
+    toolSpec(random, "read_file", ["path", "offset", "limit"]),
+    toolSpec(random, "write_file", ["path", "content"]),
+    toolSpec(random, "edit", ["path", "old_string", "new_string"]),
+    toolSpec(random, "run_shell_command", ["command", "description", "directory"]),
+    toolSpec(random, "glob", ["pattern", "path"]),
+    toolSpec(random, "search_file_content", ["pattern", "path", "include"]),
+  ];
   return {
-    type: "function",
-    function: {
-      name,
-      description: paragraph(random, 6),
-      parameters: { type: "object", properties, required: params.slice(0, 1) },
-    },
+    tools,
+    system: prose(random, 27_000),
+    firstAsk: paragraph(random, 4),
+    beforeCall: paragraph(random, 2),
+    call: { name: "read_file", input: { path: "src/server/app.ts" } },
+    fileRead: sourceFile(random, 14_000),
+    afterCall: paragraph(random, 6),
+    nextAsk: paragraph(random, 3),
   };
 }
 
 const MODEL = "coder-model";
+/** What Claude Code asks for; qwen maps `claude-*` to the account's coding model. */
+const CLAUDE_MODEL = "claude-sonnet-4-5";
+
+/**
+ * Anthropic's request fields survive the translation only when they have a chat counterpart, so
+ * a `/v1/messages` request asks the fake upstream for slow events through `metadata.user_id`,
+ * which becomes the chat body's `user` (scripts/bench/upstream.ts reads it).
+ */
+export const DELAY_USER_PREFIX = "bench_chunk_delay_ms=";
 
 export function tinyBody(stream: boolean, extra: Record<string, unknown> = {}): string {
   return JSON.stringify({
@@ -109,30 +150,26 @@ export function tinyBody(stream: boolean, extra: Record<string, unknown> = {}): 
 }
 
 export function agentBody(stream: boolean): string {
-  const random = prng(20260415);
-  const tools = [
-    tool(random, "read_file", ["path", "offset", "limit"]),
-    tool(random, "write_file", ["path", "content"]),
-    tool(random, "edit", ["path", "old_string", "new_string"]),
-    tool(random, "run_shell_command", ["command", "description", "directory"]),
-    tool(random, "glob", ["pattern", "path"]),
-    tool(random, "search_file_content", ["pattern", "path", "include"]),
-  ];
+  const c = agentConversation();
+  const tools = c.tools.map((tool) => ({
+    type: "function",
+    function: { name: tool.name, description: tool.description, parameters: toolSchema(tool) },
+  }));
   const messages = [
-    { role: "system", content: prose(random, 27_000) },
-    { role: "user", content: paragraph(random, 4) },
+    { role: "system", content: c.system },
+    { role: "user", content: c.firstAsk },
     {
       role: "assistant",
-      content: paragraph(random, 2),
+      content: c.beforeCall,
       tool_calls: [{
         id: "call_1",
         type: "function",
-        function: { name: "read_file", arguments: JSON.stringify({ path: "src/server/app.ts" }) },
+        function: { name: c.call.name, arguments: JSON.stringify(c.call.input) },
       }],
     },
-    { role: "tool", tool_call_id: "call_1", content: sourceFile(random, 14_000) },
-    { role: "assistant", content: paragraph(random, 6) },
-    { role: "user", content: paragraph(random, 3) },
+    { role: "tool", tool_call_id: "call_1", content: c.fileRead },
+    { role: "assistant", content: c.afterCall },
+    { role: "user", content: c.nextAsk },
   ];
   return JSON.stringify({
     model: MODEL,
@@ -140,5 +177,82 @@ export function agentBody(stream: boolean): string {
     tools,
     temperature: 0.2,
     ...(stream ? { stream: true, stream_options: { include_usage: true } } : {}),
+  });
+}
+
+/** The tiny request as `/v1/messages` takes it; `delayMs` asks the fake for slow events. */
+export function tinyMessagesBody(stream: boolean, delayMs?: number): string {
+  return JSON.stringify({
+    model: CLAUDE_MODEL,
+    max_tokens: 1024,
+    messages: [{ role: "user", content: "Say hello." }],
+    ...(delayMs === undefined ? {} : { metadata: { user_id: `${DELAY_USER_PREFIX}${delayMs}` } }),
+    ...(stream ? { stream: true } : {}),
+  });
+}
+
+/** The agent request with the same text, shaped as Claude Code sends it. */
+export function agentMessagesBody(stream: boolean): string {
+  const c = agentConversation();
+  const ephemeral = { type: "ephemeral" };
+  const tools = c.tools.map((tool) => ({
+    name: tool.name,
+    description: tool.description,
+    input_schema: {
+      $schema: "https://json-schema.org/draft/2020-12/schema",
+      ...toolSchema(tool),
+      additionalProperties: false,
+    },
+  }));
+  const messages = [
+    { role: "user", content: [{ type: "text", text: c.firstAsk }] },
+    {
+      role: "assistant",
+      content: [
+        { type: "text", text: c.beforeCall },
+        { type: "tool_use", id: "toolu_01", name: c.call.name, input: c.call.input },
+      ],
+    },
+    {
+      role: "user",
+      content: [{
+        type: "tool_result",
+        tool_use_id: "toolu_01",
+        content: c.fileRead,
+        is_error: false,
+      }],
+    },
+    { role: "assistant", content: [{ type: "text", text: c.afterCall }] },
+    {
+      role: "user",
+      content: [{ type: "text", text: c.nextAsk, cache_control: ephemeral }],
+    },
+  ];
+  return JSON.stringify({
+    model: CLAUDE_MODEL,
+    messages,
+    // Claude Code's system prompt: a billing line, a one-line identity, then the long prompt;
+    // the last two carry cache markers, so the chat body keeps them as parts.
+    system: [
+      { type: "text", text: "x-anthropic-billing-header: cc_version=2.1.0; cc_entrypoint=cli;" },
+      {
+        type: "text",
+        text: "You are a coding agent working in the user's terminal.",
+        cache_control: ephemeral,
+      },
+      { type: "text", text: c.system, cache_control: ephemeral },
+    ],
+    tools,
+    metadata: {
+      user_id: JSON.stringify({
+        device_id: "0".repeat(64),
+        account_uuid: "",
+        session_id: "00000000-0000-4000-8000-000000000000",
+      }),
+    },
+    max_tokens: 32_000,
+    thinking: { type: "adaptive" },
+    output_config: { effort: "medium" },
+    ...(stream ? { stream: true } : {}),
   });
 }

@@ -24,3 +24,31 @@ export const CLIENT_HEADERS: Readonly<Record<string, string>> = {
   "sec-fetch-mode": "cors",
   "accept-encoding": "gzip, deflate",
 };
+
+/**
+ * The headers of `/v1/messages` requests: those of Claude Code 2.1.328 (the dev dependency, run
+ * against a server on loopback), in its order, with a shorter `anthropic-beta` list. The key goes
+ * in `x-api-key`, which `qwen serve` without `--api-key` does not check.
+ */
+export const CLAUDE_CODE_HEADERS: Readonly<Record<string, string>> = {
+  "accept": "application/json",
+  "content-type": "application/json",
+  "user-agent": "claude-cli/2.1.328 (external, cli)",
+  "x-claude-code-session-id": "00000000-0000-4000-8000-000000000000",
+  "x-stainless-arch": "x64",
+  "x-stainless-lang": "js",
+  "x-stainless-os": "Linux",
+  "x-stainless-package-version": "0.128.0",
+  "x-stainless-retry-count": "0",
+  "x-stainless-runtime": "node",
+  "x-stainless-runtime-version": "v26.12.1",
+  "x-stainless-timeout": "600",
+  "anthropic-beta": "claude-code-20250219,interleaved-thinking-2025-05-14," +
+    "context-management-2025-06-27,effort-2025-11-24",
+  "anthropic-dangerous-direct-browser-access": "true",
+  "anthropic-version": "2023-06-01",
+  "x-api-key": BENCH_TOKEN,
+  "x-app": "cli",
+  "connection": "keep-alive",
+  "accept-encoding": "gzip, deflate, br, zstd",
+};

@@ -2,7 +2,7 @@
  * Child processes of the benchmark: each one is registered when spawned and killed at the end,
  * also when the run fails or is interrupted (Ctrl+C, SIGTERM).
  */
-import { type ChildProcess, spawn } from "node:child_process";
+import { type ChildProcess, spawn, spawnSync } from "node:child_process";
 import { closeSync, openSync, readFileSync } from "node:fs";
 import process from "node:process";
 
@@ -132,6 +132,22 @@ export function rssMiB(pid: number): number {
   const kb = /VmRSS:\s+(\d+) kB/.exec(status)?.[1];
   if (kb === undefined) throw new Error(`No VmRSS for process ${pid}`);
   return Number(kb) / 1024;
+}
+
+/** Clock ticks per second of /proc's CPU times (USER_HZ, 100 nearly everywhere). */
+let ticksPerSecond: number | undefined;
+
+/**
+ * CPU time (user + system, seconds) a process has used so far, all its threads included: the
+ * JIT, the garbage collector's helpers and the runtime's I/O threads count as the request path's.
+ */
+export function cpuSeconds(pid: number): number {
+  ticksPerSecond ??= Number(spawnSync("getconf", ["CLK_TCK"], { encoding: "utf8" }).stdout) || 100;
+  const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+  // The command name (field 2) may hold spaces; the fields after it are plain numbers.
+  const fields = stat.slice(stat.lastIndexOf(")") + 2).split(" ");
+  // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+  return (Number(fields[11]) + Number(fields[12])) / ticksPerSecond;
 }
 
 export function sleep(ms: number): Promise<void> {

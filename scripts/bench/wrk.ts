@@ -7,8 +7,9 @@ import { run } from "./procs.ts";
 const LUA = join(import.meta.dirname ?? "scripts/bench", "post.lua");
 
 /** The request headers for post.lua, one `name: value` per line. */
-const HEADER_LINES = Object.entries(CLIENT_HEADERS).map(([name, value]) => `${name}: ${value}`)
-  .join("\n");
+function headerLines(headers: Readonly<Record<string, string>>): string {
+  return Object.entries(headers).map(([name, value]) => `${name}: ${value}`).join("\n");
+}
 
 export interface WrkResult {
   requests: number;
@@ -28,6 +29,8 @@ export interface WrkOptions {
   connections: number;
   seconds: number;
   threads?: number;
+  /** Default: the `openai` client's (CLIENT_HEADERS). */
+  headers?: Readonly<Record<string, string>>;
 }
 
 export async function wrk(options: WrkOptions): Promise<WrkResult> {
@@ -48,7 +51,7 @@ export async function wrk(options: WrkOptions): Promise<WrkResult> {
   const { code, stdout, stderr } = await run("wrk", args, {
     PATH: process.env.PATH,
     BENCH_BODIES: options.bodies.join(";"),
-    BENCH_HEADERS: HEADER_LINES,
+    BENCH_HEADERS: headerLines(options.headers ?? CLIENT_HEADERS),
   });
   if (code !== 0) throw new Error(`wrk failed (${code}): ${stderr || stdout}`);
   return parseWrk(stdout);

@@ -27,6 +27,11 @@ export type Scenario =
     breakAfter?: number;
     /** SSE only: add `"sent_at"` (epoch ms, sub-ms precision) to each event as it is sent. */
     stampChunks?: boolean;
+    /**
+     * SSE only: end each text piece with `@` and its send time (epoch ms), which outlives a
+     * translation that keeps only the text (the `/v1/messages` route's).
+     */
+    stampText?: boolean;
     /** JSON only: send this many bytes of the answer, then nothing until the client leaves. */
     stallAfterBytes?: number;
   }
@@ -173,6 +178,9 @@ export interface FakeUpstreamOptions {
 }
 
 export const DEFAULT_CHUNKS = ["Hel", "lo", "!"];
+
+/** The placeholder that `stampText` leaves in the rendered events, replaced by the send time. */
+const TEXT_STAMP = "@{sent_at}";
 
 export class FakeUpstream {
   readonly requests: UpstreamRequest[] = [];
@@ -424,17 +432,21 @@ export class FakeUpstream {
     includeUsage = false,
   ): Response {
     const encoder = new TextEncoder();
-    const events = (scenario.chunks ?? DEFAULT_CHUNKS).map((content, i) => ({
-      id,
-      object: "chat.completion.chunk",
-      created: 1,
-      model,
-      choices: [{
-        index: 0,
-        delta: i === 0 ? { role: "assistant", content } : { content },
-        finish_reason: null,
-      }],
-    }));
+    const stampText = scenario.stampText === true;
+    const events = (scenario.chunks ?? DEFAULT_CHUNKS).map((piece, i) => {
+      const content = stampText ? piece + TEXT_STAMP : piece;
+      return {
+        id,
+        object: "chat.completion.chunk",
+        created: 1,
+        model,
+        choices: [{
+          index: 0,
+          delta: i === 0 ? { role: "assistant", content } : { content },
+          finish_reason: null,
+        }],
+      };
+    });
     const lines = events.map((e) => `data: ${JSON.stringify(e)}\n\n`);
     if (scenario.breakAfter === undefined) {
       lines.push(
@@ -486,9 +498,12 @@ export class FakeUpstream {
           return;
         }
         let line = lines[sent++];
-        if (scenario.stampChunks && line.startsWith("data: {")) {
+        if (scenario.stampChunks || stampText) {
           const sentAt = performance.timeOrigin + performance.now();
-          line = `data: {"sent_at":${sentAt},${line.slice("data: {".length)}`;
+          if (scenario.stampChunks && line.startsWith("data: {")) {
+            line = `data: {"sent_at":${sentAt},${line.slice("data: {".length)}`;
+          }
+          if (stampText) line = line.replace(TEXT_STAMP, `@${sentAt}`);
         }
         controller.enqueue(encoder.encode(line));
       },
