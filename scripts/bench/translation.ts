@@ -61,7 +61,8 @@ function translateStream(chunks: Uint8Array[]): number {
   });
   const events: ChatEvent[] = [];
   const out: AnthropicEvent[] = [];
-  let bytes = encoder.encode(sseEvent(translator.start())).length;
+  translator.start(out);
+  let bytes = 0;
   const flush = () => {
     for (let i = 0; i < events.length; i++) translator.accept(events[i], out);
     events.length = 0;
@@ -88,7 +89,8 @@ function translateJson(bytes: Uint8Array): number {
     model: "claude-sonnet-4-5",
     stopSequences: [],
   });
-  const out: AnthropicEvent[] = [translator.start()];
+  const out: AnthropicEvent[] = [];
+  translator.start(out);
   for (const event of completionEvents(JSON.parse(decoder.decode(bytes)))) {
     translator.accept(event, out);
   }

@@ -33,6 +33,7 @@ import {
   unauthorized,
 } from "./responses.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
+import { KeepAlive } from "./translated-stream.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
@@ -90,6 +91,7 @@ export function createApp(deps: AppDeps): App {
     fallbackTtlMs: 30_000,
   });
   const recorder: Recorder = { now, metrics, logger: deps.logger };
+  const keepAlive = new KeepAlive(deps.pingMs ?? DEFAULT_PING_MS);
 
   return async (request, info) => {
     const url = splitUrl(request.url);
@@ -191,7 +193,7 @@ export function createApp(deps: AppDeps): App {
       pool,
       logger: deps.logger,
       maxBodyBytes,
-      pingMs: deps.pingMs ?? DEFAULT_PING_MS,
+      keepAlive,
       now,
       // A model may think for minutes before its first byte, and a stream may pause: our own
       // timeouts bound those waits. Lifted only for calls that last (see watchdog.ts).

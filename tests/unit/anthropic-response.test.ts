@@ -11,7 +11,7 @@ import {
   MessageTranslator,
   sseEvent,
 } from "../../src/server/anthropic/response.ts";
-import { translatedStream } from "../../src/server/anthropic/stream.ts";
+import { KeepAlive, translatedBody } from "../../src/server/translated-stream.ts";
 import { StopSequences } from "../../src/server/anthropic/stop-sequences.ts";
 import { assemble, assertGrammar, parseSse } from "../helpers/anthropic-grammar.ts";
 
@@ -54,7 +54,8 @@ function translate(
 ): string {
   const reader = new ChatStreamReader();
   const translator = new MessageTranslator({ id: "msg_test", model: "claude-x", stopSequences });
-  const out: AnthropicEvent[] = [translator.start()];
+  const out: AnthropicEvent[] = [];
+  translator.start(out);
   const events: ChatEvent[] = [];
   for (const part of parts) {
     reader.push(typeof part === "string" ? encoder.encode(part) : part, events);
@@ -269,7 +270,8 @@ describe("the Anthropic message of a whole answer", () => {
       model: "claude-y",
       stopSequences: stops,
     });
-    const out = [translator.start()];
+    const out: AnthropicEvent[] = [];
+    translator.start(out);
     for (const event of completionEvents(completion)) translator.accept(event, out);
     translator.finish(out);
     assertGrammar(out.map((e) => ({ event: e.type, data: e })));
@@ -332,6 +334,9 @@ describe("the Anthropic message of a whole answer", () => {
 });
 
 describe("the translated stream", () => {
+  const PING = encoder.encode(sseEvent({ type: "ping" }));
+
+  /** An upstream body that gives its parts one per read, waiting for `hold` before the second. */
   function source(parts: string[], hold?: Promise<void>) {
     let cancelled: unknown = "not cancelled";
     let i = 0;
@@ -348,6 +353,14 @@ describe("the translated stream", () => {
     return { stream, cancelled: () => cancelled };
   }
 
+  function translator(stopSequences: string[] = []) {
+    return new MessageTranslator({ id: "m", model: "c", stopSequences });
+  }
+
+  async function text(body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>): Promise<string> {
+    return await new Response(body).text();
+  }
+
   it("pings while the upstream is silent, and stops the upstream at a stop sequence", async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => release = resolve);
@@ -357,44 +370,65 @@ describe("the translated stream", () => {
       chunk({ content: "never read" }),
       DONE,
     ], hold);
-    let stopped = false;
-    const translator = new MessageTranslator({ id: "m", model: "c", stopSequences: ["STOP"] });
-    const body = translatedStream(upstream.stream, translator, 20, {
-      stoppedEarly: () => stopped = true,
+    let cut = false;
+    const keepAlive = new KeepAlive(20);
+    const body = await translatedBody(upstream.stream, translator(["STOP"]), {
+      encode: sseEvent,
+      keepAlive,
+      keepAliveBytes: PING,
+      cutShort: () => cut = true,
     });
+    assert.ok(body instanceof ReadableStream, "the upstream was still sending: a stream");
     setTimeout(release, 120);
-    const text = await new Response(body).text();
-    const events = parseSse(text);
+    const events = parseSse(await text(body));
     assertGrammar(events);
     assert.ok(events.some((e) => e.event === "ping"), "no ping during the silence");
     assert.deepEqual(assemble(events).content, [{ type: "text", text: "ab " }]);
-    assert.equal(stopped, true);
+    assert.equal(cut, true);
     assert.notEqual(upstream.cancelled(), "not cancelled");
   });
 
-  it("reads the upstream to its end after message_stop, and cancels it when the client leaves", async () => {
-    const upstream = source([chunk({ content: "hi" }, "stop"), DONE, ": trailing\n\n"]);
-    const translator = new MessageTranslator({ id: "m", model: "c", stopSequences: [] });
-    const body = translatedStream(upstream.stream, translator, 1000, {
-      stoppedEarly: () => assert.fail("not a stop sequence"),
+  it("answers with bytes when the upstream's body had arrived whole", async () => {
+    const upstream = source([chunk({ content: "hi" }, "stop"), usage(3, 1), DONE]);
+    const body = await translatedBody(upstream.stream, translator(), {
+      encode: sseEvent,
+      keepAlive: new KeepAlive(1000),
+      keepAliveBytes: PING,
+      cutShort: () => assert.fail("not cut short"),
     });
-    assertGrammar(parseSse(await new Response(body).text()));
+    assert.ok(body instanceof Uint8Array);
+    const events = parseSse(await text(body));
+    assertGrammar(events);
+    assert.equal((assemble(events).usage as { output_tokens: number }).output_tokens, 1);
+  });
+
+  it("reads the upstream to its end after message_stop, and cancels it when the client leaves", async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => release = resolve);
+    const upstream = source(
+      [chunk({ content: "hi" }), chunk({}, "stop") + DONE, ": trailing\n\n"],
+      hold,
+    );
+    const options = {
+      encode: sseEvent,
+      keepAlive: new KeepAlive(1000),
+      keepAliveBytes: PING,
+      cutShort: () => assert.fail("not cut short"),
+    };
+    const body = await translatedBody(upstream.stream, translator(), options);
+    release();
+    assertGrammar(parseSse(await text(body)));
     assert.equal(upstream.cancelled(), "not cancelled");
 
-    const second = source([chunk({ content: "hi" }), chunk({ content: "more" })]);
-    const stream = translatedStream(
-      second.stream,
-      new MessageTranslator({
-        id: "m",
-        model: "c",
-        stopSequences: [],
-      }),
-      1000,
-      { stoppedEarly: () => {} },
-    );
+    let release2!: () => void;
+    const hold2 = new Promise<void>((resolve) => release2 = resolve);
+    const second = source([chunk({ content: "hi" }), chunk({ content: "more" })], hold2);
+    const stream = await translatedBody(second.stream, translator(), options);
+    assert.ok(stream instanceof ReadableStream);
     const reader = stream.getReader();
     await reader.read();
     await reader.cancel("client left");
+    release2();
     assert.equal(second.cancelled(), "client left");
   });
 });

@@ -12,7 +12,7 @@ import { estimateChatTokens } from "../../src/lib/token-estimate.ts";
 const fixture = async (name: string) =>
   JSON.parse(
     await readFile(
-      fileURLToPath(new URL(`../fixtures/claude-code/${name}`, import.meta.url)),
+      fileURLToPath(new URL(`../fixtures/claude-code/${name}`, import.meta.url).href),
       "utf8",
     ),
   );

@@ -6,6 +6,7 @@
  * construction (docs/anthropic.md#response-translation).
  */
 import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts";
+import type { StreamTranslator } from "../translated-stream.ts";
 import { StopSequences } from "./stop-sequences.ts";
 
 export type AnthropicEvent = { type: string } & Record<string, unknown>;
@@ -33,7 +34,7 @@ interface MessageOptions {
   stopSequences: readonly string[];
 }
 
-export class MessageTranslator {
+export class MessageTranslator implements StreamTranslator<AnthropicEvent> {
   #index = -1;
   #open?: BlockKind;
   #toolUses = 0;
@@ -53,12 +54,12 @@ export class MessageTranslator {
   }
 
   /** True when a stop sequence ended the message: the rest of the upstream's answer is unwanted. */
-  get stoppedBySequence(): boolean {
+  get cutShort(): boolean {
     return this.#bySequence;
   }
 
-  start(): AnthropicEvent {
-    return {
+  start(out: AnthropicEvent[]): void {
+    out.push({
       type: "message_start",
       message: {
         id: this.options.id,
@@ -71,7 +72,7 @@ export class MessageTranslator {
         // Known only at the end: `message_delta` carries the real counts.
         usage: { input_tokens: 0, output_tokens: 0 },
       },
-    };
+    });
   }
 
   /** The events one chat event makes, appended to `out`. */

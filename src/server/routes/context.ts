@@ -7,6 +7,7 @@ import type {
 } from "../../upstream/client.ts";
 import type { CallFailure } from "../../upstream/failure.ts";
 import type { Logger, RequestLogEntry } from "../log.ts";
+import type { KeepAlive } from "../translated-stream.ts";
 
 /** The request's record as routes see it. */
 export interface RouteReport extends CallReport {
@@ -27,8 +28,8 @@ export interface RouteContext {
   pool: AccountPool;
   logger: Logger;
   maxBodyBytes: number;
-  /** Upstream silence after which a translated stream sends a keep-alive event. */
-  pingMs: number;
+  /** Sends translated streams their keep-alives while the upstream is silent. */
+  keepAlive: KeepAlive;
   now(): number;
   /** Its `disableIdleTimeout()` lets this request wait past the server's idle timeout (Bun closes quiet sockets). */
   connection: ClientConnection;

@@ -24,8 +24,8 @@ import {
   MessageTranslator,
   sseEvent,
 } from "../anthropic/response.ts";
-import { translatedStream } from "../anthropic/stream.ts";
 import { readBody } from "../body.ts";
+import { translatedBody } from "../translated-stream.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
 
 const decoder = new TextDecoder();
@@ -129,8 +129,11 @@ async function answer(
   });
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (request.stream && sse && response.body !== null) {
-    const body = translatedStream(response.body, translator, ctx.pingMs, {
-      stoppedEarly: () => ctx.report.stoppedEarly = true,
+    const body = await translatedBody(response.body, translator, {
+      encode: sseEvent,
+      keepAlive: ctx.keepAlive,
+      keepAliveBytes: PING,
+      cutShort: () => ctx.report.stoppedEarly = true,
     });
     return new Response(body, { status: 200, headers: SSE_HEADERS });
   }
@@ -139,7 +142,8 @@ async function answer(
   const events = sse
     ? await readStreamEvents(response)
     : parseCompletion(await response.text().catch(() => ""));
-  const out: AnthropicEvent[] = [translator.start()];
+  const out: AnthropicEvent[] = [];
+  translator.start(out);
   for (const event of events) translator.accept(event, out);
   translator.finish(out);
   if (request.stream) {
@@ -152,6 +156,7 @@ async function answer(
   return Response.json(folded.message);
 }
 
+const PING = encoder.encode(sseEvent({ type: "ping" }));
 const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache",
