@@ -1,0 +1,665 @@
+/**
+ * How many tokens Qwen3 sees in a text or a chat completion request, estimated without a tokenizer
+ * (the answer to Anthropic's `count_tokens`). One pass over the char codes splits the text the way
+ * Qwen's pre-tokenizer does (letter runs with one leading space or mark, single digits, mark runs,
+ * whitespace runs) and prices each piece by its class and length with the figures fitted in
+ * docs/anthropic.md#count_tokens-the-estimate; a chat request is priced as Qwen3's chat template
+ * renders it, without building the rendered text.
+ */
+
+/** Tokens of a text, estimated. */
+export function estimateTextTokens(text: string): number {
+  const tally = new TokenTally();
+  if (typeof text === "string") tally.text(text);
+  return tally.count();
+}
+
+/**
+ * Tokens of a whole chat completion request as the model sees it: messages (with the chat
+ * template's per-message overhead, e.g. <|im_start|>role\n ... <|im_end|>\n), tool definitions (as
+ * Qwen's template renders them: the JSON of each tool inside a <tools> block with its instruction
+ * text overhead), tool calls and tool results, images (a documented flat or size-based estimate;
+ * don't decode images).
+ */
+export function estimateChatTokens(chat: { messages?: unknown; tools?: unknown }): number {
+  const tally = new TokenTally();
+  const body = isObject(chat) ? chat : {};
+  const messages = Array.isArray(body.messages) ? body.messages : [];
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  const systemFirst = roleOf(messages[0]) === "system";
+
+  if (tools.length > 0) {
+    tally.special(); // <|im_start|>
+    tally.text("system\n");
+    if (systemFirst) {
+      renderContent(tally, fieldOf(messages[0], "content"));
+      tally.text("\n\n");
+    }
+    tally.text(TOOLS_INTRO);
+    for (const tool of tools) {
+      tally.text("\n");
+      tally.json(tool, 0);
+    }
+    tally.text(TOOLS_OUTRO_BEFORE_CALL);
+    tally.special(); // <tool_call>
+    tally.text(TOOLS_OUTRO_CALL);
+    tally.special(); // </tool_call>
+    tally.special(); // <|im_end|>
+    tally.text("\n");
+  } else if (systemFirst) {
+    renderTurn(tally, "system", fieldOf(messages[0], "content"));
+  }
+
+  const lastQuery = lastQueryIndex(messages);
+  for (let index = systemFirst ? 1 : 0; index < messages.length; index++) {
+    const message = messages[index];
+    const role = roleOf(message);
+    if (role === "assistant") {
+      renderAssistant(tally, message, index > lastQuery, index === messages.length - 1);
+    } else if (role === "tool") {
+      if (roleOf(messages[index - 1]) !== "tool") {
+        tally.special(); // <|im_start|>
+        tally.text("user");
+      }
+      tally.text("\n");
+      tally.special(); // <tool_response>
+      tally.text("\n");
+      renderContent(tally, fieldOf(message, "content"));
+      tally.text("\n");
+      tally.special(); // </tool_response>
+      if (roleOf(messages[index + 1]) !== "tool") {
+        tally.special(); // <|im_end|>
+        tally.text("\n");
+      }
+    } else if (isObject(message)) {
+      // user, a later system, and roles the template does not know: counted as a plain turn
+      renderTurn(tally, role ?? "user", message.content);
+    }
+  }
+  // the generation prompt the upstream appends: <|im_start|>assistant\n
+  tally.special();
+  tally.text("assistant\n");
+  return tally.count();
+}
+
+// Qwen3's chat template, the text around the tool definitions; <tool_call> and </tool_call>
+// inside it are special tokens, so the text is split around them.
+const TOOLS_INTRO = "# Tools\n\nYou may call one or more functions to assist with the user query." +
+  "\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>";
+const TOOLS_OUTRO_BEFORE_CALL = "\n</tools>\n\nFor each function call, return a json object with " +
+  "function name and arguments within <tool_call></tool_call> XML tags:\n";
+const TOOLS_OUTRO_CALL = '\n{"name": <function-name>, "arguments": <args-json-object>}\n';
+
+function renderTurn(tally: TokenTally, role: string, content: unknown): void {
+  tally.special(); // <|im_start|>
+  tally.text(role);
+  tally.text("\n");
+  renderContent(tally, content);
+  tally.special(); // <|im_end|>
+  tally.text("\n");
+}
+
+/** An assistant turn; its reasoning shows only after the last user query, as the template does. */
+function renderAssistant(
+  tally: TokenTally,
+  message: unknown,
+  afterLastQuery: boolean,
+  last: boolean,
+): void {
+  const content = fieldOf(message, "content");
+  const reasoning = fieldOf(message, "reasoning_content");
+  tally.special(); // <|im_start|>
+  tally.text("assistant\n");
+  const hasReasoning = typeof reasoning === "string" && reasoning !== "";
+  if (afterLastQuery && (last || hasReasoning)) {
+    tally.special(); // <think>
+    tally.text("\n");
+    if (hasReasoning) tally.text(reasoning);
+    tally.text("\n");
+    tally.special(); // </think>
+    tally.text("\n\n");
+  }
+  renderContent(tally, content);
+  const calls = fieldOf(message, "tool_calls");
+  if (Array.isArray(calls)) {
+    const hasContent = typeof content === "string" ? content !== "" : Array.isArray(content);
+    calls.forEach((call, index) => {
+      if (index > 0 || hasContent) tally.text("\n");
+      const fn = isObject(call) && isObject(call.function) ? call.function : call;
+      tally.special(); // <tool_call>
+      tally.text('\n{"name": "');
+      const name = fieldOf(fn, "name");
+      if (typeof name === "string") tally.text(name);
+      tally.text('", "arguments": ');
+      const args = fieldOf(fn, "arguments");
+      if (typeof args === "string") tally.text(args);
+      else tally.json(args ?? {}, 0);
+      tally.text("}\n");
+      tally.special(); // </tool_call>
+    });
+  }
+  tally.special(); // <|im_end|>
+  tally.text("\n");
+}
+
+/** A message's content: a string, or OpenAI parts (text, image_url; others as their JSON). */
+function renderContent(tally: TokenTally, content: unknown): void {
+  if (typeof content === "string") return tally.text(content);
+  if (content === null || content === undefined) return;
+  if (!Array.isArray(content)) return tally.json(content, 0);
+  for (const part of content) {
+    if (typeof part === "string") tally.text(part);
+    else if (isObject(part) && typeof part.text === "string") tally.text(part.text);
+    else if (isObject(part) && part.type === "image_url") {
+      const url = fieldOf(part.image_url, "url");
+      tally.special(); // <|vision_start|>
+      tally.add(imageTokens(typeof url === "string" ? url : ""));
+      tally.special(); // <|vision_end|>
+    } else tally.json(part, 0);
+  }
+}
+
+/** The last user message that is a query, not tool results (what the template calls so). */
+function lastQueryIndex(messages: unknown[]): number {
+  for (let index = messages.length - 1; index >= 0; index--) {
+    if (roleOf(messages[index]) !== "user") continue;
+    const content = fieldOf(messages[index], "content");
+    const toolResults = typeof content === "string" && content.startsWith("<tool_response>") &&
+      content.endsWith("</tool_response>");
+    if (!toolResults) return index;
+  }
+  return messages.length - 1;
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === "object" && value !== null;
+}
+
+function fieldOf(value: unknown, key: string): unknown {
+  return isObject(value) ? value[key] : undefined;
+}
+
+function roleOf(message: unknown): string | undefined {
+  const role = fieldOf(message, "role");
+  return typeof role === "string" ? role : undefined;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Images: Qwen3-VL gives one token to each 32×32 pixel tile of the image as its processor resizes
+// it, within bounds; the size is read from the header of a base64 data URL (PNG, GIF, JPEG, WebP),
+// never by decoding the image. Unknown sizes and remote URLs count as the upper bound: for deciding
+// when to compact, too many is the safe side.
+
+const IMAGE_TILE_PIXELS = 32;
+const IMAGE_MIN_TOKENS = 4;
+const IMAGE_MAX_TOKENS = 1280;
+
+function imageTokens(url: string): number {
+  const size = imageSize(url);
+  if (size === undefined) return IMAGE_MAX_TOKENS;
+  const tiles = Math.ceil(size.width / IMAGE_TILE_PIXELS) *
+    Math.ceil(size.height / IMAGE_TILE_PIXELS);
+  return Math.min(IMAGE_MAX_TOKENS, Math.max(IMAGE_MIN_TOKENS, tiles));
+}
+
+/** The pixel size in the header of a base64 data URL, read byte by byte out of the base64. */
+function imageSize(url: string): { width: number; height: number } | undefined {
+  if (!url.startsWith("data:")) return undefined;
+  const comma = url.indexOf(",");
+  if (comma < 0 || !url.slice(0, comma).endsWith(";base64")) return undefined;
+  const bytes = new Base64Bytes(url, comma + 1);
+  const b = (at: number) => bytes.at(at);
+  const u16be = (at: number) => b(at) * 256 + b(at + 1);
+  const u16le = (at: number) => b(at) + b(at + 1) * 256;
+  const u24le = (at: number) => b(at) + b(at + 1) * 256 + b(at + 2) * 65536;
+  const u32be = (at: number) => u16be(at) * 65536 + u16be(at + 2);
+  const ascii = (at: number, length: number) => {
+    let out = "";
+    for (let i = 0; i < length; i++) out += String.fromCharCode(b(at + i));
+    return out;
+  };
+  let size: { width: number; height: number } | undefined;
+  if (ascii(1, 3) === "PNG") size = { width: u32be(16), height: u32be(20) };
+  else if (ascii(0, 3) === "GIF") size = { width: u16le(6), height: u16le(8) };
+  else if (ascii(0, 4) === "RIFF" && ascii(8, 4) === "WEBP") {
+    const chunk = ascii(12, 4);
+    if (chunk === "VP8X") size = { width: u24le(24) + 1, height: u24le(27) + 1 };
+    else if (chunk === "VP8 ") size = { width: u16le(26) & 0x3fff, height: u16le(28) & 0x3fff };
+    else if (chunk === "VP8L") {
+      const bits = b(21) + b(22) * 256 + b(23) * 65536 + b(24) * 16777216;
+      size = { width: (bits & 0x3fff) + 1, height: ((bits >>> 14) & 0x3fff) + 1 };
+    }
+  } else if (b(0) === 0xff && b(1) === 0xd8) {
+    // JPEG: walk the segments to the first start-of-frame marker
+    let at = 2;
+    for (let segment = 0; segment < 256 && b(at) === 0xff; segment++) {
+      const marker = b(at + 1);
+      const isFrame = marker >= 0xc0 && marker <= 0xcf && marker !== 0xc4 && marker !== 0xc8 &&
+        marker !== 0xcc;
+      if (isFrame) {
+        size = { width: u16be(at + 7), height: u16be(at + 5) };
+        break;
+      }
+      at += 2 + u16be(at + 2);
+    }
+  }
+  return size && size.width > 0 && size.height > 0 ? size : undefined;
+}
+
+/** Random access to the bytes of base64 text, without decoding the rest (0 past the end). */
+class Base64Bytes {
+  constructor(private readonly text: string, private readonly start: number) {}
+
+  at(offset: number): number {
+    const group = this.start + Math.floor(offset / 3) * 4;
+    if (group + 4 > this.text.length) return 0;
+    const bits = (sextet(this.text.charCodeAt(group)) << 18) |
+      (sextet(this.text.charCodeAt(group + 1)) << 12) |
+      (sextet(this.text.charCodeAt(group + 2)) << 6) | sextet(this.text.charCodeAt(group + 3));
+    return (bits >>> (16 - (offset % 3) * 8)) & 0xff;
+  }
+}
+
+function sextet(code: number): number {
+  if (code >= 65 && code <= 90) return code - 65; // A-Z
+  if (code >= 97 && code <= 122) return code - 71; // a-z
+  if (code >= 48 && code <= 57) return code + 4; // 0-9
+  if (code === 43 || code === 45) return 62; // + or -
+  if (code === 47 || code === 95) return 63; // / or _
+  return 0;
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tally: Qwen's pre-tokenizer, followed char by char, with a price for each piece.
+
+// character classes
+const LOWER = 0; // a-z
+const UPPER = 1; // A-Z
+const ACCENTED = 2; // Latin letters beyond ASCII: a letter of the word, a little dearer
+const DIGIT = 3;
+const SPACE = 4; // the one whitespace that joins the next piece
+const BLANK = 5; // tab and other whitespace
+const NEWLINE = 6;
+const MARK = 7; // ASCII punctuation and symbols
+const SYMBOL = 8; // punctuation and symbols beyond ASCII, emoji
+const TRAIL = 9; // the second half of a surrogate pair: part of the character before
+// letters priced one by one (SCRIPT_COSTS), from here on
+const HAN = 10;
+const RARE_HAN = 11; // beyond the BMP: two UTF-8 byte tokens or more
+const KANA = 12;
+const HANGUL = 13;
+const GREEK = 14;
+const OTHER_SCRIPT = 15; // Cyrillic, Arabic, Hebrew, Indic, Thai, ...
+
+/**
+ * Tokens per letter of the scripts priced one by one, by class: fitted on Chinese and Japanese
+ * text; guessed from a few sentences for the others.
+ */
+const SCRIPT_COSTS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.6, 1.5, 0.61, 0.65, 0.8, 0.4];
+const ACCENT_COST = 0.4; // what an accented letter adds to its word
+
+const ASCII_CLASS = new Uint8Array(128).map((_, code) => {
+  if (code >= 97 && code <= 122) return LOWER;
+  if (code >= 65 && code <= 90) return UPPER;
+  if (code >= 48 && code <= 57) return DIGIT;
+  if (code === 32) return SPACE;
+  if (code === 10 || code === 13) return NEWLINE;
+  if (code === 9 || code === 11 || code === 12) return BLANK;
+  return MARK;
+});
+
+/** The class of a char code beyond ASCII: ranges checked in order of how common they are. */
+function wideClassOf(code: number): number {
+  if (code >= 0x4e00 && code <= 0x9fff) return HAN;
+  if (code >= 0x3040 && code <= 0x30ff) return code === 0x30fb ? SYMBOL : KANA;
+  if (code >= 0xac00 && code <= 0xd7af) return HANGUL;
+  if (code >= 0xdc00 && code <= 0xdfff) return TRAIL;
+  if (code >= 0xd800 && code <= 0xdbff) {
+    // planes 2 and 3 hold rare Han; the rest of the astral planes is mostly emoji
+    return code >= 0xd840 && code <= 0xd8bf ? RARE_HAN : SYMBOL;
+  }
+  if (code < 0x250) {
+    if (code === 0x85) return NEWLINE;
+    if (code === 0xa0) return BLANK;
+    if (code < 0xc0 || code === 0xd7 || code === 0xf7) return SYMBOL;
+    return ACCENTED;
+  }
+  if (code < 0x370) return code < 0x2b0 ? ACCENTED : SYMBOL; // IPA; modifiers and diacritics
+  if (code < 0x400) return GREEK;
+  if (code >= 0x1e00 && code <= 0x1eff) return ACCENTED;
+  if (code >= 0x2000 && code <= 0x2bff) {
+    if (code <= 0x200a || code === 0x202f || code === 0x205f) return BLANK;
+    return code === 0x2028 || code === 0x2029 ? NEWLINE : SYMBOL;
+  }
+  if (code >= 0x3000 && code <= 0x303f) {
+    if (code === 0x3000) return BLANK;
+    return code === 0x3005 ? HAN : SYMBOL;
+  }
+  if (code >= 0x3400 && code <= 0x4dbf) return HAN;
+  if (code >= 0xf900 && code <= 0xfaff) return HAN;
+  if (code >= 0xff01 && code <= 0xff20) return code >= 0xff10 && code <= 0xff19 ? DIGIT : SYMBOL;
+  if (code >= 0xff3b && code <= 0xff40) return SYMBOL;
+  if (code >= 0xff5b && code <= 0xff65) return SYMBOL;
+  if (code >= 0xfe30 && code <= 0xfe4f) return SYMBOL; // CJK compatibility forms
+  if (code >= 0xe000 && code <= 0xf8ff) return SYMBOL; // private use
+  return OTHER_SCRIPT;
+}
+
+// the piece being read
+const IDLE = 0;
+const WORD = 1;
+const MARKS = 2;
+const WHITESPACE = 3;
+
+// what stands before a run of letters, and so decides the price of its first ASCII segment
+const AFTER_NOTHING = 0;
+const AFTER_SPACE = 1;
+const AFTER_MARK = 2;
+const INSIDE = 3; // a later segment of the run: camelCase humps, ASCII after Han
+
+// the case of an ASCII segment of a letter run
+const NO_SEGMENT = -1;
+const LOWERCASE = 0;
+const CAPITALIZED = 1;
+const UPPERCASE = 2;
+
+/**
+ * Tokens of one ASCII letter segment, as [base, length where it starts to grow, tokens per letter
+ * past it], by what precedes it and by its case (the rows: after nothing, after a space, after a
+ * mark, inside a run; the columns: lowercase, Capitalized, UPPERCASE). Fitted on the pieces of
+ * prose, TypeScript, Python, JSON and shell text.
+ */
+const SEGMENT_COSTS = [
+  [[1.05, 5, 0.1], [1.2, 7, 0.15], [1.0, 2, 0.27]],
+  [[1.0, 7, 0.05], [1.04, 6, 0.1], [1.0, 2, 0.17]],
+  [[1.1, 6, 0.17], [1.35, 5, 0.17], [1.25, 3, 0.2]],
+  [[1.05, 8, 0.1], [1.05, 8, 0.1], [1.0, 3, 0.12]],
+] as const;
+const LONG_SEGMENT = 14; // past this length, even a common word is cut into pieces
+const LONG_SEGMENT_RATE = 0.4;
+const TAB_BEFORE_WORD = 0.5; // a tab joins the word after it only for a few keywords
+const SYMBOL_BEFORE_WORD = 1; // a CJK comma before a word is a token of its own
+// a space or a mark before a Han or kana letter seldom merges with it: a token of its own, or the
+// letter's bytes split apart
+const SPACE_BEFORE_SCRIPT = 1;
+const MARK_BEFORE_SCRIPT = 1;
+
+function segmentCost(after: number, letterCase: number, length: number): number {
+  const [base, knee, rate] = SEGMENT_COSTS[after][letterCase];
+  return base + Math.max(0, length - knee) * rate +
+    Math.max(0, length - LONG_SEGMENT) * LONG_SEGMENT_RATE;
+}
+
+/** Tokens of a run of marks: short runs are one token, long ones a token per 1.4 marks. */
+function marksCost(length: number, allSame: boolean): number {
+  if (length <= 2) return 1;
+  if (allSame) return Math.ceil(length / 32); // ---- and ==== rules are single tokens
+  if (length === 3) return 1.2;
+  return 0.7 * length - 1.3;
+}
+
+class TokenTally {
+  private total = 0;
+  private state = IDLE;
+  // WORD
+  private wordCost = 0;
+  private wordAfter = AFTER_NOTHING;
+  private wordStarted = false; // a segment or a script letter is already priced
+  private segmentCase = NO_SEGMENT;
+  private segmentLength = 0;
+  private segmentAfter = AFTER_NOTHING;
+  // MARKS
+  private markCount = 0; // ASCII marks
+  private symbolCount = 0; // marks beyond ASCII, a token each
+  private firstMark = 0;
+  private marksSame = true;
+  private marksAfterSpace = false;
+  private marksEndLine = false; // the newlines that end the run belong to it
+  // WHITESPACE
+  private blankCount = 0; // since the last newline
+  private lastBlankIsSpace = false;
+  private blankHasNewline = false;
+
+  /** Adds a token count for something that is not text (an image's tiles). */
+  add(tokens: number): void {
+    this.close(IDLE);
+    this.total += tokens;
+  }
+
+  /** A special token (<|im_start|>, <tool_call>, ...): one token, and text never joins across it. */
+  special(): void {
+    this.close(IDLE);
+    this.total += 1;
+  }
+
+  count(): number {
+    this.close(IDLE);
+    return Math.round(this.total);
+  }
+
+  text(text: string): void {
+    for (let i = 0; i < text.length; i++) this.push(text.charCodeAt(i));
+  }
+
+  /** A value as Python's json.dumps writes it for the template: ", " and ": ", no ASCII escapes. */
+  json(value: unknown, depth: number): void {
+    if (depth > MAX_JSON_DEPTH) return;
+    if (typeof value === "string") return this.jsonString(value);
+    if (typeof value === "number" || typeof value === "bigint") return this.text(String(value));
+    if (typeof value === "boolean") return this.text(value ? "true" : "false");
+    if (Array.isArray(value)) {
+      this.push(91); // [
+      value.forEach((item, index) => {
+        if (index > 0) this.text(", ");
+        if (item === undefined || typeof item === "function") this.text("null");
+        else this.json(item, depth + 1);
+      });
+      return this.push(93); // ]
+    }
+    if (typeof value === "object" && value !== null) {
+      this.push(123); // {
+      let first = true;
+      for (const key in value) {
+        const item = (value as Record<string, unknown>)[key];
+        if (item === undefined || typeof item === "function" || typeof item === "symbol") continue;
+        if (!first) this.text(", ");
+        first = false;
+        this.jsonString(key);
+        this.text(": ");
+        this.json(item, depth + 1);
+      }
+      return this.push(125); // }
+    }
+    this.text("null");
+  }
+
+  private jsonString(text: string): void {
+    this.push(34); // "
+    for (let i = 0; i < text.length; i++) {
+      const code = text.charCodeAt(i);
+      if (code === 34 || code === 92) {
+        this.push(92);
+        this.push(code);
+      } else if (code < 32) {
+        this.push(92);
+        const short = JSON_SHORT_ESCAPES[code];
+        if (short) this.push(short);
+        else {for (const hex of [117, 48, 48, hexDigit(code >> 4), hexDigit(code & 15)]) {
+            this.push(hex);
+          }}
+      } else this.push(code);
+    }
+    this.push(34);
+  }
+
+  private push(code: number): void {
+    const kind = code < 128 ? ASCII_CLASS[code] : wideClassOf(code);
+    switch (kind) {
+      case LOWER:
+      case UPPER:
+      case ACCENTED:
+        if (this.state !== WORD) this.startWord();
+        return this.letter(kind);
+      case DIGIT:
+        this.close(DIGIT);
+        this.total += 1; // Qwen splits numbers into single digits
+        return;
+      case SPACE:
+      case BLANK:
+        if (this.state !== WHITESPACE) {
+          this.close(IDLE);
+          this.state = WHITESPACE;
+          this.blankHasNewline = false;
+          this.blankCount = 0;
+        }
+        this.blankCount++;
+        this.lastBlankIsSpace = kind === SPACE;
+        return;
+      case NEWLINE:
+        if (this.state === MARKS) {
+          this.marksEndLine = true;
+          return;
+        }
+        if (this.state !== WHITESPACE) {
+          this.close(IDLE);
+          this.state = WHITESPACE;
+        }
+        this.blankHasNewline = true;
+        this.blankCount = 0;
+        return;
+      case MARK:
+      case SYMBOL:
+        if (this.state !== MARKS || this.marksEndLine) this.startMarks();
+        if (kind === SYMBOL) this.symbolCount++;
+        else {
+          if (this.markCount === 0) this.firstMark = code;
+          else if (code !== this.firstMark) this.marksSame = false;
+          this.markCount++;
+        }
+        return;
+      case TRAIL:
+        return;
+      default: // a letter of a script priced one by one
+        if (this.state !== WORD) this.startWord();
+        return this.scriptLetter(SCRIPT_COSTS[kind]);
+    }
+  }
+
+  private startWord(): void {
+    let after = AFTER_NOTHING;
+    let extra = 0;
+    if (
+      this.state === MARKS && this.markCount + this.symbolCount === 1 && !this.marksAfterSpace &&
+      !this.marksEndLine
+    ) {
+      // one mark before letters is read with them (".then", "_id", "(x")
+      if (this.markCount === 1) after = AFTER_MARK;
+      else extra = SYMBOL_BEFORE_WORD;
+      this.state = IDLE;
+    } else if (this.state === WHITESPACE && this.blankCount > 0) {
+      // the last blank joins the word; the ones before it are a piece of their own
+      this.total += (this.blankHasNewline ? 1 : 0) + (this.blankCount > 1 ? 1 : 0);
+      if (this.lastBlankIsSpace) after = AFTER_SPACE;
+      else extra = TAB_BEFORE_WORD;
+      this.state = IDLE;
+    } else this.close(IDLE);
+    this.state = WORD;
+    this.wordCost = extra;
+    this.wordAfter = after;
+    this.wordStarted = false;
+    this.segmentCase = NO_SEGMENT;
+  }
+
+  private scriptLetter(cost: number): void {
+    this.closeSegment();
+    if (!this.wordStarted) {
+      if (this.wordAfter === AFTER_MARK) this.wordCost += MARK_BEFORE_SCRIPT;
+      else if (this.wordAfter === AFTER_SPACE) this.wordCost += SPACE_BEFORE_SCRIPT;
+    }
+    this.wordCost += cost;
+    this.wordStarted = true;
+  }
+
+  private letter(kind: number): void {
+    if (kind === UPPER) {
+      if (this.segmentCase === UPPERCASE) this.segmentLength++;
+      else {
+        this.closeSegment();
+        this.openSegment(UPPERCASE);
+      }
+      return;
+    }
+    if (kind === ACCENTED) this.wordCost += ACCENT_COST;
+    if (this.segmentCase === NO_SEGMENT) this.openSegment(LOWERCASE);
+    else if (this.segmentCase === UPPERCASE) {
+      if (this.segmentLength === 1) {
+        this.segmentCase = CAPITALIZED;
+        this.segmentLength = 2;
+      } else {
+        // "HTTPServer": the last capital starts the next segment
+        this.segmentLength--;
+        this.closeSegment();
+        this.openSegment(CAPITALIZED);
+        this.segmentLength = 2;
+      }
+    } else this.segmentLength++;
+  }
+
+  private openSegment(letterCase: number): void {
+    this.segmentCase = letterCase;
+    this.segmentLength = 1;
+    this.segmentAfter = this.wordStarted ? INSIDE : this.wordAfter;
+    this.wordStarted = true;
+  }
+
+  private closeSegment(): void {
+    if (this.segmentCase === NO_SEGMENT) return;
+    this.wordCost += segmentCost(this.segmentAfter, this.segmentCase, this.segmentLength);
+    this.segmentCase = NO_SEGMENT;
+  }
+
+  private startMarks(): void {
+    let afterSpace = false;
+    if (this.state === WHITESPACE && this.blankCount > 0 && this.lastBlankIsSpace) {
+      // " (": the space before marks joins them; the blanks before it are a piece
+      this.total += (this.blankHasNewline ? 1 : 0) + (this.blankCount > 1 ? 1 : 0);
+      this.state = IDLE;
+      afterSpace = true;
+    } else this.close(MARK);
+    this.state = MARKS;
+    this.markCount = 0;
+    this.symbolCount = 0;
+    this.marksSame = true;
+    this.marksAfterSpace = afterSpace;
+    this.marksEndLine = false;
+  }
+
+  /** Ends the piece being read and prices it; `next` is the class that ends it (IDLE: the end). */
+  private close(next: number): void {
+    switch (this.state) {
+      case WORD:
+        this.closeSegment();
+        this.total += Math.max(1, this.wordCost);
+        break;
+      case MARKS:
+        this.total += this.symbolCount +
+          (this.markCount > 0 ? marksCost(this.markCount, this.marksSame) : 0);
+        break;
+      case WHITESPACE:
+        this.total += this.blankHasNewline ? 1 : 0;
+        if (this.blankCount > 0) {
+          // blanks before a digit, a tab before a mark or blanks at the end stand alone
+          this.total += next === DIGIT && this.blankCount > 1 ? 2 : 1;
+        }
+        break;
+    }
+    this.state = IDLE;
+  }
+}
+
+const MAX_JSON_DEPTH = 64;
+const JSON_SHORT_ESCAPES: Record<number, number> = { 8: 98, 9: 116, 10: 110, 12: 102, 13: 114 };
+
+function hexDigit(value: number): number {
+  return value < 10 ? 48 + value : 87 + value;
+}
