@@ -15,11 +15,11 @@ export function estimateTextTokens(text: string): number {
 }
 
 /**
- * Tokens of a whole chat completion request as the model sees it: messages (with the chat
- * template's per-message overhead, e.g. <|im_start|>role\n ... <|im_end|>\n), tool definitions (as
- * Qwen's template renders them: the JSON of each tool inside a <tools> block with its instruction
- * text overhead), tool calls and tool results, images (a documented flat or size-based estimate;
- * don't decode images).
+ * Tokens of a whole chat completion request as the model sees it, generation prompt included:
+ * Qwen3's chat template around each message (<|im_start|>role\n ... <|im_end|>\n), the system turn
+ * with the tool definitions (each tool's JSON in a <tools> block, with the template's instructions),
+ * reasoning after the last user query, tool calls, tool results (<tool_response> in a user turn),
+ * and images by their size (see imageTokens). What it does not know counts as its JSON.
  */
 export function estimateChatTokens(chat: { messages?: unknown; tools?: unknown }): number {
   const tally = new TokenTally();
@@ -40,7 +40,10 @@ export function estimateChatTokens(chat: { messages?: unknown; tools?: unknown }
       tally.text("\n");
       tally.json(tool, 0);
     }
-    tally.text(TOOLS_OUTRO_BEFORE_CALL);
+    tally.text(TOOLS_OUTRO_UNTIL_TAGS);
+    tally.special(); // <tool_call>
+    tally.special(); // </tool_call>
+    tally.text(TOOLS_OUTRO_UNTIL_CALL);
     tally.special(); // <tool_call>
     tally.text(TOOLS_OUTRO_CALL);
     tally.special(); // </tool_call>
@@ -86,8 +89,9 @@ export function estimateChatTokens(chat: { messages?: unknown; tools?: unknown }
 // inside it are special tokens, so the text is split around them.
 const TOOLS_INTRO = "# Tools\n\nYou may call one or more functions to assist with the user query." +
   "\n\nYou are provided with function signatures within <tools></tools> XML tags:\n<tools>";
-const TOOLS_OUTRO_BEFORE_CALL = "\n</tools>\n\nFor each function call, return a json object with " +
-  "function name and arguments within <tool_call></tool_call> XML tags:\n";
+const TOOLS_OUTRO_UNTIL_TAGS = "\n</tools>\n\nFor each function call, return a json object with " +
+  "function name and arguments within ";
+const TOOLS_OUTRO_UNTIL_CALL = " XML tags:\n";
 const TOOLS_OUTRO_CALL = '\n{"name": <function-name>, "arguments": <args-json-object>}\n';
 
 function renderTurn(tally: TokenTally, role: string, content: unknown): void {
@@ -207,8 +211,7 @@ function imageSize(url: string): { width: number; height: number } | undefined {
   if (!url.startsWith("data:")) return undefined;
   const comma = url.indexOf(",");
   if (comma < 0 || !url.slice(0, comma).endsWith(";base64")) return undefined;
-  const bytes = new Base64Bytes(url, comma + 1);
-  const b = (at: number) => bytes.at(at);
+  const b = (at: number) => base64Byte(url, comma + 1, at);
   const u16be = (at: number) => b(at) * 256 + b(at + 1);
   const u16le = (at: number) => b(at) + b(at + 1) * 256;
   const u24le = (at: number) => b(at) + b(at + 1) * 256 + b(at + 2) * 65536;
@@ -246,18 +249,13 @@ function imageSize(url: string): { width: number; height: number } | undefined {
   return size && size.width > 0 && size.height > 0 ? size : undefined;
 }
 
-/** Random access to the bytes of base64 text, without decoding the rest (0 past the end). */
-class Base64Bytes {
-  constructor(private readonly text: string, private readonly start: number) {}
-
-  at(offset: number): number {
-    const group = this.start + Math.floor(offset / 3) * 4;
-    if (group + 4 > this.text.length) return 0;
-    const bits = (sextet(this.text.charCodeAt(group)) << 18) |
-      (sextet(this.text.charCodeAt(group + 1)) << 12) |
-      (sextet(this.text.charCodeAt(group + 2)) << 6) | sextet(this.text.charCodeAt(group + 3));
-    return (bits >>> (16 - (offset % 3) * 8)) & 0xff;
-  }
+/** The byte at `offset` of the base64 text that starts at `start`, decoding only its group of 4. */
+function base64Byte(text: string, start: number, offset: number): number {
+  const group = start + Math.floor(offset / 3) * 4;
+  if (offset < 0 || group + 4 > text.length) return 0;
+  const bits = (sextet(text.charCodeAt(group)) << 18) | (sextet(text.charCodeAt(group + 1)) << 12) |
+    (sextet(text.charCodeAt(group + 2)) << 6) | sextet(text.charCodeAt(group + 3));
+  return (bits >>> (16 - (offset % 3) * 8)) & 0xff;
 }
 
 function sextet(code: number): number {
@@ -295,7 +293,8 @@ const OTHER_SCRIPT = 15; // Cyrillic, Arabic, Hebrew, Indic, Thai, ...
  * Tokens per letter of the scripts priced one by one, by class: fitted on Chinese and Japanese
  * text; guessed from a few sentences for the others.
  */
-const SCRIPT_COSTS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0.6, 1.5, 0.61, 0.65, 0.8, 0.4];
+const HAN_COST = 0.6;
+const SCRIPT_COSTS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, HAN_COST, 1.5, 0.61, 0.65, 0.8, 0.4];
 const ACCENT_COST = 0.4; // what an accented letter adds to its word
 
 const ASCII_CLASS = new Uint8Array(128).map((_, code) => {
@@ -369,12 +368,14 @@ const UPPERCASE = 2;
  * mark, inside a run; the columns: lowercase, Capitalized, UPPERCASE). Fitted on the pieces of
  * prose, TypeScript, Python, JSON and shell text.
  */
-const SEGMENT_COSTS = [
-  [[1.05, 5, 0.1], [1.2, 7, 0.15], [1.0, 2, 0.27]],
-  [[1.0, 7, 0.05], [1.04, 6, 0.1], [1.0, 2, 0.17]],
-  [[1.1, 6, 0.17], [1.35, 5, 0.17], [1.25, 3, 0.2]],
-  [[1.05, 8, 0.1], [1.05, 8, 0.1], [1.0, 3, 0.12]],
-] as const;
+// deno-fmt-ignore
+const SEGMENT_COSTS = new Float64Array([
+  // lowercase      Capitalized       UPPERCASE
+  1.05, 5, 0.1,     1.2, 7, 0.15,     1.0, 2, 0.27, // after nothing
+  1.0, 7, 0.05,     1.04, 6, 0.1,     1.0, 2, 0.17, // after a space
+  1.1, 6, 0.17,     1.35, 5, 0.17,    1.25, 3, 0.2, // after a mark
+  1.05, 8, 0.1,     1.05, 8, 0.1,     1.0, 3, 0.12, // inside a run
+]);
 const LONG_SEGMENT = 14; // past this length, even a common word is cut into pieces
 const LONG_SEGMENT_RATE = 0.4;
 const TAB_BEFORE_WORD = 0.5; // a tab joins the word after it only for a few keywords
@@ -384,10 +385,23 @@ const SYMBOL_BEFORE_WORD = 1; // a CJK comma before a word is a token of its own
 const SPACE_BEFORE_SCRIPT = 1;
 const MARK_BEFORE_SCRIPT = 1;
 
-function segmentCost(after: number, letterCase: number, length: number): number {
-  const [base, knee, rate] = SEGMENT_COSTS[after][letterCase];
-  return base + Math.max(0, length - knee) * rate +
+function segmentCostFormula(after: number, letterCase: number, length: number): number {
+  const row = (after * 3 + letterCase) * 3;
+  return SEGMENT_COSTS[row] +
+    Math.max(0, length - SEGMENT_COSTS[row + 1]) * SEGMENT_COSTS[row + 2] +
     Math.max(0, length - LONG_SEGMENT) * LONG_SEGMENT_RATE;
+}
+
+// the formula worked out ahead for the lengths of nearly every segment: a lookup per word
+const TABULATED_LENGTHS = 32;
+const SEGMENT_TABLE = new Float64Array(4 * 3 * TABULATED_LENGTHS).map((_, index) => {
+  const row = Math.floor(index / TABULATED_LENGTHS);
+  return segmentCostFormula(Math.floor(row / 3), row % 3, index % TABULATED_LENGTHS);
+});
+
+function segmentCost(after: number, letterCase: number, length: number): number {
+  if (length >= TABULATED_LENGTHS) return segmentCostFormula(after, letterCase, length);
+  return SEGMENT_TABLE[(after * 3 + letterCase) * TABULATED_LENGTHS + length];
 }
 
 /** Tokens of a run of marks: short runs are one token, long ones a token per 1.4 marks. */
@@ -419,6 +433,8 @@ class TokenTally {
   private blankCount = 0; // since the last newline
   private lastBlankIsSpace = false;
   private blankHasNewline = false;
+  // the objects and arrays a JSON value is inside of
+  private readonly jsonParents: unknown[] = [];
 
   /** Adds a token count for something that is not text (an image's tiles). */
   add(tokens: number): void {
@@ -438,25 +454,79 @@ class TokenTally {
   }
 
   text(text: string): void {
-    for (let i = 0; i < text.length; i++) this.push(text.charCodeAt(i));
+    this.range(text, 0, text.length);
+  }
+
+  /** The chars of `text` from `start` up to `end`. */
+  private range(text: string, start: number, end: number): void {
+    let i = start;
+    while (i < end) {
+      const code = text.charCodeAt(i);
+      // shortcuts through the runs that make most of a text: the lowercase letters of a word, Han
+      // characters, spaces
+      if (this.state === WORD) {
+        if (code >= 97 && code <= 122) {
+          if (this.segmentCase === LOWERCASE || this.segmentCase === CAPITALIZED) {
+            const after = skipWhile(text, i + 1, end, 97, 122);
+            this.segmentLength += after - i;
+            i = after;
+            continue;
+          }
+        } else if (code >= 0x4e00 && code <= 0x9fff && this.segmentCase === NO_SEGMENT) {
+          const after = skipWhile(text, i + 1, end, 0x4e00, 0x9fff);
+          this.wordCost += HAN_COST * (after - i);
+          i = after;
+          continue;
+        }
+        if (code === 32 && i + 1 < end) {
+          // " word" after a word: the commonest way a piece ends and the next starts
+          const next = text.charCodeAt(i + 1);
+          if (next >= 97 && next <= 122) {
+            this.closeWord();
+            const after = skipWhile(text, i + 2, end, 97, 122);
+            this.segmentCase = LOWERCASE;
+            this.segmentLength = after - i - 1;
+            this.segmentAfter = AFTER_SPACE;
+            this.wordAfter = AFTER_SPACE;
+            this.wordStarted = true;
+            this.wordCost = 0;
+            i = after;
+            continue;
+          }
+        }
+      } else if (code === 32 && this.state === WHITESPACE) {
+        const after = skipWhile(text, i + 1, end, 32, 32);
+        this.blankCount += after - i;
+        this.lastBlankIsSpace = true;
+        i = after;
+        continue;
+      }
+      this.push(code);
+      i++;
+    }
   }
 
   /** A value as Python's json.dumps writes it for the template: ", " and ": ", no ASCII escapes. */
   json(value: unknown, depth: number): void {
-    if (depth > MAX_JSON_DEPTH) return;
+    // parsed JSON is a tree; a value built by hand may hold itself, or nest beyond the stack
+    if (depth > MAX_JSON_DEPTH || this.jsonParents.includes(value)) return;
     if (typeof value === "string") return this.jsonString(value);
     if (typeof value === "number" || typeof value === "bigint") return this.text(String(value));
     if (typeof value === "boolean") return this.text(value ? "true" : "false");
     if (Array.isArray(value)) {
+      this.jsonParents.push(value);
       this.push(91); // [
       value.forEach((item, index) => {
         if (index > 0) this.text(", ");
         if (item === undefined || typeof item === "function") this.text("null");
         else this.json(item, depth + 1);
       });
-      return this.push(93); // ]
+      this.push(93); // ]
+      this.jsonParents.pop();
+      return;
     }
     if (typeof value === "object" && value !== null) {
+      this.jsonParents.push(value);
       this.push(123); // {
       let first = true;
       for (const key in value) {
@@ -468,27 +538,27 @@ class TokenTally {
         this.text(": ");
         this.json(item, depth + 1);
       }
-      return this.push(125); // }
+      this.push(125); // }
+      this.jsonParents.pop();
+      return;
     }
     this.text("null");
   }
 
   private jsonString(text: string): void {
     this.push(34); // "
+    let plain = 0; // where the chars that need no escape start
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
-      if (code === 34 || code === 92) {
-        this.push(92);
-        this.push(code);
-      } else if (code < 32) {
-        this.push(92);
-        const short = JSON_SHORT_ESCAPES[code];
-        if (short) this.push(short);
-        else {for (const hex of [117, 48, 48, hexDigit(code >> 4), hexDigit(code & 15)]) {
-            this.push(hex);
-          }}
-      } else this.push(code);
+      if (code >= 32 && code !== 34 && code !== 92) continue;
+      this.range(text, plain, i);
+      plain = i + 1;
+      this.push(92); // \
+      const short = code === 34 || code === 92 ? code : JSON_SHORT_ESCAPES[code];
+      if (short) this.push(short);
+      else this.text(`u00${code < 16 ? "0" : "1"}${(code & 15).toString(16)}`);
     }
+    this.range(text, plain, text.length);
     this.push(34);
   }
 
@@ -555,13 +625,11 @@ class TokenTally {
       // one mark before letters is read with them (".then", "_id", "(x")
       if (this.markCount === 1) after = AFTER_MARK;
       else extra = SYMBOL_BEFORE_WORD;
-      this.state = IDLE;
     } else if (this.state === WHITESPACE && this.blankCount > 0) {
       // the last blank joins the word; the ones before it are a piece of their own
       this.total += (this.blankHasNewline ? 1 : 0) + (this.blankCount > 1 ? 1 : 0);
       if (this.lastBlankIsSpace) after = AFTER_SPACE;
       else extra = TAB_BEFORE_WORD;
-      this.state = IDLE;
     } else this.close(IDLE);
     this.state = WORD;
     this.wordCost = extra;
@@ -618,12 +686,16 @@ class TokenTally {
     this.segmentCase = NO_SEGMENT;
   }
 
+  private closeWord(): void {
+    this.closeSegment();
+    this.total += this.wordCost > 1 ? this.wordCost : 1;
+  }
+
   private startMarks(): void {
     let afterSpace = false;
     if (this.state === WHITESPACE && this.blankCount > 0 && this.lastBlankIsSpace) {
       // " (": the space before marks joins them; the blanks before it are a piece
       this.total += (this.blankHasNewline ? 1 : 0) + (this.blankCount > 1 ? 1 : 0);
-      this.state = IDLE;
       afterSpace = true;
     } else this.close(MARK);
     this.state = MARKS;
@@ -638,8 +710,7 @@ class TokenTally {
   private close(next: number): void {
     switch (this.state) {
       case WORD:
-        this.closeSegment();
-        this.total += Math.max(1, this.wordCost);
+        this.closeWord();
         break;
       case MARKS:
         this.total += this.symbolCount +
@@ -657,9 +728,16 @@ class TokenTally {
   }
 }
 
+/** Where the run of char codes within [low, high] that goes on at `from` ends, `end` at most. */
+function skipWhile(text: string, from: number, end: number, low: number, high: number): number {
+  let i = from;
+  while (i < end) {
+    const code = text.charCodeAt(i);
+    if (code < low || code > high) break;
+    i++;
+  }
+  return i;
+}
+
 const MAX_JSON_DEPTH = 64;
 const JSON_SHORT_ESCAPES: Record<number, number> = { 8: 98, 9: 116, 10: 110, 12: 102, 13: 114 };
-
-function hexDigit(value: number): number {
-  return value < 10 ? 48 + value : 87 + value;
-}

@@ -329,6 +329,7 @@ describe("estimateChatTokens", () => {
     const vision = 2; // <|vision_start|> and <|vision_end|>
     assert.equal(withImage(pngDataUrl(640, 480)) - without, 20 * 15 + vision);
     assert.equal(withImage(jpegDataUrl(100, 64)) - without, 4 * 2 + vision);
+    assert.equal(withImage(webpDataUrl(800, 600)) - without, 25 * 19 + vision);
     assert.equal(withImage(gifDataUrl(16, 16)) - without, 4 + vision); // the fewest tokens
     assert.equal(withImage(pngDataUrl(3840, 2160)) - without, 1280 + vision); // the most
     assert.equal(withImage("https://example.com/cat.png") - without, 1280 + vision);
@@ -338,6 +339,9 @@ describe("estimateChatTokens", () => {
   it("never throws on odd shapes, and counts what it can", () => {
     const cyclic: Record<string, unknown> = { name: "loop" };
     cyclic.self = cyclic;
+    cyclic.again = [cyclic, { deeper: cyclic }];
+    let deep: unknown = "bottom";
+    for (let level = 0; level < 100_000; level++) deep = { level: deep };
     const odd: unknown[] = [
       null,
       undefined,
@@ -348,7 +352,9 @@ describe("estimateChatTokens", () => {
       { messages: [null, 1, "loose text", { role: 5 }, { content: { nested: [1, 2] } }] },
       { messages: [{ role: "assistant", tool_calls: [null, 7, { function: 3 }, {}] }] },
       { messages: [{ role: "tool" }, { role: "tool", content: [null, { type: "image_url" }] }] },
-      { messages: [], tools: [null, 1, cyclic, { type: "function", function: null }] },
+      { messages: [], tools: [null, 1, cyclic, deep, { type: "function", function: null }] },
+      { messages: [{ role: "assistant", tool_calls: [{ function: { arguments: { a: [1] } } }] }] },
+      { messages: [{ role: "user", content: "\u0000\u001f\ud83d" }], tools: [{ x: "\u0001" }] },
     ];
     for (const chat of odd) {
       const count = estimateChatTokens(chat as { messages?: unknown });
@@ -387,4 +393,23 @@ function jpegDataUrl(width: number, height: number): string {
 function gifDataUrl(width: number, height: number): string {
   const header = [0x47, 0x49, 0x46, 0x38, 0x39, 0x61];
   return dataUrl("image/gif", [...header, width & 0xff, width >> 8, height & 0xff, height >> 8]);
+}
+
+function webpDataUrl(width: number, height: number): string {
+  const ascii = (text: string) => [...text].map((char) => char.charCodeAt(0));
+  const u24le = (value: number) => [value & 0xff, (value >> 8) & 0xff, value >> 16];
+  const vp8x = [
+    ...ascii("VP8X"),
+    10,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    0,
+    ...u24le(width - 1),
+    ...u24le(height - 1),
+  ];
+  return dataUrl("image/webp", [...ascii("RIFF"), 22, 0, 0, 0, ...ascii("WEBP"), ...vp8x]);
 }
