@@ -270,31 +270,31 @@ function sextet(code: number): number {
 // ---------------------------------------------------------------------------------------------
 // The tally: Qwen's pre-tokenizer, followed char by char, with a price for each piece.
 
-// character classes
+// character classes; the letters come first
 const LOWER = 0; // a-z
 const UPPER = 1; // A-Z
 const ACCENTED = 2; // Latin letters beyond ASCII: a letter of the word, a little dearer
-const DIGIT = 3;
-const SPACE = 4; // the one whitespace that joins the next piece
-const BLANK = 5; // tab and other whitespace
-const NEWLINE = 6;
-const MARK = 7; // ASCII punctuation and symbols
-const SYMBOL = 8; // punctuation and symbols beyond ASCII, emoji
-const TRAIL = 9; // the second half of a surrogate pair: part of the character before
-// letters priced one by one (SCRIPT_COSTS), from here on
-const HAN = 10;
-const RARE_HAN = 11; // beyond the BMP: two UTF-8 byte tokens or more
-const KANA = 12;
-const HANGUL = 13;
-const GREEK = 14;
-const OTHER_SCRIPT = 15; // Cyrillic, Arabic, Hebrew, Indic, Thai, ...
+const HAN = 3; // from here to LAST_LETTER, letters priced one by one (SCRIPT_COSTS)
+const RARE_HAN = 4; // beyond the BMP: two UTF-8 byte tokens or more
+const KANA = 5;
+const HANGUL = 6;
+const GREEK = 7;
+const OTHER_SCRIPT = 8; // Cyrillic, Arabic, Hebrew, Indic, Thai, ...
+const LAST_LETTER = OTHER_SCRIPT;
+const DIGIT = 9;
+const SPACE = 10; // the one whitespace that joins the next piece
+const BLANK = 11; // tab and other whitespace
+const NEWLINE = 12;
+const MARK = 13; // ASCII punctuation and symbols
+const SYMBOL = 14; // punctuation and symbols beyond ASCII, emoji
+const TRAIL = 15; // the second half of a surrogate pair: part of the character before
 
 /**
  * Tokens per letter of the scripts priced one by one, by class: fitted on Chinese and Japanese
  * text; guessed from a few sentences for the others.
  */
 const HAN_COST = 0.6;
-const SCRIPT_COSTS = [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, HAN_COST, 1.5, 0.61, 0.65, 0.8, 0.4];
+const SCRIPT_COSTS = [0, 0, 0, HAN_COST, 1.5, 0.61, 0.65, 0.8, 0.4];
 const ACCENT_COST = 0.4; // what an accented letter adds to its word
 
 const ASCII_CLASS = new Uint8Array(128).map((_, code) => {
@@ -307,9 +307,14 @@ const ASCII_CLASS = new Uint8Array(128).map((_, code) => {
   return MARK;
 });
 
-/** The class of a char code beyond ASCII: ranges checked in order of how common they are. */
+/** The class of a char code: a table for ASCII, then Han, the commonest beyond it. */
+function classOf(code: number): number {
+  if (code < 128) return ASCII_CLASS[code];
+  return code >= 0x4e00 && code <= 0x9fff ? HAN : wideClassOf(code);
+}
+
+/** The class of a char code beyond ASCII and Han: ranges checked in order of how common they are. */
 function wideClassOf(code: number): number {
-  if (code >= 0x4e00 && code <= 0x9fff) return HAN;
   if (code >= 0x3040 && code <= 0x30ff) return code === 0x30fb ? SYMBOL : KANA;
   if (code >= 0xac00 && code <= 0xd7af) return HANGUL;
   if (code >= 0xdc00 && code <= 0xdfff) return TRAIL;
@@ -457,53 +462,108 @@ class TokenTally {
     this.range(text, 0, text.length);
   }
 
-  /** The chars of `text` from `start` up to `end`. */
+  /** The chars of `text` from `start` up to `end`, a run of one class at a time. */
   private range(text: string, start: number, end: number): void {
     let i = start;
     while (i < end) {
       const code = text.charCodeAt(i);
-      // shortcuts through the runs that make most of a text: the lowercase letters of a word, Han
-      // characters, spaces
-      if (this.state === WORD) {
-        if (code >= 97 && code <= 122) {
-          if (this.segmentCase === LOWERCASE || this.segmentCase === CAPITALIZED) {
-            const after = skipWhile(text, i + 1, end, 97, 122);
-            this.segmentLength += after - i;
-            i = after;
-            continue;
-          }
-        } else if (code >= 0x4e00 && code <= 0x9fff && this.segmentCase === NO_SEGMENT) {
-          const after = skipWhile(text, i + 1, end, 0x4e00, 0x9fff);
-          this.wordCost += HAN_COST * (after - i);
+      const kind = classOf(code);
+      if (kind <= LAST_LETTER) {
+        if (this.state !== WORD) this.startWord();
+        i = this.letters(text, i, end);
+      } else if (kind === MARK || kind === SYMBOL || (kind === NEWLINE && this.state === MARKS)) {
+        if (this.state !== MARKS || (this.marksEndLine && kind !== NEWLINE)) this.startMarks();
+        i = this.marks(text, i, end);
+      } else if (kind === DIGIT) {
+        this.close(DIGIT);
+        const after = skipWhile(text, i + 1, end, 48, 57);
+        this.total += after - i; // Qwen splits numbers into single digits
+        i = after;
+      } else if (kind === TRAIL) i++;
+      else i = this.blanks(text, i, end);
+    }
+  }
+
+  /** Reads letters into the word being read, up to the first char that is none; returns there. */
+  private letters(text: string, start: number, end: number): number {
+    let i = start;
+    while (i < end) {
+      const code = text.charCodeAt(i);
+      const kind = classOf(code);
+      if (kind === LOWER) {
+        if (this.segmentCase === LOWERCASE || this.segmentCase === CAPITALIZED) {
+          const after = skipWhile(text, i + 1, end, 97, 122);
+          this.segmentLength += after - i;
           i = after;
           continue;
         }
-        if (code === 32 && i + 1 < end) {
-          // " word" after a word: the commonest way a piece ends and the next starts
-          const next = text.charCodeAt(i + 1);
-          if (next >= 97 && next <= 122) {
-            this.closeWord();
-            const after = skipWhile(text, i + 2, end, 97, 122);
-            this.segmentCase = LOWERCASE;
-            this.segmentLength = after - i - 1;
-            this.segmentAfter = AFTER_SPACE;
-            this.wordAfter = AFTER_SPACE;
-            this.wordStarted = true;
-            this.wordCost = 0;
-            i = after;
-            continue;
-          }
+        this.lowercase();
+      } else if (kind === UPPER) {
+        if (this.segmentCase === UPPERCASE) this.segmentLength++;
+        else {
+          this.closeSegment();
+          this.openSegment(UPPERCASE);
         }
-      } else if (code === 32 && this.state === WHITESPACE) {
-        const after = skipWhile(text, i + 1, end, 32, 32);
-        this.blankCount += after - i;
-        this.lastBlankIsSpace = true;
+      } else if (kind === HAN && this.wordStarted && this.segmentCase === NO_SEGMENT) {
+        const after = skipWhile(text, i + 1, end, 0x4e00, 0x9fff);
+        this.wordCost += HAN_COST * (after - i);
         i = after;
         continue;
-      }
-      this.push(code);
+      } else if (kind === ACCENTED) {
+        this.wordCost += ACCENT_COST;
+        this.lowercase();
+      } else if (kind <= LAST_LETTER) this.scriptLetter(SCRIPT_COSTS[kind]);
+      else if (kind === SPACE && i + 1 < end && isLowercase(text.charCodeAt(i + 1))) {
+        // " word" after a word: the commonest way a piece ends and the next starts
+        this.closeWord();
+        this.wordCost = 0;
+        this.wordAfter = AFTER_SPACE;
+        this.wordStarted = false;
+      } else if (kind !== TRAIL) return i;
       i++;
     }
+    return i;
+  }
+
+  /** Reads marks (and the newlines that end them) into the run being read; returns where it ends. */
+  private marks(text: string, start: number, end: number): number {
+    let i = start;
+    for (; i < end; i++) {
+      const code = text.charCodeAt(i);
+      const kind = classOf(code);
+      if (kind === NEWLINE) this.marksEndLine = true;
+      else if (this.marksEndLine) return i;
+      else if (kind === MARK) {
+        if (this.markCount === 0) this.firstMark = code;
+        else if (code !== this.firstMark) this.marksSame = false;
+        this.markCount++;
+      } else if (kind === SYMBOL) this.symbolCount++;
+      else if (kind !== TRAIL) return i;
+    }
+    return i;
+  }
+
+  /** Reads whitespace into the run being read; returns where it ends. */
+  private blanks(text: string, start: number, end: number): number {
+    if (this.state !== WHITESPACE) {
+      this.close(IDLE);
+      this.state = WHITESPACE;
+      this.blankHasNewline = false;
+      this.blankCount = 0;
+    }
+    let i = start;
+    for (; i < end; i++) {
+      const code = text.charCodeAt(i);
+      const kind = classOf(code);
+      if (kind === SPACE || kind === BLANK) {
+        this.blankCount++;
+        this.lastBlankIsSpace = kind === SPACE;
+      } else if (kind === NEWLINE) {
+        this.blankHasNewline = true;
+        this.blankCount = 0;
+      } else return i;
+    }
+    return i;
   }
 
   /** A value as Python's json.dumps writes it for the template: ", " and ": ", no ASCII escapes. */
@@ -515,19 +575,19 @@ class TokenTally {
     if (typeof value === "boolean") return this.text(value ? "true" : "false");
     if (Array.isArray(value)) {
       this.jsonParents.push(value);
-      this.push(91); // [
+      this.text("[");
       value.forEach((item, index) => {
         if (index > 0) this.text(", ");
         if (item === undefined || typeof item === "function") this.text("null");
         else this.json(item, depth + 1);
       });
-      this.push(93); // ]
+      this.text("]");
       this.jsonParents.pop();
       return;
     }
     if (typeof value === "object" && value !== null) {
       this.jsonParents.push(value);
-      this.push(123); // {
+      this.text("{");
       let first = true;
       for (const key in value) {
         const item = (value as Record<string, unknown>)[key];
@@ -538,7 +598,7 @@ class TokenTally {
         this.text(": ");
         this.json(item, depth + 1);
       }
-      this.push(125); // }
+      this.text("}");
       this.jsonParents.pop();
       return;
     }
@@ -546,73 +606,17 @@ class TokenTally {
   }
 
   private jsonString(text: string): void {
-    this.push(34); // "
+    this.text('"');
     let plain = 0; // where the chars that need no escape start
     for (let i = 0; i < text.length; i++) {
       const code = text.charCodeAt(i);
       if (code >= 32 && code !== 34 && code !== 92) continue;
       this.range(text, plain, i);
       plain = i + 1;
-      this.push(92); // \
-      const short = code === 34 || code === 92 ? code : JSON_SHORT_ESCAPES[code];
-      if (short) this.push(short);
-      else this.text(`u00${code < 16 ? "0" : "1"}${(code & 15).toString(16)}`);
+      this.text(JSON_ESCAPES[code] ?? `\\u00${code < 16 ? "0" : "1"}${(code & 15).toString(16)}`);
     }
     this.range(text, plain, text.length);
-    this.push(34);
-  }
-
-  private push(code: number): void {
-    const kind = code < 128 ? ASCII_CLASS[code] : wideClassOf(code);
-    switch (kind) {
-      case LOWER:
-      case UPPER:
-      case ACCENTED:
-        if (this.state !== WORD) this.startWord();
-        return this.letter(kind);
-      case DIGIT:
-        this.close(DIGIT);
-        this.total += 1; // Qwen splits numbers into single digits
-        return;
-      case SPACE:
-      case BLANK:
-        if (this.state !== WHITESPACE) {
-          this.close(IDLE);
-          this.state = WHITESPACE;
-          this.blankHasNewline = false;
-          this.blankCount = 0;
-        }
-        this.blankCount++;
-        this.lastBlankIsSpace = kind === SPACE;
-        return;
-      case NEWLINE:
-        if (this.state === MARKS) {
-          this.marksEndLine = true;
-          return;
-        }
-        if (this.state !== WHITESPACE) {
-          this.close(IDLE);
-          this.state = WHITESPACE;
-        }
-        this.blankHasNewline = true;
-        this.blankCount = 0;
-        return;
-      case MARK:
-      case SYMBOL:
-        if (this.state !== MARKS || this.marksEndLine) this.startMarks();
-        if (kind === SYMBOL) this.symbolCount++;
-        else {
-          if (this.markCount === 0) this.firstMark = code;
-          else if (code !== this.firstMark) this.marksSame = false;
-          this.markCount++;
-        }
-        return;
-      case TRAIL:
-        return;
-      default: // a letter of a script priced one by one
-        if (this.state !== WORD) this.startWord();
-        return this.scriptLetter(SCRIPT_COSTS[kind]);
-    }
+    this.text('"');
   }
 
   private startWord(): void {
@@ -648,29 +652,20 @@ class TokenTally {
     this.wordStarted = true;
   }
 
-  private letter(kind: number): void {
-    if (kind === UPPER) {
-      if (this.segmentCase === UPPERCASE) this.segmentLength++;
-      else {
-        this.closeSegment();
-        this.openSegment(UPPERCASE);
-      }
-      return;
-    }
-    if (kind === ACCENTED) this.wordCost += ACCENT_COST;
+  /** A lowercase letter: it goes on a segment, or turns a capital into a Capitalized one. */
+  private lowercase(): void {
     if (this.segmentCase === NO_SEGMENT) this.openSegment(LOWERCASE);
-    else if (this.segmentCase === UPPERCASE) {
-      if (this.segmentLength === 1) {
-        this.segmentCase = CAPITALIZED;
-        this.segmentLength = 2;
-      } else {
-        // "HTTPServer": the last capital starts the next segment
-        this.segmentLength--;
-        this.closeSegment();
-        this.openSegment(CAPITALIZED);
-        this.segmentLength = 2;
-      }
-    } else this.segmentLength++;
+    else if (this.segmentCase !== UPPERCASE) this.segmentLength++;
+    else if (this.segmentLength === 1) {
+      this.segmentCase = CAPITALIZED;
+      this.segmentLength = 2;
+    } else {
+      // "HTTPServer": the last capital starts the next segment
+      this.segmentLength--;
+      this.closeSegment();
+      this.openSegment(CAPITALIZED);
+      this.segmentLength = 2;
+    }
   }
 
   private openSegment(letterCase: number): void {
@@ -740,4 +735,16 @@ function skipWhile(text: string, from: number, end: number, low: number, high: n
 }
 
 const MAX_JSON_DEPTH = 64;
-const JSON_SHORT_ESCAPES: Record<number, number> = { 8: 98, 9: 116, 10: 110, 12: 102, 13: 114 };
+const JSON_ESCAPES: Record<number, string> = {
+  8: "\\b",
+  9: "\\t",
+  10: "\\n",
+  12: "\\f",
+  13: "\\r",
+  34: '\\"',
+  92: "\\\\",
+};
+
+function isLowercase(code: number): boolean {
+  return code >= 97 && code <= 122;
+}
