@@ -268,7 +268,7 @@ function sextet(code: number): number {
 }
 
 // ---------------------------------------------------------------------------------------------
-// The tally: Qwen's pre-tokenizer, followed char by char, with a price for each piece.
+// The tally: Qwen's pre-tokenizer, followed run by run, with a price for each piece.
 
 // character classes; the letters come first
 const LOWER = 0; // a-z
@@ -277,24 +277,25 @@ const ACCENTED = 2; // Latin letters beyond ASCII: a letter of the word, a littl
 const HAN = 3; // from here to LAST_LETTER, letters priced one by one (SCRIPT_COSTS)
 const RARE_HAN = 4; // beyond the BMP: two UTF-8 byte tokens or more
 const KANA = 5;
-const HANGUL = 6;
+const HANGUL = 6; // from here to LAST_LETTER, scripts that put spaces between words
 const GREEK = 7;
-const OTHER_SCRIPT = 8; // Cyrillic, Arabic, Hebrew, Indic, Thai, ...
+const CYRILLIC = 8;
+const OTHER_SCRIPT = 9; // Arabic, Hebrew, Indic, Thai, ...
 const LAST_LETTER = OTHER_SCRIPT;
-const DIGIT = 9;
-const SPACE = 10; // the one whitespace that joins the next piece
-const BLANK = 11; // tab and other whitespace
-const NEWLINE = 12;
-const MARK = 13; // ASCII punctuation and symbols
-const SYMBOL = 14; // punctuation and symbols beyond ASCII, emoji
-const TRAIL = 15; // the second half of a surrogate pair: part of the character before
+const DIGIT = 10;
+const SPACE = 11; // the one whitespace that joins the next piece
+const BLANK = 12; // tab and other whitespace
+const NEWLINE = 13;
+const MARK = 14; // ASCII punctuation and symbols
+const SYMBOL = 15; // punctuation and symbols beyond ASCII, emoji
+const TRAIL = 16; // the second half of a surrogate pair: part of the character before
 
 /**
  * Tokens per letter of the scripts priced one by one, by class: fitted on Chinese and Japanese
- * text; guessed from a few sentences for the others.
+ * text, checked on a paragraph each of Korean, Greek and Russian, guessed for the others.
  */
 const HAN_COST = 0.6;
-const SCRIPT_COSTS = [0, 0, 0, HAN_COST, 1.5, 0.61, 0.65, 0.8, 0.4];
+const SCRIPT_COSTS = [0, 0, 0, HAN_COST, 1.5, 0.61, 0.75, 1.0, 0.33, 0.45];
 const ACCENT_COST = 0.4; // what an accented letter adds to its word
 
 const ASCII_CLASS = new Uint8Array(128).map((_, code) => {
@@ -330,6 +331,7 @@ function wideClassOf(code: number): number {
   }
   if (code < 0x370) return code < 0x2b0 ? ACCENTED : SYMBOL; // IPA; modifiers and diacritics
   if (code < 0x400) return GREEK;
+  if (code < 0x530) return CYRILLIC;
   if (code >= 0x1e00 && code <= 0x1eff) return ACCENTED;
   if (code >= 0x2000 && code <= 0x2bff) {
     if (code <= 0x200a || code === 0x202f || code === 0x205f) return BLANK;
@@ -385,10 +387,10 @@ const LONG_SEGMENT = 14; // past this length, even a common word is cut into pie
 const LONG_SEGMENT_RATE = 0.4;
 const TAB_BEFORE_WORD = 0.5; // a tab joins the word after it only for a few keywords
 const SYMBOL_BEFORE_WORD = 1; // a CJK comma before a word is a token of its own
-// a space or a mark before a Han or kana letter seldom merges with it: a token of its own, or the
-// letter's bytes split apart
-const SPACE_BEFORE_SCRIPT = 1;
+// a mark before a letter of these scripts seldom merges with it, nor does a space before Han or
+// kana (scripts without spaces): a token of its own, or the letter's bytes split apart
 const MARK_BEFORE_SCRIPT = 1;
+const SPACE_BEFORE_CJK = 1;
 
 function segmentCostFormula(after: number, letterCase: number, length: number): number {
   const row = (after * 3 + letterCase) * 3;
@@ -512,7 +514,7 @@ class TokenTally {
       } else if (kind === ACCENTED) {
         this.wordCost += ACCENT_COST;
         this.lowercase();
-      } else if (kind <= LAST_LETTER) this.scriptLetter(SCRIPT_COSTS[kind]);
+      } else if (kind <= LAST_LETTER) this.scriptLetter(SCRIPT_COSTS[kind], kind >= HANGUL);
       else if (kind === SPACE && i + 1 < end && isLowercase(text.charCodeAt(i + 1))) {
         // " word" after a word: the commonest way a piece ends and the next starts
         this.closeWord();
@@ -642,11 +644,12 @@ class TokenTally {
     this.segmentCase = NO_SEGMENT;
   }
 
-  private scriptLetter(cost: number): void {
+  /** A letter priced one by one; `spaced`: of a script that puts spaces between its words. */
+  private scriptLetter(cost: number, spaced: boolean): void {
     this.closeSegment();
     if (!this.wordStarted) {
       if (this.wordAfter === AFTER_MARK) this.wordCost += MARK_BEFORE_SCRIPT;
-      else if (this.wordAfter === AFTER_SPACE) this.wordCost += SPACE_BEFORE_SCRIPT;
+      else if (this.wordAfter === AFTER_SPACE && !spaced) this.wordCost += SPACE_BEFORE_CJK;
     }
     this.wordCost += cost;
     this.wordStarted = true;

@@ -270,6 +270,7 @@ const TEXT_SAMPLES = [
   "chinese.txt",
   "japanese.txt",
   "mixed.txt",
+  "other-scripts.txt", // Russian, Korean, Greek: no target, but a guard
 ];
 
 describe("estimateTextTokens", () => {
