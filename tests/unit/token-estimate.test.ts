@@ -320,6 +320,34 @@ describe("estimateChatTokens", () => {
     assert.ok(Math.abs(estimateChatTokens({ messages }) - real) <= 1);
   });
 
+  it("counts reasoning only after the last user query, as the template drops the older", () => {
+    const reasoning = sample("prose.txt");
+    const turns = (withReasoning: boolean) => [
+      { role: "user", content: "Why does the stream stop?" },
+      {
+        role: "assistant",
+        content: "A proxy timeout.",
+        ...(withReasoning ? { reasoning_content: reasoning } : {}),
+      },
+    ];
+    const followUp = { role: "user", content: "How do I raise it?" };
+    const older = (withReasoning: boolean) =>
+      estimateChatTokens({ messages: [...turns(withReasoning), followUp] });
+    assert.equal(older(true), older(false));
+    const latest = (withReasoning: boolean) =>
+      estimateChatTokens({ messages: turns(withReasoning) });
+    const added = latest(true) - latest(false);
+    assert.ok(Math.abs(added - estimateTextTokens(reasoning)) <= 1, `${added} for the reasoning`);
+    for (const messages of [[...turns(true), followUp], turns(true)]) {
+      const real = realTokens(renderQwen3(messages, []));
+      assertClose(
+        estimateChatTokens({ messages }),
+        real,
+        `${messages.length} turns with reasoning`,
+      );
+    }
+  });
+
   it("gives an image its 32-pixel tiles when the data URL's header tells its size", () => {
     const text = { type: "text", text: "What is in this picture?" };
     const withImage = (url: string) =>
