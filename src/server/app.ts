@@ -8,7 +8,7 @@ import type { TokenSource } from "../credentials/types.ts";
 import { type Fetch, sleep as defaultSleep } from "../lib/context.ts";
 import { AccountPool } from "../pool/pool.ts";
 import type { RequestInfo } from "../runtime/types.ts";
-import { type ForwardRequest, UpstreamClient } from "../upstream/client.ts";
+import { type CallReport, type ForwardRequest, UpstreamClient } from "../upstream/client.ts";
 import type { PassThroughOutcome } from "../upstream/stream/pass-through.ts";
 import { DEFAULT_RETRY_POLICY, type RetryPolicy } from "../upstream/retry.ts";
 import type { Logger, RequestLogEntry } from "./log.ts";
@@ -18,7 +18,7 @@ import {
   unauthorized as anthropicUnauthorized,
 } from "./anthropic/errors.ts";
 import { chatCompletions } from "./routes/chat-completions.ts";
-import type { DialectCall, RouteContext, RouteReport } from "./routes/context.ts";
+import type { DialectCall, RouteContext } from "./routes/context.ts";
 import { countTokens, messages } from "./routes/messages.ts";
 import { forwardOther } from "./routes/forward.ts";
 import { health } from "./routes/health.ts";
@@ -33,7 +33,7 @@ import {
   unauthorized,
 } from "./responses.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
-import { KeepAlive } from "./translated-stream.ts";
+import { KeepAlive } from "../upstream/stream/keep-alive.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
@@ -159,7 +159,7 @@ export function createApp(deps: AppDeps): App {
     url: SplitUrl,
     info: RequestInfo | undefined,
     entry: RequestLogEntry,
-    report: RouteReport,
+    report: CallReport,
   ): Promise<Response | ForwardRequest | DialectCall> {
     const path = url.path;
     if (path === "/health") {
@@ -243,9 +243,8 @@ interface Recorder {
  * metrics and log line once it is answered or, for a stream, once the body ended. A class with
  * methods rather than closures per request: it is what an in-flight request keeps alive.
  */
-class Exchange implements RouteReport {
+class Exchange implements CallReport {
   upstreamStatus?: number;
-  stoppedEarly = false;
   retries = 0;
   upstreamError?: string;
   streaming = false;
@@ -258,8 +257,7 @@ class Exchange implements RouteReport {
 
   bodyEnded(outcome: PassThroughOutcome): void {
     // May run before the handler returned (the stream pulls ahead): the status is the upstream's.
-    const cancelled = outcome.kind === "cancelled" && !this.stoppedEarly;
-    this.finish(cancelled ? 499 : this.upstreamStatus ?? 200);
+    this.finish(outcome.kind === "cancelled" ? 499 : this.upstreamStatus ?? 200);
   }
 
   finish(status: number): void {

@@ -25,6 +25,7 @@ import { CallFailure, tokenFailure, unavailableFailure, upstreamFailure } from "
 import { HeaderCache, relayedResponse } from "./headers.ts";
 import { retryDelay, type RetryPolicy } from "./retry.ts";
 import {
+  type BodyTransform,
   IdleTimeoutError,
   passThrough,
   type PassThroughCall,
@@ -76,6 +77,8 @@ export interface ForwardRequest {
   connection?: ClientConnection;
   /** Count the tokens of a successful answer (chat completions). */
   usage?: boolean;
+  /** Translates a streamed (SSE) answer on its way to the client (another API dialect). */
+  transform?: BodyTransform;
 }
 
 /** The server side of the client's connection (the runtime's RequestInfo). */
@@ -488,7 +491,7 @@ export class UpstreamClient {
     const piped = await passThrough(
       response.body!,
       new StreamedCall(call, options, member, report),
-      { keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0 },
+      { keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0, transform: request.transform },
     );
     return relayedResponse(piped, status, response.headers);
   }

@@ -11,7 +11,13 @@ import {
   MessageTranslator,
   sseEvent,
 } from "../../src/server/anthropic/response.ts";
-import { KeepAlive, translatedBody } from "../../src/server/translated-stream.ts";
+import { TranslatingTransform } from "../../src/server/translated-stream.ts";
+import { KeepAlive } from "../../src/upstream/stream/keep-alive.ts";
+import {
+  passThrough,
+  type PassThroughCall,
+  type PassThroughOutcome,
+} from "../../src/upstream/stream/pass-through.ts";
 import { StopSequences } from "../../src/server/anthropic/stop-sequences.ts";
 import { assemble, assertGrammar, parseSse } from "../helpers/anthropic-grammar.ts";
 
@@ -333,14 +339,27 @@ describe("the Anthropic message of a whole answer", () => {
   });
 });
 
-describe("the translated stream", () => {
+describe("the translated stream (the pass-through with a translation)", () => {
   const PING = encoder.encode(sseEvent({ type: "ping" }));
+
+  class RecordingCall implements PassThroughCall {
+    readonly watch = { activity: 0, stop() {}, restart() {} };
+    readonly controller = new AbortController();
+    readonly signal = this.controller.signal;
+    readonly outcomes: PassThroughOutcome[] = [];
+    abort(reason: unknown): void {
+      this.controller.abort(reason);
+    }
+    ended(outcome: PassThroughOutcome): void {
+      this.outcomes.push(outcome);
+    }
+  }
 
   /** An upstream body that gives its parts one per read, waiting for `hold` before the second. */
   function source(parts: string[], hold?: Promise<void>) {
     let cancelled: unknown = "not cancelled";
     let i = 0;
-    const stream = new ReadableStream<Uint8Array>({
+    const stream = new ReadableStream<Uint8Array<ArrayBuffer>>({
       async pull(controller) {
         if (i === 1 && hold) await hold;
         if (i < parts.length) controller.enqueue(encoder.encode(parts[i++]));
@@ -353,15 +372,28 @@ describe("the translated stream", () => {
     return { stream, cancelled: () => cancelled };
   }
 
-  function translator(stopSequences: string[] = []) {
-    return new MessageTranslator({ id: "m", model: "c", stopSequences });
+  function translated(
+    upstream: ReadableStream<Uint8Array<ArrayBuffer>>,
+    options: { stopSequences?: string[]; pingMs?: number } = {},
+  ) {
+    const call = new RecordingCall();
+    const translator = new MessageTranslator({
+      id: "m",
+      model: "c",
+      stopSequences: options.stopSequences ?? [],
+    });
+    const transform = new TranslatingTransform(translator, sseEvent, {
+      timer: new KeepAlive(options.pingMs ?? 1000),
+      bytes: PING,
+    });
+    return { call, body: passThrough(upstream, call, { transform }) };
   }
 
   async function text(body: Uint8Array<ArrayBuffer> | ReadableStream<Uint8Array>): Promise<string> {
     return await new Response(body).text();
   }
 
-  it("pings while the upstream is silent, and stops the upstream at a stop sequence", async () => {
+  it("pings while the upstream is silent, and drops the upstream at a stop sequence", async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => release = resolve);
     const upstream = source([
@@ -370,65 +402,74 @@ describe("the translated stream", () => {
       chunk({ content: "never read" }),
       DONE,
     ], hold);
-    let cut = false;
-    const keepAlive = new KeepAlive(20);
-    const body = await translatedBody(upstream.stream, translator(["STOP"]), {
-      encode: sseEvent,
-      keepAlive,
-      keepAliveBytes: PING,
-      cutShort: () => cut = true,
-    });
-    assert.ok(body instanceof ReadableStream, "the upstream was still sending: a stream");
+    const { call, body } = translated(upstream.stream, { stopSequences: ["STOP"], pingMs: 20 });
+    const stream = await body;
+    assert.ok(stream instanceof ReadableStream, "the upstream was still sending: a stream");
     setTimeout(release, 120);
-    const events = parseSse(await text(body));
+    const events = parseSse(await text(stream));
     assertGrammar(events);
     assert.ok(events.some((e) => e.event === "ping"), "no ping during the silence");
     assert.deepEqual(assemble(events).content, [{ type: "text", text: "ab " }]);
-    assert.equal(cut, true);
     assert.notEqual(upstream.cancelled(), "not cancelled");
+    assert.equal(call.signal.aborted, true, "the upstream call goes on");
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["complete"]);
   });
 
   it("answers with bytes when the upstream's body had arrived whole", async () => {
     const upstream = source([chunk({ content: "hi" }, "stop"), usage(3, 1), DONE]);
-    const body = await translatedBody(upstream.stream, translator(), {
-      encode: sseEvent,
-      keepAlive: new KeepAlive(1000),
-      keepAliveBytes: PING,
-      cutShort: () => assert.fail("not cut short"),
-    });
-    assert.ok(body instanceof Uint8Array);
-    const events = parseSse(await text(body));
+    const { call, body } = translated(upstream.stream);
+    const bytes = await body;
+    assert.ok(bytes instanceof Uint8Array);
+    const events = parseSse(await text(bytes));
     assertGrammar(events);
     assert.equal((assemble(events).usage as { output_tokens: number }).output_tokens, 1);
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["complete"]);
   });
 
-  it("reads the upstream to its end after message_stop, and cancels it when the client leaves", async () => {
+  it("closes at message_stop and reads the rest of the upstream out", async () => {
     let release!: () => void;
     const hold = new Promise<void>((resolve) => release = resolve);
     const upstream = source(
       [chunk({ content: "hi" }), chunk({}, "stop") + DONE, ": trailing\n\n"],
       hold,
     );
-    const options = {
-      encode: sseEvent,
-      keepAlive: new KeepAlive(1000),
-      keepAliveBytes: PING,
-      cutShort: () => assert.fail("not cut short"),
-    };
-    const body = await translatedBody(upstream.stream, translator(), options);
+    const { call, body } = translated(upstream.stream);
+    const stream = await body;
     release();
-    assertGrammar(parseSse(await text(body)));
+    assertGrammar(parseSse(await text(stream)));
+    await new Promise((resolve) => setTimeout(resolve, 10));
     assert.equal(upstream.cancelled(), "not cancelled");
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["complete"]);
+  });
 
-    let release2!: () => void;
-    const hold2 = new Promise<void>((resolve) => release2 = resolve);
-    const second = source([chunk({ content: "hi" }), chunk({ content: "more" })], hold2);
-    const stream = await translatedBody(second.stream, translator(), options);
+  it("cancels the upstream when the client leaves", async () => {
+    let release!: () => void;
+    const hold = new Promise<void>((resolve) => release = resolve);
+    const upstream = source([chunk({ content: "hi" }), chunk({ content: "more" })], hold);
+    const { call, body } = translated(upstream.stream);
+    const stream = await body;
     assert.ok(stream instanceof ReadableStream);
     const reader = stream.getReader();
     await reader.read();
     await reader.cancel("client left");
-    release2();
-    assert.equal(second.cancelled(), "client left");
+    release();
+    assert.equal(upstream.cancelled(), "client left");
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["cancelled"]);
+  });
+
+  it("ends a stream that breaks with an error event, through the translation", async () => {
+    let pulls = 0;
+    const broken = new ReadableStream<Uint8Array<ArrayBuffer>>({
+      pull(c) {
+        if (pulls++ === 0) c.enqueue(encoder.encode(chunk({ content: "partial" })));
+        else c.error(new Error("connection reset"));
+      },
+    });
+    const { call, body } = translated(broken);
+    const events = parseSse(await text(await body));
+    assertGrammar(events);
+    assert.equal(events.at(-1)!.event, "error");
+    assert.match(JSON.stringify(events.at(-1)!.data), /connection reset/);
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["broken"]);
   });
 });

@@ -81,15 +81,15 @@ export class MessageTranslator implements StreamTranslator<AnthropicEvent> {
     switch (event.type) {
       case "reasoning":
         this.#release(out);
-        this.#delta("thinking", { type: "thinking_delta", thinking: event.text }, out);
+        this.#delta("thinking", event.text, out);
         return;
       case "text": {
         if (!this.#stops.active) {
-          this.#delta("text", { type: "text_delta", text: event.text }, out);
+          this.#delta("text", event.text, out);
           return;
         }
         const { text, matched } = this.#stops.push(event.text);
-        if (text !== "") this.#delta("text", { type: "text_delta", text }, out);
+        if (text !== "") this.#delta("text", text, out);
         if (matched !== undefined) {
           this.#bySequence = true;
           this.#end("stop_sequence", matched, out);
@@ -133,11 +133,28 @@ export class MessageTranslator implements StreamTranslator<AnthropicEvent> {
   #release(out: AnthropicEvent[]): void {
     if (!this.#stops.active) return;
     const held = this.#stops.flush();
-    if (held !== "") this.#delta("text", { type: "text_delta", text: held }, out);
+    if (held !== "") this.#delta("text", held, out);
   }
 
-  #delta(kind: BlockKind, delta: Record<string, unknown>, out: AnthropicEvent[]): void {
-    if (this.#open !== kind) {
+  /**
+   * Text for the open block of `kind`. Deltas that arrive together (in one batch of `out`) go
+   * out as one: clients take any split, and an event costs more than its text.
+   */
+  #delta(kind: BlockKind, text: string, out: AnthropicEvent[]): void {
+    if (this.#open === kind) {
+      const last = out[out.length - 1];
+      if (last !== undefined && last.type === "content_block_delta") {
+        const delta = last.delta as { type: string; text?: string; thinking?: string };
+        if (kind === "text" && delta.type === "text_delta") {
+          delta.text += text;
+          return;
+        }
+        if (kind === "thinking" && delta.type === "thinking_delta") {
+          delta.thinking += text;
+          return;
+        }
+      }
+    } else {
       this.#close(out);
       this.#open = kind;
       out.push({
@@ -148,7 +165,13 @@ export class MessageTranslator implements StreamTranslator<AnthropicEvent> {
           : { type: "text", text: "" },
       });
     }
-    out.push({ type: "content_block_delta", index: this.#index, delta });
+    out.push({
+      type: "content_block_delta",
+      index: this.#index,
+      delta: kind === "thinking"
+        ? { type: "thinking_delta", thinking: text }
+        : { type: "text_delta", text },
+    });
   }
 
   #close(out: AnthropicEvent[]): void {

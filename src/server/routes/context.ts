@@ -7,13 +7,7 @@ import type {
 } from "../../upstream/client.ts";
 import type { CallFailure } from "../../upstream/failure.ts";
 import type { Logger, RequestLogEntry } from "../log.ts";
-import type { KeepAlive } from "../translated-stream.ts";
-
-/** The request's record as routes see it. */
-export interface RouteReport extends CallReport {
-  /** We ended the answer's body ourselves (a stop sequence): its cancel is not the client's. */
-  stoppedEarly: boolean;
-}
+import type { KeepAlive } from "../../upstream/stream/keep-alive.ts";
 
 /** What a route gets for one request. */
 export interface RouteContext {
@@ -23,7 +17,7 @@ export interface RouteContext {
   /** Its query string with the `?`, or empty. */
   search: string;
   entry: RequestLogEntry;
-  report: RouteReport;
+  report: CallReport;
   client: UpstreamClient;
   pool: AccountPool;
   logger: Logger;

@@ -25,7 +25,7 @@ import {
   sseEvent,
 } from "../anthropic/response.ts";
 import { readBody } from "../body.ts";
-import { translatedBody } from "../translated-stream.ts";
+import { TranslatingTransform } from "../translated-stream.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
 
 const decoder = new TextDecoder();
@@ -56,6 +56,11 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
     return rendered.text;
   };
 
+  const translator = new MessageTranslator({
+    id: messageId(),
+    model,
+    stopSequences: parsed.stopSequences,
+  });
   return {
     forward: {
       method: "POST",
@@ -67,8 +72,12 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
       clientRequest: ctx.request,
       connection: ctx.connection,
       usage: true,
+      // A streamed answer is translated on its way through the upstream client's pass-through.
+      transform: stream
+        ? new TranslatingTransform(translator, sseEvent, { timer: ctx.keepAlive, bytes: PING })
+        : undefined,
     },
-    answer: (response) => answer(ctx, parsed, response),
+    answer: (response) => answer(parsed, translator, response),
     failure: failureResponse,
   };
 }
@@ -116,29 +125,18 @@ function reportDroppedTools(ctx: RouteContext, types: readonly string[]): void {
   }
 }
 
-/** The upstream's 2xx answer as an Anthropic message, streamed when the client asked so. */
+/**
+ * The upstream's 2xx answer as an Anthropic message. A stream the client asked for is already
+ * translated; anything else is read whole and rendered at once.
+ */
 async function answer(
-  ctx: RouteContext,
   request: TranslatedRequest,
+  translator: MessageTranslator,
   response: Response,
 ): Promise<Response> {
-  const translator = new MessageTranslator({
-    id: messageId(),
-    model: request.model,
-    stopSequences: request.stopSequences,
-  });
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
-  if (request.stream && sse && response.body !== null) {
-    const body = await translatedBody(response.body, translator, {
-      encode: sseEvent,
-      keepAlive: ctx.keepAlive,
-      keepAliveBytes: PING,
-      cutShort: () => ctx.report.stoppedEarly = true,
-    });
-    return new Response(body, { status: 200, headers: SSE_HEADERS });
-  }
+  if (request.stream && sse) return response;
 
-  // A whole answer (or a stream the client wants whole): its events, then one rendering.
   const events = sse
     ? await readStreamEvents(response)
     : parseCompletion(await response.text().catch(() => ""));

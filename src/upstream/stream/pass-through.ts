@@ -10,9 +10,14 @@
  * caller's watchdog entry), and an honest end for a stream cut half way. A stream that breaks
  * gets a final `data: {"error":…}` event and closes without `[DONE]`, so a client never mistakes a
  * partial answer for a complete one.
+ *
+ * A route of another API dialect hands in a `BodyTransform`: each chunk is then translated on
+ * its way through this one stream, and a broken stream's error event goes through the
+ * translation too (docs/performance.md: one stream layer, not two).
  */
 import { concatBytes } from "../../lib/bytes.ts";
 import { describeError } from "../../lib/errors.ts";
+import type { KeepAlive } from "./keep-alive.ts";
 import type { Watch } from "./watchdog.ts";
 
 /**
@@ -39,6 +44,22 @@ interface PassThroughOptions {
    * the stream (`tail` of the outcome). Nothing is copied or parsed per chunk.
    */
   keepTailBytes?: number;
+  /** Translates the body on its way (another API dialect); absent, the bytes pass as they are. */
+  transform?: BodyTransform;
+}
+
+/** A body's translation, chunk by chunk, into what the client gets. */
+export interface BodyTransform {
+  /** The text to send for one upstream chunk; empty while the chunk only began an event. */
+  chunk(bytes: Uint8Array): string;
+  /** The text to send once the upstream body ended (after a broken one's error event). */
+  end(): string;
+  /** The answer is whole: what the upstream still sends is read out, not sent. */
+  readonly ended: boolean;
+  /** The answer ended before the upstream's did (a stop sequence): the upstream call is dropped. */
+  readonly cutShort: boolean;
+  /** While the upstream is silent, `bytes` go out on each tick of `timer`. */
+  readonly keepAlive?: { timer: KeepAlive; bytes: Bytes };
 }
 
 export type PassThroughOutcome =
@@ -76,6 +97,7 @@ export async function passThrough(
     chunkReader(body),
     call,
     options.keepTailBytes ?? 0,
+    options.transform,
   );
   return await source.takeArrived() ?? new ReadableStream<Bytes>(source);
 }
@@ -103,11 +125,18 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
   #head?: Bytes;
   /** The read `takeArrived` left unsettled: the first one `pull` waits for. */
   #next?: Promise<ReadableStreamReadResult<Bytes>>;
+  #controller?: ReadableStreamDefaultController<Bytes>;
+  /** For the keep-alive timer: whether a chunk came since its last tick. */
+  heard = true;
+  /** The keep-alive timer's list. */
+  prev?: PassThroughSource = undefined;
+  next?: PassThroughSource = undefined;
 
   constructor(
     private readonly reader: ChunkReader,
     private readonly call: PassThroughCall,
     private readonly keep: number,
+    private readonly transform: BodyTransform | undefined,
   ) {}
 
   /**
@@ -118,6 +147,11 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
   async takeArrived(): Promise<Bytes | undefined> {
     const parts: Bytes[] = [];
     let bytes = 0;
+    const keep = (part: Bytes) => {
+      if (part.byteLength === 0) return;
+      parts.push(part);
+      bytes += part.byteLength;
+    };
     while (bytes < MAX_TAKEN_BYTES) {
       const next = this.reader.read();
       let result: ReadableStreamReadResult<Bytes> | null;
@@ -136,15 +170,24 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
           this.#next = next;
           break;
         }
+        if (this.transform) keep(encoder.encode(this.transform.end()));
         this.#end({ kind: "complete" });
         return parts.length === 1 ? parts[0] : concatBytes(parts, bytes);
       }
       this.#took(result.value);
-      parts.push(result.value);
-      bytes += result.value.byteLength;
+      keep(this.#translate(result.value));
+      if (this.transform?.cutShort) {
+        this.#dropUpstream();
+        return parts.length === 1 ? parts[0] : concatBytes(parts, bytes);
+      }
     }
     if (parts.length > 0) this.#head = parts.length === 1 ? parts[0] : concatBytes(parts, bytes);
     return undefined;
+  }
+
+  start(controller: ReadableStreamDefaultController<Bytes>): void {
+    this.#controller = controller;
+    this.transform?.keepAlive?.timer.add(this);
   }
 
   async pull(controller: ReadableStreamDefaultController<Bytes>): Promise<void> {
@@ -152,38 +195,74 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
     if (head !== undefined) {
       this.#head = undefined;
       controller.enqueue(head);
+      if (this.transform?.ended) this.#closeAndReadOut(controller);
       return;
     }
-    let result: ReadableStreamReadResult<Bytes>;
-    try {
-      const next = this.#next;
-      if (next === undefined) {
-        result = await this.reader.read();
-      } else {
-        this.#next = undefined;
-        result = await next;
+    for (;;) {
+      let result: ReadableStreamReadResult<Bytes>;
+      try {
+        const next = this.#next;
+        if (next === undefined) {
+          result = await this.reader.read();
+        } else {
+          this.#next = undefined;
+          result = await next;
+        }
+      } catch (error) {
+        return this.#fail(controller, error);
       }
-    } catch (error) {
-      return this.#fail(controller, error);
+      const { signal } = this.call;
+      // A chunk may still arrive after the silence ended the call.
+      if (signal.aborted && signal.reason instanceof IdleTimeoutError) {
+        this.reader.cancel(signal.reason).catch(() => {});
+        return this.#fail(controller, signal.reason);
+      }
+      if (result.done) {
+        if (this.transform) this.#send(controller, encoder.encode(this.transform.end()));
+        this.#end({ kind: "complete" });
+        controller.close();
+        return;
+      }
+      this.#took(result.value);
+      const out = this.#translate(result.value);
+      const transform = this.transform;
+      if (transform === undefined) {
+        controller.enqueue(out);
+        return;
+      }
+      this.#send(controller, out);
+      if (transform.cutShort) {
+        controller.close();
+        this.#dropUpstream();
+        return;
+      }
+      if (transform.ended) {
+        this.#closeAndReadOut(controller);
+        return;
+      }
+      // A chunk that only began an event: the client asked for something, read on.
+      if (out.byteLength > 0) return;
     }
-    const { signal } = this.call;
-    // A chunk may still arrive after the silence ended the call.
-    if (signal.aborted && signal.reason instanceof IdleTimeoutError) {
-      this.reader.cancel(signal.reason).catch(() => {});
-      return this.#fail(controller, signal.reason);
-    }
-    if (result.done) {
-      this.#end({ kind: "complete" });
-      controller.close();
-      return;
-    }
-    this.#took(result.value);
-    controller.enqueue(result.value);
+  }
+
+  /** The keep-alive timer found the upstream silent since its last tick. */
+  ping(): void {
+    const keepAlive = this.transform?.keepAlive;
+    if (keepAlive !== undefined && !this.#ended) this.#controller?.enqueue(keepAlive.bytes);
+  }
+
+  #translate(chunk: Bytes): Bytes {
+    return this.transform ? encoder.encode(this.transform.chunk(chunk)) : chunk;
+  }
+
+  #send(controller: ReadableStreamDefaultController<Bytes>, bytes: Bytes): void {
+    if (bytes.byteLength > 0) controller.enqueue(bytes);
   }
 
   /** A chunk counts as activity, and the last ones are kept for the usage. */
   #took(chunk: Bytes): void {
     this.call.watch.activity++;
+    this.heard = true;
     if (this.keep > 0) {
       const tail = this.#tail;
       tail.push(chunk);
@@ -192,6 +271,37 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
         this.#tailBytes -= tail.shift()!.byteLength;
       }
     }
+  }
+
+  /**
+   * The translated answer is whole: the client's stream closes now, and the upstream body is
+   * read out meanwhile, since its end is what counts the call done (usage, the log line).
+   */
+  #closeAndReadOut(controller: ReadableStreamDefaultController<Bytes>): void {
+    controller.close();
+    this.transform?.keepAlive?.timer.delete(this);
+    const readOut = async () => {
+      try {
+        const next = this.#next;
+        this.#next = undefined;
+        let result = await (next ?? this.reader.read());
+        while (!result.done) {
+          this.#took(result.value);
+          result = await this.reader.read();
+        }
+      } catch {
+        // Broken after the answer was whole: the client has all of it.
+      }
+      this.#end({ kind: "complete" });
+    };
+    readOut();
+  }
+
+  /** The translation ended the answer early: the rest of the upstream's is not wanted. */
+  #dropUpstream(): void {
+    this.#end({ kind: "complete" });
+    this.call.abort(new Error("the answer ended before the upstream's"));
+    this.reader.cancel().catch(() => {});
   }
 
   cancel(reason: unknown): Promise<void> {
@@ -203,6 +313,7 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
   #end(outcome: PassThroughOutcome): void {
     if (this.#ended) return;
     this.#ended = true;
+    this.transform?.keepAlive?.timer.delete(this);
     if (this.keep > 0) outcome.tail = this.#tail;
     this.call.ended(outcome);
   }
@@ -217,7 +328,10 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
     this.#end({ kind: "broken", message });
     const code = idleError ? "upstream_idle_timeout" : "upstream_stream_error";
     const event = { error: { message, type: "api_error", param: null, code } };
-    controller.enqueue(encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`));
+    const bytes = encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`);
+    const transform = this.transform;
+    if (transform === undefined) controller.enqueue(bytes);
+    else this.#send(controller, encoder.encode(transform.chunk(bytes) + transform.end()));
     controller.close();
   }
 }
