@@ -1,0 +1,450 @@
+/**
+ * The upstream's chat events as an OpenAI Responses API response, in its streaming grammar:
+ * `response.created`, `response.in_progress`, then per output item `response.output_item.added`
+ * → its part and deltas → `response.output_item.done` (one item open at a time, `output_index`
+ * from 0 without gaps), then one terminal event: `response.completed`, `response.incomplete` or
+ * `response.failed`. Every event carries `sequence_number` 0, 1, 2… A whole (non-streamed) answer
+ * is `response()` after the same events, so both answers agree by construction
+ * (docs/responses.md#response-translation).
+ */
+import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts";
+
+/** Which Responses tool a chat function stands for. */
+export type ToolOrigin =
+  | { kind: "function"; name: string; namespace?: string }
+  | { kind: "custom"; name: string };
+
+export type ResponsesEvent = { type: string } & Record<string, unknown>;
+
+interface ResponseOptions {
+  /** `resp_…` */
+  id: string;
+  /** The model the client asked for: the answer names it, not the upstream's. */
+  model: string;
+  /** Seconds since the epoch. */
+  createdAt: number;
+  /** Chat function name → the tool the client declared. */
+  tools: ReadonlyMap<string, ToolOrigin>;
+  /** Request fields the response repeats (instructions, tools, temperature, metadata…). */
+  echo: Record<string, unknown>;
+  /** Milliseconds since the epoch, for `completed_at`. */
+  now?: () => number;
+}
+
+type ItemStatus = "in_progress" | "completed" | "incomplete";
+
+type Item =
+  | { type: "reasoning" | "message"; id: string; status: ItemStatus; text: string }
+  | {
+    type: "function_call" | "custom_tool_call";
+    id: string;
+    status: ItemStatus;
+    call: { id: string; name: string; arguments: string };
+    origin: ToolOrigin | undefined;
+  };
+
+type TextItem = Extract<Item, { type: "reasoning" | "message" }>;
+
+/**
+ * What the response object shows when the request did not say: the values OpenAI answers with,
+ * or null where the SDK's type allows it.
+ */
+const DEFAULTS: Readonly<Record<string, unknown>> = {
+  instructions: null,
+  max_output_tokens: null,
+  metadata: {},
+  parallel_tool_calls: true,
+  previous_response_id: null,
+  temperature: null,
+  tool_choice: "auto",
+  tools: [],
+  top_p: null,
+};
+
+/** Fields the translator owns: an echoed request field never overrides them. */
+const OWN_FIELDS = new Set([
+  "id",
+  "object",
+  "created_at",
+  "status",
+  "completed_at",
+  "error",
+  "incomplete_details",
+  "model",
+  "output",
+  "usage",
+  "output_text",
+]);
+
+const INCOMPLETE_REASONS: Readonly<Record<string, string>> = {
+  length: "max_output_tokens",
+  content_filter: "content_filter",
+};
+
+export class ResponseTranslator {
+  readonly #items: Item[] = [];
+  #open?: TextItem;
+  #sequence = 0;
+  #usage?: ChatUsage;
+  #status: "in_progress" | "completed" | "incomplete" | "failed" = "in_progress";
+  #incompleteReason?: string;
+  #error?: { code: string; message: string };
+  #completedAt?: number;
+  readonly #echo: Record<string, unknown> = {};
+
+  constructor(private readonly options: ResponseOptions) {
+    for (const [key, value] of Object.entries(options.echo)) {
+      if (value !== undefined && !OWN_FIELDS.has(key)) this.#echo[key] = value;
+    }
+  }
+
+  /** True once a terminal event went out: completed, incomplete or failed. */
+  get ended(): boolean {
+    return this.#status !== "in_progress";
+  }
+
+  start(out: ResponsesEvent[]): void {
+    this.#emit(out, "response.created", { response: this.response() });
+    this.#emit(out, "response.in_progress", { response: this.response() });
+  }
+
+  /** The events one chat event makes, appended to `out`. */
+  accept(event: ChatEvent, out: ResponsesEvent[]): void {
+    if (this.ended) return;
+    switch (event.type) {
+      case "reasoning":
+        this.#delta("reasoning", event.text, out);
+        return;
+      case "text":
+        this.#delta("message", event.text, out);
+        return;
+      case "tool_call":
+        this.#close("completed", out);
+        this.#toolCall(event, out);
+        return;
+      case "usage":
+        this.#usage = event.usage;
+        return;
+      case "finish":
+        this.#end(event.reason, out);
+        return;
+      case "error":
+        this.fail(event.message, responsesErrorCode(event), out);
+        return;
+    }
+  }
+
+  /** The upstream's body ended: the response ends too, if it has not already. */
+  finish(out: ResponsesEvent[]): void {
+    if (!this.ended) this.#end(undefined, out);
+  }
+
+  /**
+   * The answer broke: `response.failed` and nothing after, so no client takes it as whole. The
+   * item that was open stays as it was (no done events) and shows as incomplete.
+   */
+  fail(message: string, code: string | null, out: ResponsesEvent[]): void {
+    if (this.ended) return;
+    if (this.#open !== undefined) this.#open.status = "incomplete";
+    this.#open = undefined;
+    this.#status = "failed";
+    this.#error = { code: code ?? "server_error", message };
+    this.#emit(out, "response.failed", { response: this.response() });
+  }
+
+  /** The response object as it stands (the final one once ended). */
+  response(): Record<string, unknown> {
+    const usage = this.#usage;
+    return {
+      id: this.options.id,
+      object: "response",
+      created_at: this.options.createdAt,
+      status: this.#status,
+      ...(this.#completedAt === undefined ? {} : { completed_at: this.#completedAt }),
+      error: this.#error ?? null,
+      incomplete_details: this.#incompleteReason === undefined
+        ? null
+        : { reason: this.#incompleteReason },
+      access_programs: null,
+      ...DEFAULTS,
+      ...this.#echo,
+      model: this.options.model,
+      output: this.#items.map((item) => itemObject(item, true)),
+      ...(usage === undefined ? {} : { usage: responseUsage(usage) }),
+    };
+  }
+
+  /**
+   * This answer as one chat assistant message (under the upstream's function names), for a later
+   * request that continues from it; none when the answer is empty.
+   */
+  chatMessages(): Record<string, unknown>[] {
+    const reasoning: string[] = [];
+    const text: string[] = [];
+    const calls: Record<string, unknown>[] = [];
+    for (const item of this.#items) {
+      if ("call" in item) {
+        calls.push({
+          id: item.call.id,
+          type: "function",
+          function: { name: item.call.name, arguments: item.call.arguments },
+        });
+      } else (item.type === "reasoning" ? reasoning : text).push(item.text);
+    }
+    if (reasoning.length === 0 && text.length === 0 && calls.length === 0) return [];
+    const message: Record<string, unknown> = {
+      role: "assistant",
+      content: text.length > 0 ? text.join("\n\n") : calls.length > 0 ? null : "",
+    };
+    if (reasoning.length > 0) message.reasoning_content = reasoning.join("\n\n");
+    if (calls.length > 0) message.tool_calls = calls;
+    return [message];
+  }
+
+  #emit(out: ResponsesEvent[], type: string, fields: Record<string, unknown>): void {
+    out.push({ type, sequence_number: this.#sequence++, ...fields });
+  }
+
+  /** Reasoning and text stream into one item per run: a change of kind closes the open one. */
+  #delta(type: TextItem["type"], delta: string, out: ResponsesEvent[]): void {
+    let item = this.#open;
+    if (item?.type !== type) {
+      this.#close("completed", out);
+      item = {
+        type,
+        id: itemId(type === "message" ? "msg" : "rs"),
+        status: "in_progress",
+        text: "",
+      };
+      this.#open = item;
+      const where = { item_id: item.id, output_index: this.#items.length };
+      this.#items.push(item);
+      this.#emit(out, "response.output_item.added", {
+        output_index: where.output_index,
+        item: itemObject(item, false),
+      });
+      if (type === "message") {
+        this.#emit(out, "response.content_part.added", {
+          ...where,
+          content_index: 0,
+          part: outputText(""),
+        });
+      } else {
+        this.#emit(out, "response.reasoning_summary_part.added", {
+          ...where,
+          summary_index: 0,
+          part: summaryText(""),
+        });
+      }
+    }
+    item.text += delta;
+    const where = { item_id: item.id, output_index: this.#items.length - 1 };
+    if (type === "message") {
+      this.#emit(out, "response.output_text.delta", {
+        ...where,
+        content_index: 0,
+        delta,
+        logprobs: [],
+      });
+    } else {
+      this.#emit(out, "response.reasoning_summary_text.delta", {
+        ...where,
+        summary_index: 0,
+        delta,
+      });
+    }
+  }
+
+  #close(status: ItemStatus, out: ResponsesEvent[]): void {
+    const item = this.#open;
+    if (item === undefined) return;
+    this.#open = undefined;
+    item.status = status;
+    const where = { item_id: item.id, output_index: this.#items.length - 1 };
+    if (item.type === "message") {
+      this.#emit(out, "response.output_text.done", {
+        ...where,
+        content_index: 0,
+        text: item.text,
+        logprobs: [],
+      });
+      this.#emit(out, "response.content_part.done", {
+        ...where,
+        content_index: 0,
+        part: outputText(item.text),
+      });
+    } else {
+      this.#emit(out, "response.reasoning_summary_text.done", {
+        ...where,
+        summary_index: 0,
+        text: item.text,
+      });
+      this.#emit(out, "response.reasoning_summary_part.done", {
+        ...where,
+        summary_index: 0,
+        part: summaryText(item.text),
+      });
+    }
+    this.#emit(out, "response.output_item.done", {
+      output_index: where.output_index,
+      item: itemObject(item, true),
+    });
+  }
+
+  /** Calls come whole: added, the arguments (or input) in one delta, done. */
+  #toolCall(call: { id: string; name: string; arguments: string }, out: ResponsesEvent[]): void {
+    const origin = this.options.tools.get(call.name);
+    const type = origin?.kind === "custom" ? "custom_tool_call" : "function_call";
+    const item: Item = {
+      type,
+      id: itemId(type === "custom_tool_call" ? "ctc" : "fc"),
+      status: "in_progress",
+      call,
+      origin,
+    };
+    const where = { item_id: item.id, output_index: this.#items.length };
+    this.#items.push(item);
+    this.#emit(out, "response.output_item.added", {
+      output_index: where.output_index,
+      item: itemObject(item, false),
+    });
+    const text = type === "custom_tool_call"
+      ? customInput(call.arguments)
+      : functionArguments(call);
+    const prefix = type === "custom_tool_call"
+      ? "response.custom_tool_call_input"
+      : "response.function_call_arguments";
+    if (text !== "") this.#emit(out, `${prefix}.delta`, { ...where, delta: text });
+    this.#emit(out, `${prefix}.done`, {
+      ...where,
+      [type === "custom_tool_call" ? "input" : "arguments"]: text,
+    });
+    item.status = "completed";
+    this.#emit(out, "response.output_item.done", {
+      output_index: where.output_index,
+      item: itemObject(item, true),
+    });
+  }
+
+  #end(finish: string | undefined, out: ResponsesEvent[]): void {
+    const reason = finish === undefined ? undefined : INCOMPLETE_REASONS[finish];
+    this.#close(reason === undefined ? "completed" : "incomplete", out);
+    if (reason === undefined) {
+      this.#status = "completed";
+      this.#completedAt = Math.floor((this.options.now ?? Date.now)() / 1000);
+      this.#emit(out, "response.completed", { response: this.response() });
+    } else {
+      this.#status = "incomplete";
+      this.#incompleteReason = reason;
+      this.#emit(out, "response.incomplete", { response: this.response() });
+    }
+  }
+}
+
+/** An item as the client sees it: `whole` false is its `output_item.added` form, content empty. */
+function itemObject(item: Item, whole: boolean): Record<string, unknown> {
+  switch (item.type) {
+    case "message":
+      return {
+        id: item.id,
+        type: "message",
+        status: item.status,
+        role: "assistant",
+        content: whole ? [outputText(item.text)] : [],
+      };
+    case "reasoning":
+      return {
+        id: item.id,
+        type: "reasoning",
+        status: item.status,
+        summary: whole ? [summaryText(item.text)] : [],
+      };
+    case "function_call": {
+      const origin = item.origin?.kind === "function" ? item.origin : undefined;
+      return {
+        id: item.id,
+        type: "function_call",
+        status: item.status,
+        call_id: item.call.id,
+        name: origin?.name ?? item.call.name,
+        ...(origin?.namespace === undefined ? {} : { namespace: origin.namespace }),
+        arguments: whole ? functionArguments(item.call) : "",
+      };
+    }
+    case "custom_tool_call":
+      return {
+        id: item.id,
+        type: "custom_tool_call",
+        status: item.status,
+        call_id: item.call.id,
+        name: item.origin?.name ?? item.call.name,
+        input: whole ? customInput(item.call.arguments) : "",
+      };
+  }
+}
+
+function outputText(text: string): Record<string, unknown> {
+  return { type: "output_text", text, annotations: [], logprobs: [] };
+}
+
+function summaryText(text: string): Record<string, unknown> {
+  return { type: "summary_text", text };
+}
+
+/**
+ * A call's arguments as they came, invalid JSON included (the client's tool reports it to the
+ * model); blank ones as `{}`, which some upstreams send for a call without parameters.
+ */
+function functionArguments(call: { arguments: string }): string {
+  return call.arguments.trim() === "" ? "{}" : call.arguments;
+}
+
+/**
+ * A custom tool's free-form input: the request side offered it as a function taking
+ * `{"input": string}`, so that string; anything else the model wrote goes through as it is.
+ */
+function customInput(args: string): string {
+  try {
+    const value = JSON.parse(args);
+    if (typeof value === "object" && value !== null && typeof value.input === "string") {
+      return value.input;
+    }
+  } catch {
+    // Passed through below.
+  }
+  return args;
+}
+
+function responseUsage(usage: ChatUsage): Record<string, unknown> {
+  return {
+    input_tokens: usage.promptTokens,
+    input_tokens_details: {
+      cached_tokens: usage.cachedTokens,
+      cache_write_tokens: usage.cacheWriteTokens,
+    },
+    output_tokens: usage.completionTokens,
+    // A chat completion's usage as we read it does not split out reasoning.
+    output_tokens_details: { reasoning_tokens: 0 },
+    total_tokens: usage.promptTokens + usage.completionTokens,
+  };
+}
+
+/**
+ * An upstream that says it is busy gets the code clients back off on; anything else is a
+ * `server_error`, the upstream's own words kept in the message.
+ */
+function responsesErrorCode(error: { message: string; code: string | null }): string {
+  const text = `${error.code ?? ""} ${error.message}`.toLowerCase();
+  return /overload|throttl|rate.?limit|capacity|too many requests/.test(text)
+    ? "rate_limit_exceeded"
+    : "server_error";
+}
+
+function itemId(prefix: string): string {
+  return `${prefix}_${crypto.randomUUID().replaceAll("-", "")}`;
+}
+
+/** One event as the SSE text the Responses API's clients read. */
+export function sseEvent(event: ResponsesEvent): string {
+  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+}
