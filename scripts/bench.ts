@@ -313,10 +313,13 @@ async function verifyMessages(target: Target): Promise<void> {
     body: tinyMessagesBody(true),
   });
   const text = await sse.text();
-  const deltas = text.match(/"text_delta","text":"word\d+ "/g)?.length ?? 0;
-  if (sse.status !== 200 || deltas !== 20 || !text.includes("event: message_stop")) {
+  // Deltas that arrive together go out as one event: the words count, not the events.
+  const streamed = [...text.matchAll(/"text_delta","text":"([^"]*)"/g)].map((m) => m[1]).join("");
+  if (
+    sse.status !== 200 || streamed !== CHUNKS.join("") || !text.includes("event: message_stop")
+  ) {
     throw new Error(
-      `${target.label} (/v1/messages) streamed ${sse.status} with ${deltas} text deltas: ${text}`,
+      `${target.label} (/v1/messages) streamed ${sse.status} with the text "${streamed}": ${text}`,
     );
   }
 }
@@ -1252,8 +1255,9 @@ function evaluateMessages(data: MessagesData): Check[] {
     }
   }
   for (const costs of translation) {
-    const streamed = costs.micros["agent, streamed: request + answer"];
-    const whole = costs.micros["agent, JSON: request + answer"];
+    const own = costs.micros["agent, the translation's own: request + streamed answer"];
+    const codec = costs.micros["agent request: decode + JSON.parse"] +
+      costs.micros["agent request: JSON.stringify"];
     const target = costs.runtime === "Deno" ? "qwen-deno" : "qwen-bun";
     const endToEnd = cells.filter((cell) => cell.size === "agent").map((cell) => {
       const r = cell.results[target]!;
@@ -1262,10 +1266,11 @@ function evaluateMessages(data: MessagesData): Check[] {
       }`;
     }).join(", ");
     checks.push({
-      goal: `${costs.runtime}: the translation's own CPU, agent request, < 100 µs (in process)`,
-      measured: `streamed ${f1(streamed)} µs, JSON ${f1(whole)} µs` +
+      goal: `${costs.runtime}: the translation's own CPU, agent request and streamed answer, ` +
+        "< 100 µs (in process)",
+      measured: `${f1(own)} µs; besides, the body's JSON parse and re-encoding ${f1(codec)} µs` +
         (endToEnd ? `; end to end msg − chat: ${endToEnd} µs` : ""),
-      pass: Math.max(streamed, whole) < 100,
+      pass: own < 100,
     });
   }
   for (const t of QWEN_TARGETS) {
