@@ -20,6 +20,13 @@ import {
 import { chatCompletions } from "./routes/chat-completions.ts";
 import type { DialectCall, RouteContext } from "./routes/context.ts";
 import { countTokens, messages } from "./routes/messages.ts";
+import {
+  createResponse,
+  deleteResponse,
+  getResponse,
+  webSocketRefused,
+} from "./routes/responses.ts";
+import { ResponseStore } from "./openai-responses/store.ts";
 import { forwardOther } from "./routes/forward.ts";
 import { health } from "./routes/health.ts";
 import { listModels, ModelsCache } from "./routes/models.ts";
@@ -37,6 +44,7 @@ import { KeepAlive } from "../upstream/stream/keep-alive.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
+const DEFAULT_RESPONSES_STORE = 1_000;
 /** Anthropic's API pings every 15 s or so; clients expect no longer silences. */
 const DEFAULT_PING_MS = 15_000;
 
@@ -60,6 +68,8 @@ interface AppDeps {
   modelsCacheMs?: number;
   /** Upstream silence after which a translated stream sends a keep-alive event. */
   pingMs?: number;
+  /** How many responses `/v1/responses` keeps for `previous_response_id` (0: none). */
+  responsesStore?: number;
   /** True once shutdown began: `/health` turns 503 so balancers stop sending. */
   draining?: () => boolean;
 }
@@ -92,6 +102,7 @@ export function createApp(deps: AppDeps): App {
   });
   const recorder: Recorder = { now, metrics, logger: deps.logger };
   const keepAlive = new KeepAlive(deps.pingMs ?? DEFAULT_PING_MS);
+  const store = new ResponseStore(deps.responsesStore ?? DEFAULT_RESPONSES_STORE);
 
   return async (request, info) => {
     const url = splitUrl(request.url);
@@ -211,8 +222,30 @@ export function createApp(deps: AppDeps): App {
       }
       return path === "/v1/messages" ? messages(ctx) : countTokens(ctx);
     }
+    if (path === "/v1/responses" || path.startsWith("/v1/responses/")) {
+      return Promise.resolve(responsesRoute(request, path, ctx));
+    }
     if (path === "/v1/models" && request.method === "GET") return listModels(ctx, models);
     return forwardOther(ctx);
+  }
+
+  function responsesRoute(
+    request: Request,
+    path: string,
+    ctx: RouteContext,
+  ): Response | Promise<Response | DialectCall> {
+    if (path === "/v1/responses") {
+      if (request.method === "POST") return createResponse(ctx, store);
+      if (request.headers.get("upgrade")?.toLowerCase() === "websocket") {
+        return webSocketRefused(ctx);
+      }
+      return methodNotAllowed("POST");
+    }
+    const id = path.slice("/v1/responses/".length);
+    if (id === "" || id.includes("/")) return notFound(`Unknown path "${path}"`);
+    if (request.method === "GET") return getResponse(store, id);
+    if (request.method === "DELETE") return deleteResponse(store, id);
+    return methodNotAllowed("GET, DELETE");
   }
 
   function preflight(request: Request, origin: string | null): Response {
@@ -229,7 +262,7 @@ export function createApp(deps: AppDeps): App {
   }
 }
 
-const ALLOW = "GET, POST, OPTIONS";
+const ALLOW = "GET, POST, DELETE, OPTIONS";
 
 /** What every request's record writes to: shared, so a request holds one reference. */
 interface Recorder {

@@ -27,10 +27,14 @@ export class TranslatingTransform<E> implements BodyTransform {
   readonly #out: E[] = [];
   readonly keepAlive?: { timer: KeepAlive; bytes: Uint8Array<ArrayBuffer> };
 
+  #notified = false;
+
   constructor(
     private readonly translator: StreamTranslator<E>,
     private readonly encode: (event: E) => string,
     keepAlive?: { timer: KeepAlive; bytes: Uint8Array<ArrayBuffer> },
+    /** Called once when the answer is over (e.g. to keep it). */
+    private readonly onEnded?: () => void,
   ) {
     this.keepAlive = keepAlive;
     // The answer's first events go out with the upstream's first chunk.
@@ -62,6 +66,10 @@ export class TranslatingTransform<E> implements BodyTransform {
     for (let i = 0; i < events.length; i++) translator.accept(events[i], out);
     events.length = 0;
     if (last) translator.finish(out);
+    if (translator.ended && !this.#notified) {
+      this.#notified = true;
+      this.onEnded?.();
+    }
     let text = "";
     for (let i = 0; i < out.length; i++) text += this.encode(out[i]);
     out.length = 0;

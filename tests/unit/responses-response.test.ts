@@ -13,8 +13,8 @@ import {
   type ResponsesEvent,
   ResponseTranslator,
   sseEvent,
-  type ToolOrigin,
 } from "../../src/server/openai-responses/response.ts";
+import type { ToolOrigin } from "../../src/server/openai-responses/request.ts";
 import { assembleOutput, assertGrammar, parseSse } from "../helpers/responses-grammar.ts";
 
 type Fields = Record<string, unknown>;

@@ -7,12 +7,9 @@
  * is `response()` after the same events, so both answers agree by construction
  * (docs/responses.md#response-translation).
  */
+import type { ToolOrigin } from "./request.ts";
+import type { StreamTranslator } from "../translated-stream.ts";
 import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts";
-
-/** Which Responses tool a chat function stands for. */
-export type ToolOrigin =
-  | { kind: "function"; name: string; namespace?: string }
-  | { kind: "custom"; name: string };
 
 export type ResponsesEvent = { type: string } & Record<string, unknown>;
 
@@ -81,7 +78,7 @@ const INCOMPLETE_REASONS: Readonly<Record<string, string>> = {
   content_filter: "content_filter",
 };
 
-export class ResponseTranslator {
+export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
   readonly #items: Item[] = [];
   #open?: TextItem;
   #sequence = 0;
@@ -101,6 +98,16 @@ export class ResponseTranslator {
   /** True once a terminal event went out: completed, incomplete or failed. */
   get ended(): boolean {
     return this.#status !== "in_progress";
+  }
+
+  /** The Responses API has no stop sequences: an answer ends with the upstream's. */
+  get cutShort(): boolean {
+    return false;
+  }
+
+  /** The response failed (the upstream broke or sent an error). */
+  get failed(): boolean {
+    return this.#status === "failed";
   }
 
   start(out: ResponsesEvent[]): void {

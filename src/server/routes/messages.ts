@@ -4,14 +4,7 @@
  * pool, failover, retries, usage and metrics are the chat path's; the answer comes back as an
  * Anthropic message, streamed or whole (docs/anthropic.md).
  */
-import type { UpstreamAuth } from "../../credentials/types.ts";
 import { estimateChatTokens } from "../../lib/token-estimate.ts";
-import type { Member } from "../../pool/pool.ts";
-import {
-  type ChatEvent,
-  ChatStreamReader,
-  completionEvents,
-} from "../../upstream/stream/chat-events.ts";
 import { anthropicError, failureResponse } from "../anthropic/errors.ts";
 import {
   AnthropicRequestError,
@@ -26,13 +19,17 @@ import {
 } from "../anthropic/response.ts";
 import { readBody } from "../body.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
+import {
+  answerEvents,
+  chatBodyPerAccount,
+  logOnce,
+  SSE_HEADERS,
+  streamedWhenThinking,
+} from "../translated-call.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
 
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
-
-/** Tool types already reported as dropped: one log line per type per process. */
-const reportedTools = new Set<string>();
 
 export async function messages(ctx: RouteContext): Promise<Response | DialectCall> {
   const parsed = await parseRequest(ctx, false);
@@ -42,20 +39,7 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
   reportDroppedTools(ctx, parsed.droppedTools);
 
   const { model, stream } = parsed;
-  // Some Qwen models think only when streaming: a whole answer with thinking is asked as a
-  // stream and folded (docs/anthropic.md#response-translation).
-  const chat = !stream && parsed.chat.enable_thinking === true
-    ? { ...parsed.chat, stream: true, stream_options: { include_usage: true } }
-    : parsed.chat;
-  let rendered: { model: string; text: string } | undefined;
-  const body = (member: Member, _auth: UpstreamAuth): string => {
-    const upstreamModel = member.models.get(model) ?? model;
-    if (rendered?.model !== upstreamModel) {
-      rendered = { model: upstreamModel, text: JSON.stringify({ model: upstreamModel, ...chat }) };
-    }
-    return rendered.text;
-  };
-
+  const chat = streamedWhenThinking(parsed.chat, stream);
   const translator = new MessageTranslator({
     id: messageId(),
     model,
@@ -65,7 +49,7 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
     forward: {
       method: "POST",
       path: "/chat/completions",
-      body,
+      body: chatBodyPerAccount(model, chat),
       contentType: "application/json",
       accept: chat.stream ? "text/event-stream" : "application/json",
       userAgent: ctx.request.headers.get("user-agent"),
@@ -116,9 +100,9 @@ async function parseRequest(
 
 function reportDroppedTools(ctx: RouteContext, types: readonly string[]): void {
   for (const type of types) {
-    if (reportedTools.has(type)) continue;
-    reportedTools.add(type);
-    ctx.logger.info(
+    logOnce(
+      ctx.logger,
+      `messages tool ${type}`,
       `dropping tools of type "${type}" from /v1/messages requests: no upstream here runs ` +
         "Anthropic's server tools (logged once)",
     );
@@ -137,9 +121,7 @@ async function answer(
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (request.stream && sse) return response;
 
-  const events = sse
-    ? await readStreamEvents(response)
-    : parseCompletion(await response.text().catch(() => ""));
+  const events = await answerEvents(response);
   const out: AnthropicEvent[] = [];
   translator.start(out);
   for (const event of events) translator.accept(event, out);
@@ -155,38 +137,6 @@ async function answer(
 }
 
 const PING = encoder.encode(sseEvent({ type: "ping" }));
-const SSE_HEADERS = {
-  "content-type": "text/event-stream; charset=utf-8",
-  "cache-control": "no-cache",
-};
-
-function parseCompletion(text: string): ChatEvent[] {
-  let completion: unknown;
-  try {
-    completion = JSON.parse(text);
-  } catch {
-    return [{
-      type: "error",
-      message: "The upstream's answer is not valid JSON",
-      code: "upstream_bad_answer",
-    }];
-  }
-  return completionEvents(completion);
-}
-
-async function readStreamEvents(response: Response): Promise<ChatEvent[]> {
-  const reader = new ChatStreamReader();
-  const events: ChatEvent[] = [];
-  const body = response.body!.getReader();
-  for (;;) {
-    const { done, value } = await body.read();
-    if (done) break;
-    reader.push(value, events);
-  }
-  reader.end(events);
-  return events;
-}
-
 function messageId(): string {
   return `msg_${crypto.randomUUID().replaceAll("-", "").slice(0, 24)}`;
 }

@@ -1,0 +1,85 @@
+/**
+ * What the translated routes (Anthropic Messages, OpenAI Responses) share around the one
+ * upstream client: the chat body per account, a whole answer read into chat events, and log
+ * lines said once per process.
+ */
+import type { Member } from "../pool/pool.ts";
+import {
+  type ChatEvent,
+  ChatStreamReader,
+  completionEvents,
+} from "../upstream/stream/chat-events.ts";
+import type { Logger } from "./log.ts";
+
+export const SSE_HEADERS = {
+  "content-type": "text/event-stream; charset=utf-8",
+  "cache-control": "no-cache",
+};
+
+/**
+ * The chat body as each account sends it: the model under the account's name for it (the model
+ * map), serialized once per name however many accounts the call tries.
+ */
+export function chatBodyPerAccount(
+  model: string,
+  chat: Record<string, unknown>,
+): (member: Member) => string {
+  let rendered: { model: string; text: string } | undefined;
+  return (member) => {
+    const upstreamModel = member.models.get(model) ?? model;
+    if (rendered?.model !== upstreamModel) {
+      rendered = { model: upstreamModel, text: JSON.stringify({ model: upstreamModel, ...chat }) };
+    }
+    return rendered.text;
+  };
+}
+
+/**
+ * Some Qwen models think only when streaming: a request for a whole answer with thinking on is
+ * sent as a stream, and the answer read whole (`answerEvents`).
+ */
+export function streamedWhenThinking(
+  chat: Record<string, unknown>,
+  stream: boolean,
+): Record<string, unknown> {
+  if (stream || chat.enable_thinking !== true) return chat;
+  return { ...chat, stream: true, stream_options: { include_usage: true } };
+}
+
+/** A whole answer's events: a JSON completion, or a stream read to its end. */
+export async function answerEvents(response: Response): Promise<ChatEvent[]> {
+  const events: ChatEvent[] = [];
+  if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
+    const reader = new ChatStreamReader();
+    const body = response.body!.getReader();
+    for (;;) {
+      const { done, value } = await body.read();
+      if (done) break;
+      reader.push(value, events);
+    }
+    reader.end(events);
+    return events;
+  }
+  const text = await response.text().catch(() => "");
+  let completion: unknown;
+  try {
+    completion = JSON.parse(text);
+  } catch {
+    events.push({
+      type: "error",
+      message: "The upstream's answer is not valid JSON",
+      code: "upstream_bad_answer",
+    });
+    return events;
+  }
+  return completionEvents(completion);
+}
+
+const said = new Set<string>();
+
+/** A log line said once per process (e.g. per dropped tool type). */
+export function logOnce(logger: Logger, key: string, message: string): void {
+  if (said.has(key)) return;
+  said.add(key);
+  logger.info(message);
+}
