@@ -108,6 +108,14 @@ export const SERVE_FLAGS = [
     help: "Longest silence inside an answer",
   },
   {
+    name: "responses-store",
+    env: "QWEN_SERVE_RESPONSES_STORE",
+    value: "N",
+    default: "1000",
+    help:
+      "Responses /v1/responses keeps in memory for previous_response_id (at most 64 MiB); 0: none",
+  },
+  {
     name: "verbose",
     env: "QWEN_SERVE_VERBOSE",
     type: "boolean",
@@ -187,6 +195,14 @@ const secondsSchema = (min: number) =>
     ),
     z.number().check(z.minimum(min * 1000, `expected at least ${min} s`)),
   );
+
+const countSchema = z.pipe(
+  z.pipe(
+    z.string().check(z.trim(), z.regex(/^\d+$/, "expected a whole number, 0 or more")),
+    z.transform(Number),
+  ),
+  z.number().check(z.int(), z.maximum(1_000_000, "expected at most 1000000")),
+);
 
 const booleanSchema = z.pipe(
   z.string().check(z.trim(), z.toLowerCase()),
@@ -297,6 +313,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
     graceMs: value("grace", secondsSchema(0)),
     firstByteTimeoutMs: value("first-byte-timeout", secondsSchema(1)),
     idleTimeoutMs: value("idle-timeout", secondsSchema(1)),
+    responsesStore: value("responses-store", countSchema),
     verbose: flags.verbose ?? check(booleanSchema, env[SERVE_ENV.verbose] ?? "", SERVE_ENV.verbose),
     logFormat: value("log-format", choiceSchema(flag("log-format").choices)),
   };

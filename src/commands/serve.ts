@@ -34,6 +34,8 @@ export interface ServeConfig {
   graceMs: number;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
+  /** Responses `/v1/responses` keeps for `previous_response_id`; 0: none. */
+  responsesStore: number;
   verbose: boolean;
   logFormat: "text" | "json";
 }
@@ -101,6 +103,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     maxBodyBytes: config.maxBodyBytes,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
+    responsesStore: config.responsesStore,
     draining: () => draining,
   });
 

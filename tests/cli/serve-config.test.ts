@@ -19,6 +19,7 @@ describe("serve config from flags and environment", () => {
       graceMs: 30_000,
       firstByteTimeoutMs: 300_000,
       idleTimeoutMs: 300_000,
+      responsesStore: 1000,
       verbose: false,
       logFormat: "text",
     });
@@ -38,6 +39,7 @@ describe("serve config from flags and environment", () => {
       QWEN_SERVE_GRACE: "5",
       QWEN_SERVE_FIRST_BYTE_TIMEOUT: "600",
       QWEN_SERVE_IDLE_TIMEOUT: "1.5",
+      QWEN_SERVE_RESPONSES_STORE: "0",
       QWEN_SERVE_VERBOSE: "true",
       QWEN_SERVE_LOG_FORMAT: "json",
     });
@@ -54,6 +56,7 @@ describe("serve config from flags and environment", () => {
       graceMs: 5000,
       firstByteTimeoutMs: 600_000,
       idleTimeoutMs: 1500,
+      responsesStore: 0,
       verbose: true,
       logFormat: "json",
     });
