@@ -172,6 +172,50 @@ describe("/v1/responses with the openai SDK", () => {
     assert.equal(sent[2].tool_call_id, "call_p1");
   });
 
+  it("seals reasoning in encrypted_content when asked, and opens it when it comes back", async () => {
+    next = (body) =>
+      (body.messages as { role: string }[]).some((m) => m.role === "tool")
+        ? { text: ["done"], finish: "stop" }
+        : {
+          reasoning: ["I should list the files."],
+          toolCalls: [{ id: "call_ls", name: "shell", args: ['{"cmd":"ls"}'] }],
+          finish: "tool_calls",
+        };
+    const tools: OpenAI.Responses.Tool[] = [{
+      type: "function",
+      name: "shell",
+      parameters: { type: "object", properties: { cmd: { type: "string" } } },
+      strict: false,
+    }];
+    const first = await client.responses.create({
+      model: "qwen3-coder-plus",
+      input: "List the files",
+      tools,
+      store: false,
+      include: ["reasoning.encrypted_content"],
+    });
+    const reasoning = first.output.find((item) => item.type === "reasoning");
+    assert.ok(reasoning && reasoning.type === "reasoning");
+    assert.match(reasoning.encrypted_content ?? "", /^qwen-reasoning-v1:/);
+    // A stateless client sends the whole history back; the reasoning only sealed.
+    await client.responses.create({
+      model: "qwen3-coder-plus",
+      store: false,
+      tools,
+      input: [
+        { role: "user", content: "List the files" },
+        { ...reasoning, summary: [] },
+        ...first.output.filter((item) => item.type === "function_call"),
+        { type: "function_call_output", call_id: "call_ls", output: "a.ts b.ts" },
+      ] as OpenAI.Responses.ResponseInputItem[],
+    });
+    const assistant = (upstream.requests.at(-1)!.messages as {
+      role: string;
+      reasoning_content?: string;
+    }[]).find((m) => m.role === "assistant");
+    assert.equal(assistant?.reasoning_content, "I should list the files.");
+  });
+
   it("refuses an unknown previous response, a bad field and a WebSocket, in OpenAI's shape", async () => {
     await assert.rejects(
       client.responses.create({

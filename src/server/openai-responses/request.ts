@@ -8,6 +8,7 @@
  * schema or a tool output (the chat body holds references to the parsed request), and builds an
  * error's field path only when it throws.
  */
+import { openReasoning } from "./sealed-reasoning.ts";
 
 /** A request the upstream cannot be given; the route answers 400 `invalid_request_error`. */
 export class ResponsesRequestError extends Error {
@@ -521,10 +522,14 @@ class InputReader {
     return text;
   }
 
-  /** The reasoning text of an item: its full text when sent, else its summary; never the encrypted content. */
+  /**
+   * The reasoning text of an item: its full text when sent, else its summary, else what we sealed
+   * in its `encrypted_content` (OpenAI's own is opaque to us).
+   */
   private addReasoning(item: Json, i: number): void {
     let text = reasoningTexts(item.content, i, "content", "reasoning_text");
     if (text === "") text = reasoningTexts(item.summary, i, "summary", "summary_text");
+    if (text === "") text = openReasoning(item.encrypted_content) ?? "";
     if (text === "") return;
     this.reasoning = this.reasoning === undefined ? text : this.reasoning + BLOCK_SEPARATOR + text;
   }

@@ -8,6 +8,7 @@
  * (docs/responses.md#response-translation).
  */
 import type { ToolOrigin } from "./request.ts";
+import { sealReasoning } from "./sealed-reasoning.ts";
 import type { StreamTranslator } from "../translated-stream.ts";
 import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts";
 
@@ -26,12 +27,21 @@ interface ResponseOptions {
   echo: Record<string, unknown>;
   /** Milliseconds since the epoch, for `completed_at`. */
   now?: () => number;
+  /** The client asked for `reasoning.encrypted_content` (`include`). */
+  sealReasoning?: boolean;
 }
 
 type ItemStatus = "in_progress" | "completed" | "incomplete";
 
 type Item =
-  | { type: "reasoning" | "message"; id: string; status: ItemStatus; text: string }
+  | {
+    type: "reasoning" | "message";
+    id: string;
+    status: ItemStatus;
+    text: string;
+    /** A reasoning item carries its text sealed (`include: ["reasoning.encrypted_content"]`). */
+    sealed?: boolean;
+  }
   | {
     type: "function_call" | "custom_tool_call";
     id: string;
@@ -223,6 +233,7 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
         status: "in_progress",
         text: "",
       };
+      if (type === "reasoning" && this.options.sealReasoning) item.sealed = true;
       this.#open = item;
       const where = { item_id: item.id, output_index: this.#items.length };
       this.#items.push(item);
@@ -365,6 +376,7 @@ function itemObject(item: Item, whole: boolean): Record<string, unknown> {
         type: "reasoning",
         status: item.status,
         summary: whole ? [summaryText(item.text)] : [],
+        ...(whole && item.sealed ? { encrypted_content: sealReasoning(item.text) } : {}),
       };
     case "function_call": {
       const origin = item.origin?.kind === "function" ? item.origin : undefined;

@@ -84,6 +84,7 @@ export async function createResponse(
     tools: request.tools,
     echo: request.echo,
     now: ctx.now,
+    sealReasoning: request.include.includes("reasoning.encrypted_content"),
   });
   const keep = () => {
     if (!request.store || translator.failed) return;
