@@ -104,9 +104,16 @@ const usage = (
   completionTokens: number,
   cachedTokens = 0,
   cacheWriteTokens = 0,
+  reasoningTokens = 0,
 ): ChatEvent => ({
   type: "usage",
-  usage: { promptTokens, completionTokens, cachedTokens, cacheWriteTokens } satisfies ChatUsage,
+  usage: {
+    promptTokens,
+    completionTokens,
+    cachedTokens,
+    cacheWriteTokens,
+    reasoningTokens,
+  } satisfies ChatUsage,
 });
 const text = (t: string): ChatEvent => ({ type: "text", text: t });
 const reasoning = (t: string): ChatEvent => ({ type: "reasoning", text: t });
@@ -357,12 +364,12 @@ describe("the Responses translation of a chat answer", () => {
   });
 
   it("maps the usage, cached and cache-written tokens included", async () => {
-    const { response } = await run([text("x"), usage(120, 7, 100, 5), finish("stop")]);
+    const { response } = await run([text("x"), usage(120, 7, 100, 5, 4), finish("stop")]);
     assert.deepEqual(response.usage, {
       input_tokens: 120,
       input_tokens_details: { cached_tokens: 100, cache_write_tokens: 5 },
       output_tokens: 7,
-      output_tokens_details: { reasoning_tokens: 0 },
+      output_tokens_details: { reasoning_tokens: 4 },
       total_tokens: 127,
     });
   });

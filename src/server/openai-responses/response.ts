@@ -442,8 +442,7 @@ function responseUsage(usage: ChatUsage): Record<string, unknown> {
       cache_write_tokens: usage.cacheWriteTokens,
     },
     output_tokens: usage.completionTokens,
-    // A chat completion's usage as we read it does not split out reasoning.
-    output_tokens_details: { reasoning_tokens: 0 },
+    output_tokens_details: { reasoning_tokens: usage.reasoningTokens },
     total_tokens: usage.promptTokens + usage.completionTokens,
   };
 }

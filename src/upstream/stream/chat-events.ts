@@ -14,6 +14,8 @@ export interface ChatUsage {
   cachedTokens: number;
   /** Prompt tokens written to the cache, when the upstream says (included in `promptTokens`). */
   cacheWriteTokens: number;
+  /** Completion tokens spent thinking, when the upstream says (included in `completionTokens`). */
+  reasoningTokens: number;
 }
 
 export type ChatEvent =
@@ -257,6 +259,7 @@ function usageOf(value: unknown): ChatUsage | undefined {
   const prompt = count(value.prompt_tokens);
   const completion = count(value.completion_tokens);
   const details = isObject(value.prompt_tokens_details) ? value.prompt_tokens_details : {};
+  const output = isObject(value.completion_tokens_details) ? value.completion_tokens_details : {};
   return {
     promptTokens: prompt,
     completionTokens: completion,
@@ -264,6 +267,7 @@ function usageOf(value: unknown): ChatUsage | undefined {
     cacheWriteTokens: count(
       details.cache_creation_input_tokens ?? value.cache_creation_input_tokens,
     ),
+    reasoningTokens: Math.min(count(output.reasoning_tokens), completion),
   };
 }
 
