@@ -12,7 +12,7 @@
  * - a streamed answer: a `ResponseTranslator` (and the response's id) for the request, then the
  *   fake upstream's 20-event stream, chunk by chunk as the fake sends it, through
  *   `TranslatingTransform` (`ChatStreamReader`, `ResponseTranslator`, `sseEvent`), encoded per
- *   read as the pass-through does;
+ *   read as the pass-through does; for the agent request and for the tiny one;
  * - a whole answer: the fake's JSON answer read (the agent request asks for no reasoning effort,
  *   as Codex asks a Qwen model, so it goes upstream unstreamed), translated, the response object
  *   serialized;
@@ -105,6 +105,8 @@ async function translationCosts(quick: boolean): Promise<TranslationCosts> {
   const agentJson = encoder.encode(agentResponsesBody(false));
   const tiny = encoder.encode(tinyResponsesBody(true));
   const streamed = await upstreamAnswer(translateBody(agent));
+  const tinyRequest = translateResponsesRequest(JSON.parse(decoder.decode(tiny)));
+  const tinyStreamed = await upstreamAnswer(chatBody(tinyRequest));
   const whole = await upstreamAnswer(translateBody(agentJson));
   if (!streamed.sse || whole.sse) {
     throw new Error("Cannot measure: the fake did not answer the agent request as it was asked");
@@ -135,6 +137,11 @@ async function translationCosts(quick: boolean): Promise<TranslationCosts> {
   micros["tiny request, whole"] = measure(() => translateBody(tiny).length, batches, warmup);
   micros["streamed answer (20 events)"] = measure(
     () => translateStream(request, streamed.chunks),
+    batches,
+    warmup,
+  );
+  micros["tiny streamed answer (20 events)"] = measure(
+    () => translateStream(tinyRequest, tinyStreamed.chunks),
     batches,
     warmup,
   );
