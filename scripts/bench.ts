@@ -24,20 +24,23 @@
  *      10,000 and 100,000 requests (a mix of the four request kinds at 16 connections);
  *   4. wall time of `dist/qwen --version` and `dist/qwen status --json` against a hello-world
  *      compiled the same way (`bun build --compile --minify --bytecode`), median of many runs;
- *   5. `POST /v1/messages` (Anthropic Messages, translated to and from a chat completion) against
- *      `/v1/chat/completions` on each qwen target: the same tiny and agent requests in both
- *      dialects, JSON and streamed, at 16 connections, the two paths taking turns; requests/s,
- *      p50, p99 and the serving process's CPU time per request (/proc/PID/stat); the
- *      translation's own cost in process (scripts/bench/translation.ts, on Bun and on Deno); the
- *      slow stream's event delay through both paths (the fake stamps the send time into each
- *      event's text, which the translation keeps); and, in the memory sequence, dist/qwen's RSS
- *      after 10,000 and 100,000 translated streams.
+ *   5. the translated routes, `POST /v1/messages` (Anthropic Messages) and `POST /v1/responses`
+ *      (OpenAI Responses), each translated to and from a chat completion, against
+ *      `/v1/chat/completions` on each qwen target (scripts/bench/dialects.ts): the same tiny and
+ *      agent requests in each dialect, JSON and streamed, at 16 connections, the paths taking
+ *      turns; requests/s, p50, p99 and the serving process's CPU time per request
+ *      (/proc/PID/stat); each translation's own cost in process (scripts/bench/translation.ts,
+ *      translation-responses.ts, on Bun and on Deno); the slow stream's event delay through each
+ *      path (the fake stamps the send time into each event's text, which the translations keep);
+ *      and, in the memory sequence, dist/qwen's RSS after 10,000 and 100,000 translated streams,
+ *      then after 10,000 and 100,000 tiny and agent responses kept in the response store.
  * Prints a Markdown report and writes it to .bench/results.md (raw numbers: .bench/results.json).
- * `--quick` (about a minute and a half): 1 s per cell, four chat cells and the four /v1/messages
- * cells, one delayed stream per path, memory up to 10,000.
- * `--only memory`: the memory sequence alone (binary and Bun limit). `--only messages`: part 5
- * alone, with the chat rows it compares with (about 2 minutes; with `--quick`, under one); its
- * report goes to .bench/results-messages.md.
+ * `--quick` (about two minutes): 1 s per cell, four chat cells and the four cells of each
+ * translated route, one delayed stream per path, memory up to 10,000.
+ * `--only memory`: the memory sequence alone (binary and Bun limit). `--only messages` or
+ * `--only responses`: part 5 for that route alone, with the chat rows it compares with (about 5
+ * minutes; with `--quick`, about one); its report goes to .bench/results-messages.md or
+ * .bench/results-responses.md.
  * Every child process is killed at the end, also on failure and on Ctrl+C.
  */
 import { spawnSync } from "node:child_process";
@@ -46,7 +49,8 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync, writeFileSy
 import { connect, type Socket } from "node:net";
 import { join } from "node:path";
 import process from "node:process";
-import { agentBody, agentMessagesBody, tinyBody, tinyMessagesBody } from "./bench/bodies.ts";
+import { agentBody, agentResponsesBody, tinyBody, tinyResponsesBody } from "./bench/bodies.ts";
+import { type Dialect, DIALECTS, type DialectSpec } from "./bench/dialects.ts";
 import {
   cpuSeconds,
   killChildrenOnExit,
@@ -59,8 +63,8 @@ import {
   stopAll,
   unexpectedExits,
 } from "./bench/procs.ts";
-import { CLAUDE_CODE_HEADERS, CLIENT_HEADERS } from "./bench/client-headers.ts";
-import type { TranslationCosts } from "./bench/translation.ts";
+import { CLIENT_HEADERS, CODEX_HEADERS } from "./bench/client-headers.ts";
+import type { TranslationCosts } from "./bench/micro.ts";
 import { BENCH_TOKEN, CHUNKS } from "./bench/upstream.ts";
 import { wrk, type WrkResult } from "./bench/wrk.ts";
 
@@ -77,20 +81,27 @@ const HELLO = join(OUT, "hello");
 
 const quick = process.argv.includes("--quick");
 /**
- * `--only memory`: the memory sequence alone (binary and Bun limit); `--only messages`: the
- * /v1/messages rows and the chat rows they compare with. To iterate on one part quickly.
+ * `--only memory`: the memory sequence alone (binary and Bun limit); `--only messages`, `--only
+ * responses`: that translated route's rows and the chat rows they compare with. To iterate on one
+ * part quickly.
  */
 const only = process.argv.includes("--only")
   ? process.argv[process.argv.indexOf("--only") + 1]
   : undefined;
-if (only !== undefined && only !== "memory" && only !== "messages") {
+if (only !== undefined && only !== "memory" && only !== "messages" && only !== "responses") {
   process.stderr.write(
-    `bench: --only takes "memory" or "messages", not ${JSON.stringify(only)}\n`,
+    `bench: --only takes "memory", "messages" or "responses", not ${JSON.stringify(only)}\n`,
   );
   process.exit(2);
 }
-/** The /v1/messages cells: the four request kinds at 16 connections. */
-const MESSAGES_CELLS: Cell[] = (["json", "stream"] as const).flatMap((mode) =>
+/** The translated routes this run measures: one with `--only messages|responses`, else all. */
+const DIALECTS_RUN: Dialect[] = only === "messages" || only === "responses"
+  ? [only]
+  : ["messages", "responses"];
+/** A run of one translated route's part alone. */
+const translatedOnly = only === "messages" || only === "responses";
+/** The translated routes' cells: the four request kinds at 16 connections. */
+const TRANSLATED_CELLS: Cell[] = (["json", "stream"] as const).flatMap((mode) =>
   (["tiny", "agent"] as const).map((size) => ({ mode, size, c: 16 }))
 );
 const plan = quick
@@ -145,8 +156,10 @@ interface Target {
   label: string;
   /** The chat completions URL. */
   url: string;
-  /** The Messages URL, as Claude Code calls it (qwen targets only). */
-  messagesUrl?: string;
+  /** `http://127.0.0.1:PORT` */
+  origin: string;
+  /** A qwen target: it serves the translated routes too. */
+  qwen: boolean;
   /** The target it is held against (the minimal pass-through of its runtime). */
   limit?: TargetName;
   pid?: number;
@@ -176,9 +189,14 @@ const LABELS: Record<TargetName, string> = {
 
 const CHUNK_INTERVAL_MS = 50;
 
-/** The targets that serve /v1/messages. */
+/** The targets that serve the translated routes. */
 const QWEN_TARGETS: TargetName[] = ["qwen-bun", "qwen-bin", "qwen-deno"];
-type Dialect = "chat" | "messages";
+/** A path of the translated cells: the chat path or a translated route. */
+type Path = "chat" | Dialect;
+
+function dialectUrl(target: Target, dialect: Dialect): string {
+  return `${target.origin}${DIALECTS[dialect].path}`;
+}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -290,40 +308,6 @@ async function verify(target: Target): Promise<void> {
   }
 }
 
-/** One JSON and one streamed Messages request through the target, checked as `verify` does. */
-async function verifyMessages(target: Target): Promise<void> {
-  const url = target.messagesUrl!;
-  const json = await fetch(url, {
-    method: "POST",
-    headers: CLAUDE_CODE_HEADERS,
-    body: tinyMessagesBody(false),
-  });
-  const answer = await json.json() as { content?: { text?: string }[]; stop_reason?: string };
-  if (
-    json.status !== 200 || answer.content?.[0]?.text !== CHUNKS.join("") ||
-    answer.stop_reason !== "end_turn"
-  ) {
-    throw new Error(
-      `${target.label} (/v1/messages) answered ${json.status}: ${JSON.stringify(answer)}`,
-    );
-  }
-  const sse = await fetch(url, {
-    method: "POST",
-    headers: CLAUDE_CODE_HEADERS,
-    body: tinyMessagesBody(true),
-  });
-  const text = await sse.text();
-  // Deltas that arrive together go out as one event: the words count, not the events.
-  const streamed = [...text.matchAll(/"text_delta","text":"([^"]*)"/g)].map((m) => m[1]).join("");
-  if (
-    sse.status !== 200 || streamed !== CHUNKS.join("") || !text.includes("event: message_stop")
-  ) {
-    throw new Error(
-      `${target.label} (/v1/messages) streamed ${sse.status} with the text "${streamed}": ${text}`,
-    );
-  }
-}
-
 /** A few hundred requests of every kind, so JITs and connection pools are warm. */
 async function warmUp(
   url: string,
@@ -345,18 +329,18 @@ async function warmUp(
 interface Delays {
   /** Chat path, the stamp as a field of every event (words, finish, usage): the first table. */
   chat: number[];
-  /** The stamp at the end of each word's text, the one both dialects carry: chat path. */
+  /** The stamp at the end of each word's text, the one every dialect carries: chat path. */
   chatText: number[];
-  /** The same through /v1/messages (qwen targets). */
-  messagesText: number[];
+  /** The same through each translated route (qwen targets). */
+  text: Partial<Record<Dialect, number[]>>;
 }
 
 /**
  * Delays (ms) between the fake sending each event and it reaching us, over `streams` slow
- * streams; a qwen target takes a chat stream and a Messages stream in turn.
+ * streams; a qwen target takes a chat stream and one through each translated route in turn.
  */
 async function chunkDelays(target: Target, streams: number): Promise<Delays> {
-  const delays: Delays = { chat: [], chatText: [], messagesText: [] };
+  const delays: Delays = { chat: [], chatText: [], text: {} };
   for (let s = 0; s < streams; s++) {
     const seen = await slowStream(
       target.url,
@@ -374,17 +358,20 @@ async function chunkDelays(target: Target, streams: number): Promise<Delays> {
           `${CHUNKS.length + 2} (${CHUNKS.length})`,
       );
     }
-    if (target.messagesUrl !== undefined) {
+    if (!target.qwen) continue;
+    for (const dialect of DIALECTS_RUN) {
+      const spec = DIALECTS[dialect];
       const seen = await slowStream(
-        target.messagesUrl,
-        CLAUDE_CODE_HEADERS,
-        tinyMessagesBody(true, CHUNK_INTERVAL_MS),
+        dialectUrl(target, dialect),
+        spec.headers,
+        spec.slowBody(CHUNK_INTERVAL_MS),
         [],
-        delays.messagesText,
+        delays.text[dialect] ??= [],
+        spec.deltaMarker,
       );
       if (seen.text !== CHUNKS.length) {
         throw new Error(
-          `${target.label} (/v1/messages): ${seen.text} stamped text deltas instead of ` +
+          `${target.label} (${spec.title}): ${seen.text} stamped text deltas instead of ` +
             `${CHUNKS.length}`,
         );
       }
@@ -393,13 +380,17 @@ async function chunkDelays(target: Target, streams: number): Promise<Delays> {
   return delays;
 }
 
-/** Reads one slow stream, noting each stamp's delay; returns how many stamps of each kind. */
+/**
+ * Reads one slow stream, noting each stamp's delay; returns how many stamps of each kind. With
+ * `deltaMarker`, only the events that contain it count for the text stamps.
+ */
 async function slowStream(
   url: string,
   headers: Readonly<Record<string, string>>,
   body: string,
   fieldDelays: number[],
   textDelays: number[],
+  deltaMarker?: string,
 ): Promise<{ field: number; text: number }> {
   const decoder = new TextDecoder();
   const response = await fetch(url, { method: "POST", headers, body });
@@ -420,7 +411,9 @@ async function slowStream(
         fieldDelays.push(arrivedAt - Number(sentAt));
         seen.field++;
       }
-      // `"content":"word3 @<ms>"` on the chat path, `"text":"word3 @<ms>"` on the other.
+      // `"content":"word3 @<ms>"` on the chat path, `"text":"word3 @<ms>"` through
+      // /v1/messages, `"delta":"word3 @<ms>"` through /v1/responses.
+      if (deltaMarker !== undefined && !event.includes(deltaMarker)) continue;
       const textSentAt = /"word\d+ @([\d.]+)"/.exec(event)?.[1];
       if (textSentAt !== undefined) {
         textDelays.push(arrivedAt - Number(textSentAt));
@@ -488,9 +481,9 @@ interface PathResult extends WrkResult {
   cpuMicros: number;
 }
 
-/** One /v1/messages cell: per qwen target, its chat run and its Messages run. */
-interface MessagesCellResult extends Cell {
-  results: Partial<Record<TargetName, Record<Dialect, PathResult>>>;
+/** One translated cell: per qwen target, its chat run and its run through each translated route. */
+interface TranslatedCellResult extends Cell {
+  results: Partial<Record<TargetName, Partial<Record<Path, PathResult>>>>;
 }
 
 interface Check {
@@ -499,29 +492,39 @@ interface Check {
   pass: boolean;
 }
 
-/** The bodies as files for wrk: `tiny-json`, `agent-stream`, … in each dialect. */
+/**
+ * The bodies as files for wrk: `tiny-json`, `agent-stream`, … per path; and the streamed
+ * `/v1/responses` requests of the memory sequence, which ask for their response to be kept.
+ */
 interface BodyFiles {
-  chat: Record<string, string>;
-  messages: Record<string, string>;
+  paths: Record<Path, Record<string, string>>;
+  storedResponses: { tiny: string; agent: string };
 }
 
 function writeBodies(): BodyFiles {
-  const files: BodyFiles = { chat: {}, messages: {} };
+  const write = (name: string, body: string) => {
+    const file = join(TMP, `${name}.json`);
+    writeFileSync(file, body);
+    return file;
+  };
+  const paths: Record<Path, Record<string, string>> = { chat: {}, messages: {}, responses: {} };
   for (const size of ["tiny", "agent"] as const) {
     for (const mode of ["json", "stream"] as const) {
       const stream = mode === "stream";
-      const chat = join(TMP, `${size}-${mode}.json`);
-      writeFileSync(chat, size === "tiny" ? tinyBody(stream) : agentBody(stream));
-      files.chat[`${size}-${mode}`] = chat;
-      const messages = join(TMP, `messages-${size}-${mode}.json`);
-      writeFileSync(
-        messages,
-        size === "tiny" ? tinyMessagesBody(stream) : agentMessagesBody(stream),
-      );
-      files.messages[`${size}-${mode}`] = messages;
+      const key = `${size}-${mode}`;
+      paths.chat[key] = write(key, size === "tiny" ? tinyBody(stream) : agentBody(stream));
+      for (const dialect of ["messages", "responses"] as const) {
+        paths[dialect][key] = write(`${dialect}-${key}`, DIALECTS[dialect].body(size, stream));
+      }
     }
   }
-  return files;
+  return {
+    paths,
+    storedResponses: {
+      tiny: write("responses-tiny-stream-stored", tinyResponsesBody(true, { store: true })),
+      agent: write("responses-agent-stream-stored", agentResponsesBody(true, { store: true })),
+    },
+  };
 }
 
 async function main(): Promise<void> {
@@ -532,16 +535,15 @@ async function main(): Promise<void> {
   await ensureBinaries();
 
   const files = writeBodies();
-  const bodyFiles = files.chat;
+  const bodyFiles = files.paths.chat;
   const allBodies = Object.values(bodyFiles).map((p) => readFileSync(p, "utf8"));
-  const allMessagesBodies = Object.values(files.messages).map((p) => readFileSync(p, "utf8"));
 
   // Processes.
   const home = join(TMP, "qwen-home");
   const env = childEnv(home);
   const serve = ["serve", "--host", "127.0.0.1", "--port", "0"];
   if (only === "memory") {
-    const report = renderMemory(await measureMemory(env, home, files, serve)).join("\n");
+    const report = renderMemory((await measureMemory(env, home, files, serve)).points).join("\n");
     process.stdout.write(`${report}\n`);
     return;
   }
@@ -568,7 +570,7 @@ async function main(): Promise<void> {
     ["floor-deno", DENO, ["run", "-A", join(ROOT, "scripts/bench/floor-deno.ts"), upstream.url]],
     ["qwen-deno", DENO, ["run", "-A", entry, ...serve]],
   ];
-  const wanted = (name: TargetName) => only !== "messages" || QWEN_TARGETS.includes(name);
+  const wanted = (name: TargetName) => !translatedOnly || QWEN_TARGETS.includes(name);
   const servers = new Map<TargetName, Started>();
   for (const [name, command, args] of spawns) {
     if (!wanted(name)) continue;
@@ -580,8 +582,8 @@ async function main(): Promise<void> {
       name,
       label: LABELS[name],
       url: `${origin}/v1/chat/completions`,
-      // Claude Code's path: its SDK adds `?beta=true` when it sends beta headers.
-      messagesUrl: QWEN_TARGETS.includes(name) ? `${origin}/v1/messages?beta=true` : undefined,
+      origin,
+      qwen: QWEN_TARGETS.includes(name),
       limit: name === "qwen-deno"
         ? "limit-deno"
         : name.startsWith("qwen")
@@ -590,20 +592,24 @@ async function main(): Promise<void> {
       pid: servers.get(name)?.pid,
     };
   });
-  const qwenTargets = targets.filter((t) => t.messagesUrl !== undefined);
+  const qwenTargets = targets.filter((t) => t.qwen);
   for (const target of targets) {
     await verify(target);
     await warmUp(target.url, allBodies);
-    if (target.messagesUrl !== undefined) {
-      await verifyMessages(target);
-      await warmUp(target.messagesUrl, allMessagesBodies, CLAUDE_CODE_HEADERS);
+    if (!target.qwen) continue;
+    for (const dialect of DIALECTS_RUN) {
+      const spec = DIALECTS[dialect];
+      const url = dialectUrl(target, dialect);
+      await spec.verify(url, target.label);
+      const bodies = Object.values(files.paths[dialect]).map((p) => readFileSync(p, "utf8"));
+      await warmUp(url, bodies, spec.headers);
     }
   }
   // A JIT reaches its steady state only after thousands of calls, and qwen has far more code to
   // compile than the limit: from a cold start, its p99 at one connection measured 2.2 to 3.7 ms
   // over the first two seconds of load and 1.1 to 1.7 ms after. A service runs warm; so does
   // each target here, with a few seconds of all four request kinds before the first cell (and
-  // of all four Messages kinds on the qwen targets).
+  // of all four kinds of each translated route on the qwen targets).
   if (plan.steadySeconds > 0) {
     for (const target of targets) {
       const r = await wrk({
@@ -613,23 +619,30 @@ async function main(): Promise<void> {
         seconds: plan.steadySeconds,
       });
       if (r.errors > 0) throw new Error(`${target.label}, warming up: ${r.errors} failed requests`);
-      if (target.messagesUrl === undefined) continue;
-      const m = await wrk({
-        url: target.messagesUrl,
-        bodies: Object.values(files.messages),
-        headers: CLAUDE_CODE_HEADERS,
-        connections: 16,
-        seconds: plan.steadySeconds,
-      });
-      if (m.errors > 0) {
-        throw new Error(`${target.label} (/v1/messages), warming up: ${m.errors} failed requests`);
+      if (!target.qwen) continue;
+      for (const dialect of DIALECTS_RUN) {
+        const m = await wrk({
+          url: dialectUrl(target, dialect),
+          bodies: Object.values(files.paths[dialect]),
+          headers: DIALECTS[dialect].headers,
+          connections: 16,
+          seconds: plan.steadySeconds,
+        });
+        if (m.errors > 0) {
+          throw new Error(
+            `${target.label} (${DIALECTS[dialect].title}), warming up: ${m.errors} failed requests`,
+          );
+        }
       }
     }
   }
-  const chatCells = only === "messages" ? [] : plan.cells;
+  const chatCells = translatedOnly ? [] : plan.cells;
   log(
     `all targets answer correctly; ${chatCells.length} cells × ${targets.length} targets, then ` +
-      `${MESSAGES_CELLS.length} /v1/messages cells × ${qwenTargets.length} targets × 2 paths`,
+      `${TRANSLATED_CELLS.length} translated cells × ${qwenTargets.length} targets × ` +
+      `${1 + DIALECTS_RUN.length} paths (chat, ${
+        DIALECTS_RUN.map((d) => DIALECTS[d].title).join(", ")
+      })`,
   );
 
   // 1. Throughput and latency: the targets take turns, round after round, so that drift of a
@@ -668,19 +681,20 @@ async function main(): Promise<void> {
     if (target.pid !== undefined) peakMiB[target.name] = hwmMiB(target.pid);
   }
 
-  // 5. /v1/messages against the chat path of the same process.
-  const messagesCells = await measureMessages(qwenTargets, files);
-  const translation: TranslationCosts[] = [];
-  for (const [command, args] of [[BUN, []], [DENO, ["run", "-A"]]] as const) {
-    const r = await run(command, [
-      ...args,
-      join(ROOT, "scripts/bench/translation.ts"),
-      ...(quick ? ["--quick"] : []),
-    ], env);
-    if (r.code !== 0) throw new Error(`The translation micro-benchmark failed:\n${r.stderr}`);
-    translation.push(JSON.parse(r.stdout));
+  // 5. The translated routes against the chat path of the same process.
+  const translatedCells = await measureTranslated(qwenTargets, files);
+  const translation: Partial<Record<Dialect, TranslationCosts[]>> = {};
+  for (const dialect of DIALECTS_RUN) {
+    const script = join(ROOT, DIALECTS[dialect].translationScript);
+    for (const [command, args] of [[BUN, []], [DENO, ["run", "-A"]]] as const) {
+      const r = await run(command, [...args, script, ...(quick ? ["--quick"] : [])], env);
+      if (r.code !== 0) {
+        throw new Error(`The translation micro-benchmark ${script} failed:\n${r.stderr}`);
+      }
+      (translation[dialect] ??= []).push(JSON.parse(r.stdout));
+    }
   }
-  log("translation measured in process");
+  log("translations measured in process");
 
   // 2. Per-event delay of a slow stream.
   const delays: Partial<Record<TargetName, Delays>> = {};
@@ -691,17 +705,17 @@ async function main(): Promise<void> {
 
   // 3. Memory of a fresh compiled binary, and of the Bun limit under the same sequence.
   await stopAll();
-  const memory = await measureMemory(env, home, files, serve);
-  const messages: MessagesData = { cells: messagesCells, translation, delays, memory };
-  if (only === "messages") {
-    const report = renderMessagesOnly(messages, started);
-    writeFileSync(join(OUT, "results-messages.md"), report);
+  const { points: memory, store } = await measureMemory(env, home, files, serve);
+  const translated: TranslatedData = { cells: translatedCells, translation, delays, memory, store };
+  if (translatedOnly) {
+    const report = renderTranslatedOnly(translated, DIALECTS[only], started);
+    writeFileSync(join(OUT, `results-${only}.md`), report);
     writeFileSync(
-      join(OUT, "results-messages.json"),
-      JSON.stringify({ quick, plan, ...messages }, null, 2),
+      join(OUT, `results-${only}.json`),
+      JSON.stringify({ quick, plan, ...translated }, null, 2),
     );
     process.stdout.write(report);
-    log(`written to .bench/results-messages.md in ${Math.round((Date.now() - started) / 1000)} s`);
+    log(`written to .bench/results-${only}.md in ${Math.round((Date.now() - started) / 1000)} s`);
     return;
   }
   // 4. Start-up of the compiled binary.
@@ -718,7 +732,7 @@ async function main(): Promise<void> {
   }
 
   // Report.
-  const report = render({ cells, delays, memory, peakMiB, startup, started, messages });
+  const report = render({ cells, delays, memory, peakMiB, startup, started, translated });
   writeFileSync(join(OUT, "results.md"), report);
   writeFileSync(
     join(OUT, "results.json"),
@@ -731,7 +745,11 @@ async function main(): Promise<void> {
         memory,
         peakMiB,
         startup,
-        messages: { cells: messages.cells, translation: messages.translation },
+        translated: {
+          cells: translated.cells,
+          translation: translated.translation,
+          store: translated.store,
+        },
       },
       null,
       2,
@@ -742,64 +760,70 @@ async function main(): Promise<void> {
 }
 
 /**
- * Each /v1/messages cell on each qwen target, its chat twin right next to it: per round, the
- * targets take turns and each runs both paths (which one first alternates by round). The
- * serving process's CPU time is read around every run; a run's median round counts, by
- * requests/s, and the CPU per request is the median over the rounds.
+ * Each translated cell on each qwen target, its chat twin right next to it: per round, the
+ * targets take turns and each runs every path (which one first rotates by round). The serving
+ * process's CPU time is read around every run; a run's median round counts, by requests/s, and
+ * the CPU per request is the median over the rounds.
  */
-async function measureMessages(
+async function measureTranslated(
   targets: Target[],
   files: BodyFiles,
-): Promise<MessagesCellResult[]> {
-  const out: MessagesCellResult[] = [];
-  for (const cell of MESSAGES_CELLS) {
+): Promise<TranslatedCellResult[]> {
+  const paths: Path[] = ["chat", ...DIALECTS_RUN];
+  const out: TranslatedCellResult[] = [];
+  for (const cell of TRANSLATED_CELLS) {
     const key = `${cell.size}-${cell.mode}`;
-    const options = (target: Target, dialect: Dialect) =>
-      dialect === "chat" ? { url: target.url, bodies: [files.chat[key]], connections: cell.c } : {
-        url: target.messagesUrl!,
-        bodies: [files.messages[key]],
-        headers: CLAUDE_CODE_HEADERS,
-        connections: cell.c,
-      };
+    const options = (target: Target, path: Path) =>
+      path === "chat"
+        ? { url: target.url, bodies: [files.paths.chat[key]], connections: cell.c }
+        : {
+          url: dialectUrl(target, path),
+          bodies: [files.paths[path][key]],
+          headers: DIALECTS[path].headers,
+          connections: cell.c,
+        };
     if (plan.warmupSeconds > 0) {
       for (const target of targets) {
-        for (const dialect of ["chat", "messages"] as const) {
-          await wrk({ ...options(target, dialect), seconds: plan.warmupSeconds });
+        for (const path of paths) {
+          await wrk({ ...options(target, path), seconds: plan.warmupSeconds });
         }
       }
     }
     const rounds = new Map<string, PathResult[]>();
     for (let round = 0; round < plan.rounds; round++) {
-      const order: Dialect[] = round % 2 === 0 ? ["chat", "messages"] : ["messages", "chat"];
+      const first = round % paths.length;
+      const order = [...paths.slice(first), ...paths.slice(0, first)];
       for (const target of targets) {
-        for (const dialect of order) {
+        for (const path of order) {
           const before = cpuSeconds(target.pid!);
-          const r = await wrk({ ...options(target, dialect), seconds: plan.seconds });
+          const r = await wrk({ ...options(target, path), seconds: plan.seconds });
           const cpu = cpuSeconds(target.pid!) - before;
           if (r.errors > 0) {
             throw new Error(
-              `${target.label}, ${dialect} ${describeCell(cell)}: ${r.errors} failed requests`,
+              `${target.label}, ${path} ${describeCell(cell)}: ${r.errors} failed requests`,
             );
           }
-          const id = `${target.name} ${dialect}`;
+          const id = `${target.name} ${path}`;
           if (!rounds.has(id)) rounds.set(id, []);
           rounds.get(id)!.push({ ...r, cpuMicros: (cpu * 1e6) / r.requests });
         }
       }
     }
-    const result: MessagesCellResult = { ...cell, results: {} };
+    const result: TranslatedCellResult = { ...cell, results: {} };
     for (const target of targets) {
-      const pick = (dialect: Dialect): PathResult => {
-        const runs = rounds.get(`${target.name} ${dialect}`)!;
+      const pick = (path: Path): PathResult => {
+        const runs = rounds.get(`${target.name} ${path}`)!;
         const byRate = [...runs].sort((a, b) => a.rps - b.rps)[Math.floor(runs.length / 2)];
         return { ...byRate, cpuMicros: median(runs.map((r) => r.cpuMicros)) };
       };
-      const both = { chat: pick("chat"), messages: pick("messages") };
-      result.results[target.name] = both;
+      const all: Partial<Record<Path, PathResult>> = {};
+      for (const path of paths) all[path] = pick(path);
+      result.results[target.name] = all;
       log(
-        `${describeCell(cell)} ${target.label}: chat ${rps(both.chat.rps)} req/s ` +
-          `${Math.round(both.chat.cpuMicros)} µs CPU, messages ${rps(both.messages.rps)} req/s ` +
-          `${Math.round(both.messages.cpuMicros)} µs CPU`,
+        `${describeCell(cell)} ${target.label}: ` +
+          paths.map((path) =>
+            `${path} ${rps(all[path]!.rps)} req/s ${Math.round(all[path]!.cpuMicros)} µs CPU`
+          ).join(", "),
       );
     }
     out.push(result);
@@ -807,28 +831,57 @@ async function measureMessages(
   return out;
 }
 
-interface MessagesData {
-  cells: MessagesCellResult[];
-  translation: TranslationCosts[];
+interface TranslatedData {
+  cells: TranslatedCellResult[];
+  /** Per translated route, its in-process micro-benchmark on Bun and on Deno. */
+  translation: Partial<Record<Dialect, TranslationCosts[]>>;
   delays: Partial<Record<TargetName, Delays>>;
   memory: MemoryPoint[];
+  store?: StoreCheck;
 }
 
 type MemoryPoint = { point: string; mib: number; requests?: number; limitMiB?: number };
 
 /**
+ * Whether the response store let go of old responses and kept new ones: `GET /v1/responses/{id}`
+ * of one kept before the stored streams of the memory sequence, and of one kept after them.
+ */
+interface StoreCheck {
+  /** The status of the first one after them all: 404 once evicted. */
+  first: number;
+  /** The status of the last one: 200. */
+  last: number;
+  /** The stored streams in between. */
+  between: number;
+}
+
+/** What the store keeps at most (src/server/app.ts, src/server/openai-responses/store.ts). */
+const STORE_CAP = { entries: 1_000, mib: 64 };
+
+/** The memory point of the `/v1/responses` streams that ask for nothing to be kept. */
+const UNSTORED = "/v1/responses streams, tiny and agent, store: false";
+/** The memory points of the stored responses: `after 10,000 ${STORED[size]}`. */
+const STORED = {
+  tiny: "stored tiny /v1/responses streams",
+  agent: "stored agent /v1/responses streams",
+} as const;
+
+/**
  * RSS of a fresh dist/qwen: idle, at 256 open streams, after 10,000 and 100,000 requests (the
  * four request kinds in turn, 16 connections), then after 10,000 and 100,000 more that are tiny
- * /v1/messages streams (translated chunk by chunk). The minimal Bun pass-through runs the same
- * sequence afterwards but the last part, which it cannot serve: its growth is what the runtime
- * itself does. `--only messages` runs only the translated streams, on a fresh binary.
+ * /v1/messages streams (translated chunk by chunk); then after 10,000 /v1/responses streams that
+ * keep nothing (tiny and agent in turn), and after 10,000 and 100,000 tiny and then agent ones
+ * with `store: true`, each kept in the response store (its count cap holds the tiny ones, its
+ * size cap the agent ones). The minimal Bun pass-through runs the same
+ * sequence afterwards but the translated parts, which it cannot serve: its growth is what the
+ * runtime itself does. `--only messages|responses` runs only that route's part, on a fresh binary.
  */
 async function measureMemory(
   env: Record<string, string | undefined>,
   home: string,
   files: BodyFiles,
   serve: string[],
-): Promise<MemoryPoint[]> {
+): Promise<{ points: MemoryPoint[]; store?: StoreCheck }> {
   const upstream = await startServerProcess(
     "the fake upstream",
     BUN,
@@ -836,6 +889,7 @@ async function measureMemory(
     { env, log: join(LOGS, "upstream-memory.log") },
   );
   writeCredentials(home, upstream.url);
+  let store: StoreCheck | undefined;
   const sequence = async (name: string, command: string, args: string[], translated: boolean) => {
     const proc = await startServerProcess(name, command, args, {
       env,
@@ -871,7 +925,7 @@ async function measureMemory(
         log(`${name}: memory after ${done} ${what}: ${f1(rssMiB(proc.pid))} MiB`);
       }
     };
-    if (only !== "messages") {
+    if (!translatedOnly) {
       const held = await Promise.all(Array.from({ length: 256 }, () => openHeldStream(proc.url)));
       let heldMiB = 0;
       for (let i = 0; i < 5; i++) {
@@ -883,31 +937,85 @@ async function measureMemory(
       await sleep(500);
       await load(
         `${proc.url}/v1/chat/completions`,
-        Object.values(files.chat),
+        Object.values(files.paths.chat),
         CLIENT_HEADERS,
         plan.memoryCounts,
         "requests",
       );
     }
-    if (translated) {
+    if (translated && DIALECTS_RUN.includes("messages")) {
+      const spec = DIALECTS.messages;
       await load(
-        `${proc.url}/v1/messages?beta=true`,
-        [files.messages["tiny-stream"]],
-        CLAUDE_CODE_HEADERS,
+        `${proc.url}${spec.path}`,
+        [files.paths.messages["tiny-stream"]],
+        spec.headers,
         plan.translatedCounts,
         "/v1/messages streams",
       );
+    }
+    if (translated && DIALECTS_RUN.includes("responses")) {
+      const url = `${proc.url}${DIALECTS.responses.path}`;
+      // The same traffic with nothing kept first: what the process grows to anyway, the
+      // baseline of the store's share.
+      await load(
+        url,
+        [files.paths.responses["tiny-stream"], files.paths.responses["agent-stream"]],
+        CODEX_HEADERS,
+        plan.translatedCounts.slice(0, 1),
+        UNSTORED,
+      );
+      const first = await keepOneResponse(url);
+      let between = 0;
+      for (const size of ["tiny", "agent"] as const) {
+        await load(
+          url,
+          [files.storedResponses[size]],
+          CODEX_HEADERS,
+          plan.translatedCounts,
+          STORED[size],
+        );
+        between += points.at(-1)!.requests!;
+      }
+      const last = await keepOneResponse(url);
+      store = {
+        first: await storedStatus(url, first),
+        last: await storedStatus(url, last),
+        between,
+      };
+      log(`${name}: GET the first stored response: ${store.first}, the last: ${store.last}`);
     }
     await stop(proc.child);
     return points;
   };
   const qwen = await sequence("qwen-bin", BINARY, serve, true);
-  const limit = only === "messages" ? [] : await sequence("limit-bun", BUN, [
+  const limit = translatedOnly ? [] : await sequence("limit-bun", BUN, [
     join(ROOT, "scripts/bench/passthrough-bun.ts"),
     upstream.url,
   ], false);
   await stopAll();
-  return qwen.map((m) => ({ ...m, limitMiB: limit.find((l) => l.point === m.point)?.mib }));
+  const points = qwen.map((m) => ({ ...m, limitMiB: limit.find((l) => l.point === m.point)?.mib }));
+  return { points, store };
+}
+
+/** A tiny JSON response kept in the store (`store: true`); its id. */
+async function keepOneResponse(url: string): Promise<string> {
+  const response = await fetch(url, {
+    method: "POST",
+    headers: CODEX_HEADERS,
+    body: tinyResponsesBody(false, { store: true }),
+  });
+  const answer = await response.json() as { id?: string };
+  if (response.status !== 200 || typeof answer.id !== "string") {
+    throw new Error(`Cannot keep a response: ${response.status} ${JSON.stringify(answer)}`);
+  }
+  return answer.id;
+}
+
+/** The status of `GET /v1/responses/{id}`. */
+async function storedStatus(url: string, id: string): Promise<number> {
+  const response = await fetch(`${url}/${id}`, { headers: CODEX_HEADERS });
+  await response.arrayBuffer();
+  return response.status;
 }
 
 function renderMemory(memory: MemoryPoint[]): string[] {
@@ -941,7 +1049,7 @@ function renderHeading(started: number): string[] {
     spawnSync(DENO, ["--version"], { encoding: "utf8" }).stdout,
   )?.[1];
   const flags = [quick ? "--quick" : "", only ? `--only ${only}` : ""].filter(Boolean).join(" ");
-  const what = only === "messages" ? "/v1/messages benchmark" : "benchmark";
+  const what = translatedOnly ? `${DIALECTS[only].title} benchmark` : "benchmark";
   return [
     `# qwen serve ${what}${quick ? " (quick)" : ""}`,
     "",
@@ -964,7 +1072,7 @@ function render(data: {
   peakMiB: Partial<Record<TargetName, number>>;
   startup: { hello: number[]; version: number[]; status: number[] };
   started: number;
-  messages: MessagesData;
+  translated: TranslatedData;
 }): string {
   const { cells, delays, memory, peakMiB, startup } = data;
   const out: string[] = renderHeading(data.started);
@@ -1092,11 +1200,13 @@ function render(data: {
   );
   out.push("");
 
-  out.push(...renderMessages(data.messages));
+  for (const dialect of DIALECTS_RUN) {
+    out.push(...renderDialect(data.translated, DIALECTS[dialect]));
+  }
   out.push(...renderChecks("## Targets (issue 5)", evaluate(data, hello)));
-  out.push(
-    ...renderChecks("## Targets of /v1/messages (issue 14)", evaluateMessages(data.messages)),
-  );
+  for (const dialect of DIALECTS_RUN) {
+    out.push(...renderDialectChecks(data.translated, DIALECTS[dialect]));
+  }
   return out.join("\n");
 }
 
@@ -1109,13 +1219,20 @@ function renderChecks(title: string, checks: Check[]): string[] {
   return out;
 }
 
-/** The report of `--only messages`: part 5, its memory rows, its goals. */
-function renderMessagesOnly(data: MessagesData, started: number): string {
+/** The report of `--only messages|responses`: that route's part, its memory rows, its goals. */
+function renderTranslatedOnly(data: TranslatedData, spec: DialectSpec, started: number): string {
   const out = renderHeading(started);
-  out.push(...renderMessages(data));
+  out.push(...renderDialect(data, spec));
   out.push(...renderMemory(data.memory), "");
-  out.push(...renderChecks("## Targets of /v1/messages (issue 14)", evaluateMessages(data)));
+  out.push(...renderDialectChecks(data, spec));
   return out.join("\n");
+}
+
+function renderDialectChecks(data: TranslatedData, spec: DialectSpec): string[] {
+  return renderChecks(
+    `## Targets of ${spec.title} (issue ${spec.issue})`,
+    evaluateDialect(data, spec),
+  );
 }
 
 const QWEN_LABELS: Record<string, string> = {
@@ -1124,33 +1241,35 @@ const QWEN_LABELS: Record<string, string> = {
   "qwen-deno": "Deno",
 };
 
-function renderMessages(data: MessagesData): string[] {
-  const { cells, translation, delays } = data;
+/** One translated route against the chat path: throughput, latency, CPU, in process, delays. */
+function renderDialect(data: TranslatedData, spec: DialectSpec): string[] {
+  const { cells, delays } = data;
+  const translation = data.translation[spec.name] ?? [];
+  const d = spec.name;
+  const x = spec.short;
   const out: string[] = [];
   const names = QWEN_TARGETS;
-  const both = (cell: MessagesCellResult, t: TargetName) => cell.results[t]!;
-  out.push("## /v1/messages against /v1/chat/completions");
+  const paths = (cell: TranslatedCellResult, t: TargetName) => cell.results[t]!;
+  out.push(`## ${spec.title} against /v1/chat/completions`);
   out.push("");
   out.push(
-    "The same requests in both dialects (the agent one with the same text, shaped as Claude Code " +
-      "sends it: system blocks with cache markers, tools with an `input_schema`, `tool_use` and " +
-      "`tool_result` blocks), through the same process, the two paths taking turns. " +
-      "**chat** = `/v1/chat/completions`, **msg** = `/v1/messages` (translated to a chat " +
-      "completion and back); ÷ = msg ÷ chat.",
+    `The same requests in both dialects (the agent one with the same text, ${spec.shape}), ` +
+      "through the same process, the paths taking turns. **chat** = `/v1/chat/completions`, " +
+      `**${x}** = \`${spec.title}\` (translated to a chat completion and back); ÷ = ${x} ÷ chat.`,
   );
   out.push("");
   out.push("### Throughput (requests/s)");
   out.push("");
   out.push(
     "| Load | " +
-      names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} msg | ÷`).join(" | ") + " |",
+      names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} ${x} | ÷`).join(" | ") + " |",
   );
   out.push("|" + " --- |".repeat(1 + names.length * 3));
   for (const cell of cells) {
     out.push(
       `| ${describeCell(cell)} | ` + names.map((t) => {
-        const r = both(cell, t);
-        return `${rps(r.chat.rps)} | ${rps(r.messages.rps)} | ${f2(r.messages.rps / r.chat.rps)}`;
+        const r = paths(cell, t);
+        return `${rps(r.chat!.rps)} | ${rps(r[d]!.rps)} | ${f2(r[d]!.rps / r.chat!.rps)}`;
       }).join(" | ") + " |",
     );
   }
@@ -1158,17 +1277,15 @@ function renderMessages(data: MessagesData): string[] {
   out.push("### Latency p50 / p99 (ms)");
   out.push("");
   out.push(
-    "| Load | " + names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} msg`).join(" | ") +
+    "| Load | " + names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} ${x}`).join(" | ") +
       " |",
   );
   out.push("|" + " --- |".repeat(1 + names.length * 2));
   for (const cell of cells) {
     out.push(
       `| ${describeCell(cell)} | ` + names.map((t) => {
-        const r = both(cell, t);
-        return `${ms(r.chat.p50)} / ${ms(r.chat.p99)} | ${ms(r.messages.p50)} / ${
-          ms(r.messages.p99)
-        }`;
+        const r = paths(cell, t);
+        return `${ms(r.chat!.p50)} / ${ms(r.chat!.p99)} | ${ms(r[d]!.p50)} / ${ms(r[d]!.p99)}`;
       }).join(" | ") + " |",
     );
   }
@@ -1177,20 +1294,20 @@ function renderMessages(data: MessagesData): string[] {
   out.push("");
   out.push(
     "The serving process's user + system time (/proc/PID/stat, every thread) over a run, " +
-      "divided by the requests it answered; the median of the rounds. + = msg − chat.",
+      `divided by the requests it answered; the median of the rounds. + = ${x} − chat.`,
   );
   out.push("");
   out.push(
     "| Load | " +
-      names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} msg | +`).join(" | ") + " |",
+      names.map((t) => `${QWEN_LABELS[t]} chat | ${QWEN_LABELS[t]} ${x} | +`).join(" | ") + " |",
   );
   out.push("|" + " --- |".repeat(1 + names.length * 3));
   for (const cell of cells) {
     out.push(
       `| ${describeCell(cell)} | ` + names.map((t) => {
-        const r = both(cell, t);
-        return `${Math.round(r.chat.cpuMicros)} | ${Math.round(r.messages.cpuMicros)} | ` +
-          `${signed(r.messages.cpuMicros - r.chat.cpuMicros)}`;
+        const r = paths(cell, t);
+        return `${Math.round(r.chat!.cpuMicros)} | ${Math.round(r[d]!.cpuMicros)} | ` +
+          `${signed(r[d]!.cpuMicros - r.chat!.cpuMicros)}`;
       }).join(" | ") + " |",
     );
   }
@@ -1199,9 +1316,7 @@ function renderMessages(data: MessagesData): string[] {
   out.push("");
   out.push(
     "What the route does that the chat path does not, timed in a loop " +
-      "(scripts/bench/translation.ts; the median of several batches): the request decoded, " +
-      "parsed, translated and serialized again; the fake's 20-event answer read and written " +
-      "as Anthropic events, or its JSON answer folded into a message.",
+      `(${spec.translationScript}; the median of several batches): ${spec.translationParts}.`,
   );
   out.push("");
   out.push(`| Part | ${translation.map((t) => t.runtime).join(" | ")} |`);
@@ -1214,23 +1329,33 @@ function renderMessages(data: MessagesData): string[] {
   out.push("");
   out.push(
     "The fake puts each event's send time at the end of its text, which the translation " +
-      "keeps; delay = arrival − send (ms), over the 20 words of each stream, chat and Messages " +
-      "streams in turn.",
+      "keeps; delay = arrival − send (ms), over the 20 words of each stream, chat and " +
+      `${spec.title} streams in turn.`,
   );
   out.push("");
-  out.push("| Target | events | chat median | msg median | msg − chat | chat worst | msg worst |");
+  out.push(
+    `| Target | events | chat median | ${x} median | ${x} − chat | chat worst | ${x} worst |`,
+  );
   out.push("| --- | --- | --- | --- | --- | --- | --- |");
   for (const t of names) {
-    const d = delays[t]!;
+    const chat = delays[t]!.chatText;
+    const text = delays[t]!.text[d] ?? [];
     out.push(
-      `| ${LABELS[t]} | ${d.messagesText.length} | ${ms(median(d.chatText))} | ` +
-        `${ms(median(d.messagesText))} | ${
-          signed(median(d.messagesText) - median(d.chatText), ms)
-        } | ` +
-        `${ms(Math.max(...d.chatText))} | ${ms(Math.max(...d.messagesText))} |`,
+      `| ${LABELS[t]} | ${text.length} | ${ms(median(chat))} | ${ms(median(text))} | ` +
+        `${signed(median(text) - median(chat), ms)} | ${ms(Math.max(...chat))} | ` +
+        `${ms(Math.max(...text))} |`,
     );
   }
   out.push("");
+  if (d === "responses" && data.store !== undefined) {
+    const { first, last, between } = data.store;
+    out.push(
+      `The response store, after ${between.toLocaleString("en-US")} stored streams in the ` +
+        `memory sequence: \`GET /v1/responses/{id}\` of a response kept before them ${first}, ` +
+        `of one kept after them ${last}.`,
+    );
+    out.push("");
+  }
   return out;
 }
 
@@ -1238,57 +1363,102 @@ function signed(n: number, format: (n: number) => string = (n) => String(Math.ro
   return `${n < 0 ? "−" : "+"}${format(Math.abs(n))}`;
 }
 
-function evaluateMessages(data: MessagesData): Check[] {
-  const { cells, translation, delays, memory } = data;
+function evaluateDialect(data: TranslatedData, spec: DialectSpec): Check[] {
+  const { cells, delays, memory } = data;
+  const d = spec.name;
+  const translation = data.translation[d] ?? [];
   const checks: Check[] = [];
   for (const t of QWEN_TARGETS) {
     const tiny = cells.filter((cell) => cell.size === "tiny" && cell.c === 16).map((cell) => ({
       cell,
-      ratio: cell.results[t]!.messages.rps / cell.results[t]!.chat.rps,
+      ratio: cell.results[t]![d]!.rps / cell.results[t]!.chat!.rps,
     })).sort((a, b) => a.ratio - b.ratio)[0];
     if (tiny !== undefined) {
       checks.push({
-        goal: `${QWEN_LABELS[t]}: /v1/messages tiny at c=16 ≥ 0.8 × chat req/s`,
+        goal: `${QWEN_LABELS[t]}: ${spec.title} tiny at c=16 ≥ 0.8 × chat req/s`,
         measured: `worst ${f2(tiny.ratio)} (${describeCell(tiny.cell)})`,
         pass: tiny.ratio >= 0.8,
       });
     }
   }
   for (const costs of translation) {
-    const own = costs.micros["agent, the translation's own: request + streamed answer"];
-    const codec = costs.micros["agent request: decode + JSON.parse"] +
-      costs.micros["agent request: JSON.stringify"];
     const target = costs.runtime === "Deno" ? "qwen-deno" : "qwen-bun";
     const endToEnd = cells.filter((cell) => cell.size === "agent").map((cell) => {
       const r = cell.results[target]!;
       return `${cell.mode === "json" ? "JSON" : "stream"} ${
-        signed(r.messages.cpuMicros - r.chat.cpuMicros)
+        signed(r[d]!.cpuMicros - r.chat!.cpuMicros)
       }`;
     }).join(", ");
     checks.push({
       goal: `${costs.runtime}: the translation's own CPU, agent request and streamed answer, ` +
         "< 100 µs (in process)",
-      measured: `${f1(own)} µs; besides, the body's JSON parse and re-encoding ${f1(codec)} µs` +
-        (endToEnd ? `; end to end msg − chat: ${endToEnd} µs` : ""),
-      pass: own < 100,
+      measured: `${f1(costs.own)} µs; besides, the body's JSON parse and re-encoding ` +
+        `${f1(costs.codec)} µs` +
+        (endToEnd ? `; end to end ${spec.short} − chat: ${endToEnd} µs` : ""),
+      pass: costs.own < 100,
     });
   }
   for (const t of QWEN_TARGETS) {
-    const d = delays[t];
-    if (d === undefined) continue;
-    const extra = median(d.messagesText) - median(d.chatText);
+    const delay = delays[t];
+    if (delay === undefined) continue;
+    const extra = median(delay.text[d] ?? []) - median(delay.chatText);
     checks.push({
-      goal: `${LABELS[t]}: /v1/messages median event delay ≤ chat + 1 ms`,
+      goal: `${LABELS[t]}: ${spec.title} median event delay ≤ chat + 1 ms`,
       measured: `${signed(extra, ms)} ms`,
       pass: extra <= 1,
     });
   }
-  const growth = memoryGrowth(memory, "/v1/messages streams");
-  if (growth !== undefined) {
+  if (d === "messages") {
+    const growth = memoryGrowth(memory, "/v1/messages streams");
+    if (growth !== undefined) {
+      checks.push({
+        goal: "binary after 100,000 /v1/messages streams within 10 % of after 10,000",
+        measured: `${growth >= 0 ? "+" : ""}${f1(growth * 100)} %`,
+        pass: Math.abs(growth) <= 0.1,
+      });
+    }
+  } else {
+    checks.push(...evaluateStore(data));
+  }
+  return checks;
+}
+
+/**
+ * The response store bounded: by 10,000 stored responses it is full (1,000 entries), so RSS must
+ * not grow from there to 100,000, for tiny responses (the count cap binds) and for agent ones
+ * (the 64 MiB size cap binds first); and all it holds must fit in its cap: RSS after the agent
+ * ones at most RSS after the same traffic with `store: false` + 64 MiB. A response kept before
+ * them all must be gone, one kept after them there.
+ */
+function evaluateStore(data: TranslatedData): Check[] {
+  const { memory, store } = data;
+  const checks: Check[] = [];
+  for (const size of ["tiny", "agent"] as const) {
+    const growth = memoryGrowth(memory, STORED[size]);
+    if (growth === undefined) continue;
     checks.push({
-      goal: "binary after 100,000 /v1/messages streams within 10 % of after 10,000",
+      goal: `binary after 100,000 ${STORED[size]} within 10 % of after 10,000`,
       measured: `${growth >= 0 ? "+" : ""}${f1(growth * 100)} %`,
       pass: Math.abs(growth) <= 0.1,
+    });
+  }
+  const before = memory.find((m) => m.point.endsWith(UNSTORED));
+  const agent = memory.filter((m) => m.point.endsWith(STORED.agent)).at(-1);
+  if (before !== undefined && agent !== undefined) {
+    const grown = agent.mib - before.mib;
+    checks.push({
+      goal: `binary after the ${STORED.agent} ≤ after as many kept nowhere + ` +
+        `${STORE_CAP.mib} MiB (the store's size cap)`,
+      measured: `${signed(grown, f1)} MiB (${f1(before.mib)} → ${f1(agent.mib)})`,
+      pass: grown <= STORE_CAP.mib,
+    });
+  }
+  if (store !== undefined) {
+    checks.push({
+      goal: `the store lets old responses go (${STORE_CAP.entries.toLocaleString("en-US")} at ` +
+        "most): GET of the first → 404, of the last → 200",
+      measured: `${store.first}, ${store.last} (${store.between.toLocaleString("en-US")} between)`,
+      pass: store.first === 404 && store.last === 200,
     });
   }
   return checks;

@@ -7,10 +7,13 @@
  *   about 44 KB): a long system prompt, six tool definitions with JSON schemas, and a few turns
  *   with a tool call and a file read back as the tool's result.
  *
- * Each comes in two dialects with the same text: a chat completion (`/v1/chat/completions`) and
- * an Anthropic Messages request (`/v1/messages`) dressed as Claude Code 2.1 sends one: system
+ * Each comes in three dialects with the same text: a chat completion (`/v1/chat/completions`); an
+ * Anthropic Messages request (`/v1/messages`) dressed as Claude Code 2.1 sends one: system
  * blocks with cache markers, tools with an `input_schema`, `tool_use`/`tool_result` blocks,
- * `max_tokens`, adaptive thinking with an effort, `metadata.user_id`.
+ * `max_tokens`, adaptive thinking with an effort, `metadata.user_id`; and an OpenAI Responses
+ * request (`/v1/responses`) dressed as Codex 0.169 sends one (tests/fixtures/codex/): the system
+ * prompt as a developer message, the history as `input` items with `function_call` and
+ * `function_call_output`, flat function tools, a reasoning summary, `store: false`, `include`.
  */
 
 /** mulberry32: small, fast, deterministic. */
@@ -134,9 +137,10 @@ const MODEL = "coder-model";
 const CLAUDE_MODEL = "claude-sonnet-4-5";
 
 /**
- * Anthropic's request fields survive the translation only when they have a chat counterpart, so
- * a `/v1/messages` request asks the fake upstream for slow events through `metadata.user_id`,
- * which becomes the chat body's `user` (scripts/bench/upstream.ts reads it).
+ * A translated request's fields survive only when they have a chat counterpart, so a
+ * `/v1/messages` request asks the fake upstream for slow events through `metadata.user_id`, and a
+ * `/v1/responses` request through `safety_identifier`: both become the chat body's `user`
+ * (scripts/bench/upstream.ts reads it).
  */
 export const DELAY_USER_PREFIX = "bench_chunk_delay_ms=";
 
@@ -254,5 +258,85 @@ export function agentMessagesBody(stream: boolean): string {
     thinking: { type: "adaptive" },
     output_config: { effort: "medium" },
     ...(stream ? { stream: true } : {}),
+  });
+}
+
+/** What `/v1/responses` requests carry beside their text, as Codex 0.169 sends it. */
+const CODEX_SESSION = "00000000-0000-4000-8000-000000000005";
+
+export interface ResponsesBodyOptions {
+  /** Whether the server keeps the response (OpenAI's default is true; Codex sends false). */
+  store?: boolean;
+  /** Asks the fake for slow, stamped events. */
+  delayMs?: number;
+}
+
+/** The tiny request as `/v1/responses` takes it. */
+export function tinyResponsesBody(stream: boolean, options: ResponsesBodyOptions = {}): string {
+  return JSON.stringify({
+    model: MODEL,
+    input: [{
+      type: "message",
+      role: "user",
+      content: [{ type: "input_text", text: "Say hello." }],
+    }],
+    stream,
+    store: options.store ?? false,
+    ...(options.delayMs === undefined
+      ? {}
+      : { safety_identifier: `${DELAY_USER_PREFIX}${options.delayMs}` }),
+  });
+}
+
+/** The agent request with the same text, shaped as Codex sends it. */
+export function agentResponsesBody(stream: boolean, options: { store?: boolean } = {}): string {
+  const c = agentConversation();
+  const tools = c.tools.map((tool) => ({
+    type: "function",
+    name: tool.name,
+    description: tool.description,
+    strict: false,
+    parameters: { ...toolSchema(tool), additionalProperties: false },
+  }));
+  const message = (role: string, type: string, text: string, n: number) => ({
+    type: "message",
+    id: `msg_00000000-0000-4000-8000-${String(n).padStart(12, "0")}`,
+    role,
+    content: [{ type, text }],
+  });
+  const input = [
+    message("developer", "input_text", c.system, 1),
+    message("user", "input_text", c.firstAsk, 2),
+    message("assistant", "output_text", c.beforeCall, 3),
+    {
+      type: "function_call",
+      status: "completed",
+      id: "fc_1",
+      name: c.call.name,
+      arguments: JSON.stringify(c.call.input),
+      call_id: "call_1",
+    },
+    { type: "function_call_output", id: "fco_1", call_id: "call_1", output: c.fileRead },
+    message("assistant", "output_text", c.afterCall, 4),
+    message("user", "input_text", c.nextAsk, 5),
+  ];
+  return JSON.stringify({
+    model: MODEL,
+    stream,
+    input,
+    tools,
+    tool_choice: "auto",
+    parallel_tool_calls: true,
+    // What Codex sent to a Qwen model in tests/fixtures/codex/: a summary, no effort (so the
+    // upstream is not asked to think, and a whole answer is asked whole, as on the chat path).
+    reasoning: { summary: "auto" },
+    store: options.store ?? false,
+    include: ["reasoning.encrypted_content"],
+    prompt_cache_key: CODEX_SESSION,
+    client_metadata: {
+      "x-codex-window-id": `${CODEX_SESSION}:0`,
+      session_id: CODEX_SESSION,
+      thread_id: CODEX_SESSION,
+    },
   });
 }

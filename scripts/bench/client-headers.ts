@@ -52,3 +52,45 @@ export const CLAUDE_CODE_HEADERS: Readonly<Record<string, string>> = {
   "connection": "keep-alive",
   "accept-encoding": "gzip, deflate, br, zstd",
 };
+
+const CODEX_SESSION = "00000000-0000-4000-8000-000000000005";
+
+/**
+ * The headers of `/v1/responses` requests: those of Codex 0.169 (`codex exec`, recorded in
+ * tests/fixtures/codex/requests.json), in its order, with the same placeholder ids. Codex asks for
+ * an event stream on every request; the bench's JSON ones keep the header, as the route answers by
+ * the body's `stream`.
+ */
+export const CODEX_HEADERS: Readonly<Record<string, string>> = {
+  "x-codex-beta-features": "remote_compaction_v2",
+  "x-codex-window-id": `${CODEX_SESSION}:0`,
+  "x-codex-turn-metadata": JSON.stringify({
+    installation_id: "00000000-0000-4000-8000-000000000006",
+    session_id: CODEX_SESSION,
+    thread_id: CODEX_SESSION,
+    agent_name: "/root",
+    turn_id: "00000000-0000-4000-8000-000000000007",
+    window_id: `${CODEX_SESSION}:0`,
+    window_number: 0,
+    context_window_id: "00000000-0000-4000-8000-000000000008",
+    request_kind: "turn",
+    history_initialization: "new",
+    root_turn_id: "00000000-0000-4000-8000-000000000007",
+    thread_source: "user",
+    turn_trigger: "exec",
+    sandbox: "none",
+    sandbox_mode: "danger-full-access",
+    auto_review_enabled: false,
+    turn_started_at_unix_ms: 1767225600000,
+    analytics_enabled: false,
+    model: "coder-model",
+  }),
+  "x-client-request-id": CODEX_SESSION,
+  "session-id": CODEX_SESSION,
+  "thread-id": CODEX_SESSION,
+  "accept": "text/event-stream",
+  "content-type": "application/json",
+  "authorization": `Bearer ${BENCH_TOKEN}`,
+  "originator": "codex_exec",
+  "user-agent": "codex_exec/0.169.0 (Debian 12.0.0; x86_64) dumb (codex_exec; 0.169.0)",
+};

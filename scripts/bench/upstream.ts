@@ -6,8 +6,9 @@
  * What a chat completion gets is chosen by the request body (qwen forwards unknown fields):
  * - by default, 20 events streamed back to back (or their text as one JSON answer);
  * - `"bench_chunk_delay_ms": N`, or `"user": "bench_chunk_delay_ms=N"` (what a `/v1/messages`
- *   request's `metadata.user_id` becomes): 20 events N ms apart, each stamped with its send
- *   time, as a field of the event and at the end of its text (`word3 @1765043000123.45`);
+ *   request's `metadata.user_id` and a `/v1/responses` request's `safety_identifier` become):
+ *   20 events N ms apart, each stamped with its send time, as a field of the event and at the
+ *   end of its text (`word3 @1765043000123.45`);
  * - `"bench_hold": true`: the first event, then nothing for ten minutes (open streams).
  * No request is recorded, so a long run does not grow the fake's memory.
  */
