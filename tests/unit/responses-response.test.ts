@@ -39,10 +39,21 @@ function translator(tools: Record<string, ToolOrigin> = {}, echo: Fields = {}) {
  */
 async function run(events: ChatEvent[], tools: Record<string, ToolOrigin> = {}, echo: Fields = {}) {
   const t = translator(tools, echo);
+  // One chat event per batch, as if each came in its own chunk (a batch's deltas go out as one).
   const out: ResponsesEvent[] = [];
-  t.start(out);
-  for (const event of events) t.accept(event, out);
-  t.finish(out);
+  const batch: ResponsesEvent[] = [];
+  const flush = () => {
+    out.push(...batch);
+    batch.length = 0;
+  };
+  t.start(batch);
+  flush();
+  for (const event of events) {
+    t.accept(event, batch);
+    flush();
+  }
+  t.finish(batch);
+  flush();
   const text = out.map(sseEvent).join("");
   const sse = parseSse(text);
   assertGrammar(sse);
@@ -191,6 +202,37 @@ describe("the Responses translation of a chat answer", () => {
     assert.equal(created.status, "in_progress");
     assert.equal("usage" in created, false, "no usage before the upstream says");
     assert.equal("completed_at" in created, false);
+  });
+
+  it("sends the deltas that arrive together as one, and makes no events for a whole answer", () => {
+    const events = [reasoning("a"), reasoning("b"), text("c"), text("d"), finish("stop")];
+    const streamed = translator();
+    const out: ResponsesEvent[] = [];
+    streamed.start(out);
+    for (const event of events) streamed.accept(event, out);
+    const deltas = out.filter((e) => e.type.endsWith(".delta")).map((e) => e.delta);
+    assert.deepEqual(deltas, ["ab", "cd"]);
+    assertGrammar(parseSse(out.map(sseEvent).join("")));
+
+    const whole = new ResponseTranslator({
+      id: "resp_test",
+      model: "gpt-5-codex",
+      createdAt: 1_780_000_000,
+      tools: new Map(),
+      echo: {},
+      now: () => NOW_MS,
+      events: false,
+    });
+    const none: ResponsesEvent[] = [];
+    whole.start(none);
+    for (const event of events) whole.accept(event, none);
+    whole.finish(none);
+    assert.deepEqual(none, []);
+    assert.deepEqual(
+      { ...whole.response(), output: undefined },
+      { ...streamed.response(), output: undefined },
+    );
+    assert.equal(whole.response().status, "completed");
   });
 
   it("puts reasoning in a reasoning item's summary before the message", async () => {

@@ -29,6 +29,8 @@ interface ResponseOptions {
   now?: () => number;
   /** The client asked for `reasoning.encrypted_content` (`include`). */
   sealReasoning?: boolean;
+  /** False for a whole answer: no events are made, only `response()` at the end. */
+  events?: boolean;
 }
 
 type ItemStatus = "in_progress" | "completed" | "incomplete";
@@ -121,6 +123,7 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
   }
 
   start(out: ResponsesEvent[]): void {
+    if (this.options.events === false) return;
     this.#emit(out, "response.created", { response: this.response() });
     this.#emit(out, "response.in_progress", { response: this.response() });
   }
@@ -166,7 +169,9 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
     this.#open = undefined;
     this.#status = "failed";
     this.#error = { code: code ?? "server_error", message };
-    this.#emit(out, "response.failed", { response: this.response() });
+    if (this.options.events !== false) {
+      this.#emit(out, "response.failed", { response: this.response() });
+    }
   }
 
   /** The response object as it stands (the final one once ended). */
@@ -219,6 +224,7 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
   }
 
   #emit(out: ResponsesEvent[], type: string, fields: Record<string, unknown>): void {
+    if (this.options.events === false) return;
     out.push({ type, sequence_number: this.#sequence++, ...fields });
   }
 
@@ -256,6 +262,17 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
       }
     }
     item.text += delta;
+    // Deltas that arrive together (one batch of `out`) go out as one: an event costs more than
+    // its text, and clients take any split.
+    const last = out[out.length - 1];
+    if (
+      last !== undefined && last.item_id === item.id &&
+      (last.type === "response.output_text.delta" ||
+        last.type === "response.reasoning_summary_text.delta")
+    ) {
+      last.delta = (last.delta as string) + delta;
+      return;
+    }
     const where = { item_id: item.id, output_index: this.#items.length - 1 };
     if (type === "message") {
       this.#emit(out, "response.output_text.delta", {
@@ -350,11 +367,15 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
     if (reason === undefined) {
       this.#status = "completed";
       this.#completedAt = Math.floor((this.options.now ?? Date.now)() / 1000);
-      this.#emit(out, "response.completed", { response: this.response() });
+      if (this.options.events !== false) {
+        this.#emit(out, "response.completed", { response: this.response() });
+      }
     } else {
       this.#status = "incomplete";
       this.#incompleteReason = reason;
-      this.#emit(out, "response.incomplete", { response: this.response() });
+      if (this.options.events !== false) {
+        this.#emit(out, "response.incomplete", { response: this.response() });
+      }
     }
   }
 }

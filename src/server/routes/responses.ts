@@ -85,6 +85,8 @@ export async function createResponse(
     echo: request.echo,
     now: ctx.now,
     sealReasoning: request.include.includes("reasoning.encrypted_content"),
+    // A whole answer needs only the final object; a stream its events.
+    events: stream,
   });
   const keep = () => {
     if (!request.store || translator.failed) return;
