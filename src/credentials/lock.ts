@@ -7,7 +7,9 @@
  *   random UUID.
  * - Contention: up to 20 attempts, waiting 100 ms, growing ×1.5 to a 2 s cap.
  * - A lock whose mtime is older than 10 s is stale: it is renamed aside, deleted, and the
- *   attempt is repeated at once.
+ *   attempt is repeated at once. So is one more than 10 s in the future (a clock set back, or a
+ *   file from a machine whose clock is ahead); a few seconds ahead is a live lock on a shared
+ *   disk whose clock differs a little from ours.
  * - Release unlinks the file only if it still holds our UUID.
  */
 import { mkdir, open, readFile, rename, rm, stat, unlink } from "node:fs/promises";
@@ -20,6 +22,8 @@ const LOCK_INITIAL_DELAY_MS = 100;
 const LOCK_BACKOFF = 1.5;
 const LOCK_MAX_DELAY_MS = 2_000;
 const LOCK_STALE_MS = 10_000;
+/** How far in the future a lock's mtime may be and still be live: clock skew of a shared disk. */
+const LOCK_FUTURE_SKEW_MS = 10_000;
 
 export interface LockOptions {
   /** Wall clock compared with the lock file's mtime. Default `Date.now`. */
@@ -90,7 +94,7 @@ export async function acquireLock(lockPath: string, options: LockOptions = {}): 
     // Taken. Break it when stale, else wait.
     const age = await lockAge(lockPath, now);
     if (age === undefined) continue; // Released meanwhile: retry at once.
-    if (age > staleMs) {
+    if (age > staleMs || age < -LOCK_FUTURE_SKEW_MS) {
       await breakStaleLock(lockPath, id);
       continue;
     }

@@ -150,6 +150,32 @@ describe("refresh lock", () => {
     await releaseLock(held);
   });
 
+  it("breaks a lock whose mtime is more than 10 s in the future at once", async () => {
+    const path = await freshLock();
+    await writeFile(path, "a-lock-from-a-clock-ahead");
+    const ahead = new Date(Date.now() + 60_000);
+    await utimes(path, ahead, ahead);
+    const { waits, sleep } = recordingSleep();
+    await withLock(path, async (lock) => {
+      assert.equal(await readFile(path, "utf8"), lock.id);
+    }, { sleep });
+    assert.deepEqual(waits, [], "no wait for a lock from the future");
+    assert.deepEqual(await readdir(join(path, "..")), []);
+  });
+
+  it("does not break a lock a few seconds in the future: clocks of shared disks drift", async () => {
+    const path = await freshLock();
+    const held = await acquireLock(path);
+    const ahead = new Date(Date.now() + 5_000);
+    await utimes(path, ahead, ahead);
+    const { sleep } = recordingSleep();
+    await assert.rejects(withLock(path, () => Promise.resolve(), { sleep, attempts: 3 }), {
+      name: "LockTimeoutError",
+    });
+    assert.equal(await readFile(path, "utf8"), held.id);
+    await releaseLock(held);
+  });
+
   it("releases only a lock that still holds its UUID", async () => {
     const path = await freshLock();
     const mine = await acquireLock(path);
