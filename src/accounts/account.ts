@@ -14,6 +14,7 @@
  */
 import { listOAuthFiles } from "../credentials/accounts.ts";
 import { DEFAULT_ACCOUNT } from "../credentials/paths.ts";
+import { fileIdentity } from "../credentials/private-file.ts";
 import { OAuthTokenSource } from "../credentials/token-source.ts";
 import type { AccountStatus, TokenSource, UpstreamAuth } from "../credentials/types.ts";
 import type { Fetch } from "../lib/context.ts";
@@ -87,13 +88,17 @@ export async function listAccounts(home: string, env: Env, deps: AccountDeps): P
     });
     accounts.push(account(name, "oauth", "qwen-oauth", { file }, {}, source));
   }
+  const keyFiles = new Map<string, KeyFileSeen>();
   for (const { name, file } of await listApiKeyFiles(home)) {
-    const read = await readApiKeyFile(file);
-    if (read.kind === "missing") continue; // Removed since the directory was read.
-    const provider = read.kind === "ok" ? read.file.provider : undefined;
+    const seen = await keyFileProvider(file, keyFilesSeen.get(home)?.get(file));
+    if (seen === undefined) continue; // Removed since the directory was read.
+    keyFiles.set(file, seen);
+    const provider = seen.provider;
     const source = new StoredKeyTokenSource(name, file);
     accounts.push(account(name, "api_key", provider, { file }, modelMapOf(provider), source));
   }
+  if (keyFiles.size > 0) keyFilesSeen.set(home, keyFiles);
+  else keyFilesSeen.delete(home);
   for (const key of listEnvAccounts(env)) {
     const source = key.problem || !key.key || !key.baseUrl
       ? new BrokenEnvKeySource(key, key.problem ?? "the key is unusable")
@@ -110,6 +115,32 @@ export async function listAccounts(home: string, env: Env, deps: AccountDeps): P
     );
   }
   return accounts;
+}
+
+/** What a listing learned of a key file (its provider), and the identity of the file it read. */
+interface KeyFileSeen {
+  identity: string | undefined;
+  provider: PresetName | undefined;
+}
+
+/**
+ * Per home, the key files of the last listing: `qwen serve` lists every 2 s, and a file (a
+ * broken one may be megabytes) is read again only when its inode, mtime or size changed.
+ */
+const keyFilesSeen = new Map<string, Map<string, KeyFileSeen>>();
+
+/** The key file's provider, read again only when the file changed; undefined when it is gone. */
+async function keyFileProvider(
+  file: string,
+  before: KeyFileSeen | undefined,
+): Promise<KeyFileSeen | undefined> {
+  const identity = await fileIdentity(file);
+  if (before !== undefined && identity !== undefined && identity === before.identity) {
+    return before;
+  }
+  const read = await readApiKeyFile(file);
+  if (read.kind === "missing") return undefined;
+  return { identity, provider: read.kind === "ok" ? read.file.provider : undefined };
 }
 
 /** An account made in code rather than listed: a pool of one token source, a test. */

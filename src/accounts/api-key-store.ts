@@ -52,7 +52,7 @@ export async function listApiKeyFiles(home: string): Promise<{ name: string; fil
   return found.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
 }
 
-/** Reads and validates a key file; one readable by others is tightened, like the OAuth file. */
+/** Reads and validates a key file; like the OAuth file, its mode is left as it is. */
 export async function readApiKeyFile(path: string): Promise<KeyReadResult> {
   const read = await readPrivateFile(path);
   if (read.kind !== "read") return { ...read, path };

@@ -6,6 +6,7 @@
 import process from "node:process";
 import type { Context } from "../lib/context.ts";
 import { listAccounts, selectAccounts } from "../accounts/account.ts";
+import { homeFolderWarning } from "../credentials/home-folder.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
 import { StateStore } from "../pool/state-file.ts";
@@ -82,7 +83,9 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     logger.info(`cannot read the account state: ${(error as Error).message}`);
   });
   if (state.problem) logger.info(`ignoring the account state: ${state.problem}`);
-  pool.start(MAINTAIN_INTERVAL_MS);
+  const homeWarning = await homeFolderWarning(home);
+  if (homeWarning) logger.info(`warning: ${homeWarning}`);
+  const upkeep = startUpkeep(pool, (message) => logger.info(message));
 
   let draining = false;
   let server: Server | undefined;
@@ -161,10 +164,33 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     }
     return ExitCode.ok;
   } finally {
+    upkeep.stop();
     await pool.close();
     output.flush();
     signals.dispose();
   }
+}
+
+/**
+ * `pool.maintain()` every MAINTAIN_INTERVAL_MS. A failure that lasts (a read-only home, a full
+ * disk) is logged once, again only when it changes, and once more when it is over.
+ */
+function startUpkeep(pool: AccountPool, log: (message: string) => void): { stop(): void } {
+  let failing: string | undefined;
+  const timer = setInterval(() => {
+    pool.maintain().then(() => {
+      if (failing === undefined) return;
+      failing = undefined;
+      log("the account state is up to date again");
+    }, (error) => {
+      const message = `cannot update the account state: ${(error as Error)?.message ?? error}`;
+      if (message === failing) return;
+      failing = message;
+      log(message);
+    });
+  }, MAINTAIN_INTERVAL_MS);
+  (timer as { unref?: () => void }).unref?.();
+  return { stop: () => clearInterval(timer) };
 }
 
 /**

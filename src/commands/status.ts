@@ -14,6 +14,7 @@ import { OAuthTokenSource } from "../credentials/token-source.ts";
 import type { AccountState, AccountStatus } from "../credentials/types.ts";
 import { SWITCH_COMMANDS } from "../upstream/classify.ts";
 import { isRefusal, type ProbeResultName } from "../upstream/probe.ts";
+import { homeFolderWarning } from "../credentials/home-folder.ts";
 import { DEFAULT_ACCOUNT, qwenHome } from "../credentials/paths.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { beijingDay } from "../lib/time.ts";
@@ -129,6 +130,8 @@ export async function runStatus(options: StatusOptions, ctx: Context): Promise<n
     : exitCodeFor(accounts);
 
   if (homeProblem) ctx.stderr(`error: ${homeProblem}\n`);
+  const homeWarning = await homeFolderWarning(home);
+  if (homeWarning) ctx.stderr(`warning: ${homeWarning}\n`);
   if (options.json) {
     ctx.stdout(`${JSON.stringify(report, null, 2)}\n`);
   } else {

@@ -1,8 +1,9 @@
 /**
  * Reading the private files of QWEN_HOME (OAuth credentials, API-key files): listing the
- * folder, reading one file with its identity, tightening a file readable by others to 0600.
+ * folder, reading one file with its identity. Reading changes no mode: the file may be a link
+ * to someone else's file, and `qwen status` must leave the disk as it found it.
  */
-import { chmod, readdir, readFile, stat } from "node:fs/promises";
+import { readdir, readFile, stat } from "node:fs/promises";
 
 type PrivateFileRead =
   | { kind: "missing" }
@@ -12,14 +13,13 @@ type PrivateFileRead =
   | { kind: "read"; text: string; identity: string };
 
 /**
- * Reads a file as text. A file readable by group or others is tightened to 0600 rather than
- * rejected (older official versions wrote 0644).
+ * Reads a file as text. A file readable by group or others (older official versions wrote 0644)
+ * is read as it is: the next write replaces it with a file of mode 0600.
  */
 export async function readPrivateFile(path: string): Promise<PrivateFileRead> {
   try {
     const info = await stat(path);
     const text = await readFile(path, "utf8");
-    if ((info.mode & 0o077) !== 0) await chmod(path, 0o600).catch(() => {});
     return { kind: "read", text, identity: identityOf(info) };
   } catch (error) {
     const code = (error as { code?: string }).code;

@@ -26,7 +26,10 @@ export type ReadResult =
   | { kind: "unreadable"; path: string; problem: string }
   | { kind: "ok"; path: string; credentials: OAuthCredentials };
 
-/** Reads and validates the file; older official versions wrote 0644: tightened, not rejected. */
+/**
+ * Reads and validates the file. One readable by others (older official versions wrote 0644) is
+ * read as it is: its mode is not ours to change.
+ */
 export async function readOAuthCredentials(path: string): Promise<ReadResult> {
   const read = await readPrivateFile(path);
   if (read.kind !== "read") return { ...read, path };

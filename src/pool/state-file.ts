@@ -11,13 +11,16 @@
  *   days.
  * - Written atomically (mode 0600) under the lock `qwen_state.lock` (lock.ts) by
  *   read-merge-write: each process adds its own counts since its last write, so restarts and
- *   several processes add up.
+ *   several processes add up. A write that fails keeps the counts for the next one, and fails
+ *   with the same message each time while the cause stays (a read-only home, a full disk).
  */
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../credentials/atomic-write.ts";
 import { type LockOptions, withLock } from "../credentials/lock.ts";
 import { fileIdentity } from "../credentials/private-file.ts";
+import { QwenError } from "../lib/errors.ts";
+import { fsErrorText } from "../lib/fs-errors.ts";
 import { beijingDay, nextBeijingMidnight } from "../lib/time.ts";
 import { z } from "../lib/zod.ts";
 
@@ -253,7 +256,9 @@ export class StateStore {
         const newer = this.#health.get(account);
         if (newer === undefined || newer.changedAt < h.changedAt) this.#health.set(account, h);
       }
-      throw error;
+      // The lock's own errors are worded already; a file system error names a temporary file.
+      if (error instanceof QwenError) throw error;
+      throw new QwenError(`Cannot write "${this.path}": ${fsErrorText(error)}`);
     }
     return this.#snapshot;
   }

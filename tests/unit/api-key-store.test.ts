@@ -85,13 +85,13 @@ describe("API key files", () => {
     }
   });
 
-  it("tightens a key file readable by others", async () => {
+  it("reads a key file readable by others, leaving its mode", async () => {
     const home = await fresh();
     const path = join(home, "qwen_key_loose.json");
     await writeFile(path, JSON.stringify(keyFile()));
     await chmod(path, 0o644);
     assert.equal((await readApiKeyFile(path)).kind, "ok");
-    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await stat(path)).mode & 0o777, 0o644);
   });
 
   it("lists key files by name and removes them", async () => {

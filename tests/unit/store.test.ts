@@ -47,7 +47,7 @@ describe("credentials store", () => {
     assert.equal((await stat(dir)).mode & 0o777, 0o700);
   });
 
-  it("tightens a 0644 file written by an older official CLI instead of rejecting it", async () => {
+  it("reads a 0644 file written by an older official CLI, leaving its mode", async () => {
     const dir = fresh();
     await mkdir(dir);
     const path = join(dir, "oauth_creds.json");
@@ -55,7 +55,7 @@ describe("credentials store", () => {
     await chmod(path, 0o644);
     const read = await readOAuthCredentials(path);
     assert.equal(read.kind, "ok");
-    assert.equal((await stat(path)).mode & 0o777, 0o600);
+    assert.equal((await stat(path)).mode & 0o777, 0o644);
   });
 
   it("writes 2-space JSON as the official CLI does and keeps unknown keys", async () => {
