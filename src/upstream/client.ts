@@ -244,15 +244,23 @@ export class UpstreamClient {
     let refusal: Attempt | undefined;
     let tokenErrors: Map<Member, string> | undefined;
     for (;;) {
-      const round = pool.candidates();
+      // A rejected account whose back-off has passed goes first, for this request alone.
+      const trial = pool.takeTrial();
+      const round = trial === undefined ? pool.candidates() : [trial, ...pool.candidates()];
       if (round.length === 0) break;
       let passes = false;
       let retryAfter: string | null = null;
       for (const member of round) {
-        const outcome = await this.attempt(member, request, report);
+        let outcome: Response | Attempt;
+        try {
+          outcome = await this.attempt(member, request, report);
+        } finally {
+          if (member === trial) pool.endTrial(member);
+        }
         if (outcome instanceof Response) return outcome;
         if (clientLeft(request)) return clientGone();
-        if (outcome.final) return outcome.failure;
+        // A try is the request's detour: what it ends with does not decide for the others.
+        if (outcome.final && member !== trial) return outcome.failure;
         last = outcome;
         if (outcome.refusal) {
           if (refusal !== undefined) return outcome.failure;
