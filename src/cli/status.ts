@@ -45,6 +45,8 @@ Exit codes (first match wins):
 
 States: valid, expired, invalid, needs_login, and from what "qwen serve" learned (its state file
 QWEN_HOME/qwen_state.json) cooling_down and rejected; a --probe that gets an answer clears both.
+"qwen serve" tries a rejected account again with one request after its back-off ("Next try",
+retry_at in --json): 30 s, doubling with each failed try up to 30 min.
 
 Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (used by --refresh), the key
 variables BAILIAN_CODING_PLAN_API_KEY, BAILIAN_TOKEN_PLAN_API_KEY, DASHSCOPE_API_KEY,

@@ -19,6 +19,7 @@ import { DEFAULT_ACCOUNT, qwenHome } from "../credentials/paths.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { beijingDay } from "../lib/time.ts";
 import { readStateFile, STATE_FILE, type StateSnapshot, StateStore } from "../pool/state-file.ts";
+import { nextTryAt } from "../pool/pool.ts";
 import { join } from "node:path";
 import { localTime, relative } from "../terminal/time.ts";
 
@@ -66,6 +67,8 @@ interface AccountReport {
   key_fingerprint: string | null;
   /** ISO time a quota cooldown ends (written by `qwen serve`; null until then). */
   cooldown_until: string | null;
+  /** For a rejected account: the ISO time after which `qwen serve` tries it again with one request. */
+  retry_at: string | null;
   /** Today's usage `{requests, prompt_tokens, completion_tokens}` (from `qwen serve`; null until then). */
   usage_today: { requests: number; prompt_tokens: number; completion_tokens: number } | null;
   /** With `--probe`: what the upstream answered; else null. */
@@ -186,6 +189,7 @@ function withServeState(
     return {
       ...out,
       state: "rejected",
+      retry_at: new Date(nextTryAt(health)).toISOString(),
       error: `${health.reason === "arrears" ? "in arrears" : "refused by the upstream"}${
         health.message ? `: ${health.message}` : ""
       }`,
@@ -211,6 +215,7 @@ async function clearRecovered(
     store.setHealth(a.name, { state: "ok", reason: "probe_ok", changedAt: ctx.now() });
     a.state = "valid";
     a.cooldown_until = null;
+    a.retry_at = null;
     a.error = null;
   }
   try {
@@ -265,6 +270,7 @@ async function inspect(
     env: account.envVar,
     key_fingerprint: status.keyFingerprint ?? null,
     cooldown_until: null,
+    retry_at: null,
     usage_today: null,
     probe: null,
   };
@@ -380,6 +386,7 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
     if (a.resource_url !== null) lines.push(`  Resource:  ${a.resource_url}`);
     if (a.base_url !== null) lines.push(`  API base:  ${a.base_url}`);
     if (a.cooldown_until !== null) lines.push(`  Cooldown:  until ${a.cooldown_until}`);
+    if (a.retry_at !== null) lines.push(`  Next try:  ${nextTryText(Date.parse(a.retry_at), now)}`);
     if (a.usage_today !== null) {
       const u = a.usage_today;
       lines.push(
@@ -409,6 +416,13 @@ function renderText(report: StatusReport, options: StatusOptions, now: number): 
     } ${options.probe ? "answered" : "valid"})`,
   );
   return lines.join("\n") + "\n";
+}
+
+/** When `qwen serve` sends a rejected account one request again. */
+function nextTryText(at: number, now: number): string {
+  return at > now
+    ? `${localTime(at)} (${relative(at - now)}): "qwen serve" then sends it one request`
+    : `with the next request to "qwen serve" (due ${relative(at - now)})`;
 }
 
 const STATE_TEXT: Record<AccountStateName, string> = {

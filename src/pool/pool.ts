@@ -7,8 +7,9 @@
  * - `cooling_down` after a quota answer, until `Retry-After`, midnight Beijing time for Qwen's
  *   daily quotas, else 1 min doubling per repeat up to 1 h; skipped until then;
  * - `rejected` after the upstream refused the credentials (or the account is in arrears);
- *   skipped until the file or key changes (a new login, a new key), or `qwen status --probe`
- *   says it works again;
+ *   skipped until the file or key changes (a new login, a new key), `qwen status --probe` says it
+ *   works again, or a try succeeds: once its back-off has passed (30 s, doubling per failed try up
+ *   to 30 min) one live request goes to it first (`takeTrial`);
  * - usage counts per account and day, in memory, written to `qwen_state.json` by `maintain()`.
  *
  * Everything a request needs is in memory: `maintain()` (every few seconds, off the hot path)
@@ -54,6 +55,16 @@ const QUOTA_BACKOFF_START_MS = 60_000;
 const QUOTA_BACKOFF_MAX_MS = 3_600_000;
 const THROTTLE_START_MS = 2_000;
 const THROTTLE_MAX_MS = 60_000;
+const TRIAL_START_MS = 30_000;
+const TRIAL_MAX_MS = 1_800_000;
+
+/**
+ * When one request may try a rejected account again: its `retryAt`, or for a rejection written
+ * before there were tries (no `retryAt`), the first back-off after it.
+ */
+export function nextTryAt(health: Health): number {
+  return health.retryAt ?? health.changedAt + TRIAL_START_MS;
+}
 
 export class Member {
   readonly entry: Account;
@@ -62,6 +73,8 @@ export class Member {
   health: Health = { state: "ok", changedAt: 0 };
   throttledUntil = 0;
   throttleStrikes = 0;
+  /** Rejected, and a request is trying it after its back-off (`takeTrial`). */
+  trying = false;
 
   constructor(entry: Account, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
@@ -167,6 +180,40 @@ export class AccountPool {
     return ready.concat(throttled);
   }
 
+  /**
+   * A rejected account whose back-off has passed and that no request is trying, taken for the
+   * caller's request, which tries it first and calls `endTrial` once that attempt is over.
+   */
+  takeTrial(): Member | undefined {
+    const members = this.members;
+    for (let i = 0; i < members.length; i++) {
+      const m = members[i];
+      if (m.health.state !== "rejected" || m.trying) continue;
+      if (nextTryAt(m.health) > this.#now()) continue;
+      m.trying = true;
+      return m;
+    }
+    return undefined;
+  }
+
+  /**
+   * The attempt with a taken account is over. Unless it succeeded or its answer decided otherwise
+   * (a refusal, a quota), the try failed: the back-off doubles.
+   */
+  endTrial(member: Member): void {
+    if (!member.trying) return;
+    member.trying = false;
+    const h = member.health;
+    if (h.state !== "rejected") return;
+    const now = this.#now();
+    const strikes = (h.strikes ?? 1) + 1;
+    const retryAt = now + trialBackoff(strikes);
+    this.#setHealth(member, { ...h, strikes, retryAt, changedAt: now });
+    this.#options.log?.(
+      `account "${member.name}" failed its try: next try after ${new Date(retryAt).toISOString()}`,
+    );
+  }
+
   // ---- what happened upstream ----
 
   /** A call was sent with this account. */
@@ -179,7 +226,12 @@ export class AccountPool {
     member.throttleStrikes = 0;
     member.throttledUntil = 0;
     const h = member.health;
-    if (h.state === "cooling_down" || h.strikes) {
+    if (h.state === "rejected") {
+      // A try after the back-off, or a call that was in flight when another was refused.
+      member.trying = false;
+      this.#setHealth(member, { state: "ok", reason: "try_ok", changedAt: this.#now() });
+      this.#options.log?.(`account "${member.name}" answered again: back in service`);
+    } else if (h.state === "cooling_down" || h.strikes) {
       this.#setHealth(member, { state: "ok", changedAt: this.#now() });
     }
   }
@@ -205,7 +257,8 @@ export class AccountPool {
    */
   quota(member: Member, info: { until?: number; message: string }): number {
     const now = this.#now();
-    const strikes = (member.health.strikes ?? 0) + 1;
+    member.trying = false;
+    const strikes = (member.health.state === "cooling_down" ? member.health.strikes ?? 0 : 0) + 1;
     const until = info.until ??
       now + Math.min(QUOTA_BACKOFF_MAX_MS, QUOTA_BACKOFF_START_MS * 2 ** (strikes - 1));
     this.#setHealth(member, {
@@ -232,12 +285,27 @@ export class AccountPool {
         );
   }
 
-  /** The upstream refused the credentials (or the account is in arrears): skipped until they change. */
+  /**
+   * The upstream refused the credentials (or the account is in arrears): skipped until they
+   * change, or until a try after the back-off succeeds. Refused on a try, the back-off doubles.
+   */
   rejected(member: Member, reason: string, message: string): void {
+    const was = member.health;
+    // A call that was in flight when the account was rejected tells nothing new.
+    if (was.state === "rejected" && !member.trying) return;
+    const tried = member.trying && was.state === "rejected";
+    member.trying = false;
     const now = this.#now();
-    const health: Health = { state: "rejected", reason, message, changedAt: now };
+    const strikes = tried ? (was.strikes ?? 1) + 1 : 1;
+    const retryAt = now + trialBackoff(strikes);
+    const health: Health = { state: "rejected", reason, message, strikes, retryAt, changedAt: now };
     this.#setHealth(member, health);
-    this.#options.log?.(`account "${member.name}" was rejected by the upstream: ${message}`);
+    const next = `next try after ${new Date(retryAt).toISOString()}`;
+    this.#options.log?.(
+      tried
+        ? `account "${member.name}" was refused again: ${message}; ${next}`
+        : `account "${member.name}" was rejected by the upstream: ${message}; ${next}`,
+    );
     const identity = this.#options.identity ?? identityOf;
     // Taken after the fact (the refresh that preceded a refusal is ours, not a new login).
     identity(member.entry).then((id) => {
@@ -279,7 +347,9 @@ export class AccountPool {
       if (h.state === "rejected") {
         return `"${m.name}": ${
           h.reason === "arrears" ? "the account is in arrears" : "refused by the upstream"
-        }${h.message ? ` (${h.message})` : ""}`;
+        }${h.message ? ` (${h.message})` : ""}, tried again after ${
+          new Date(nextTryAt(h)).toISOString()
+        }`;
       }
       return `"${m.name}": ${tokenErrors?.get(m) ?? "not available"}`;
     });
@@ -388,6 +458,11 @@ export class AccountPool {
       return member;
     });
   }
+}
+
+/** 30 s for the first try, doubling with each failed one, up to 30 min. */
+function trialBackoff(strikes: number): number {
+  return Math.min(TRIAL_MAX_MS, TRIAL_START_MS * 2 ** (strikes - 1));
 }
 
 async function identityOf(account: Account): Promise<string | undefined> {

@@ -4,7 +4,8 @@
  * per day. Shared by every `qwen serve` and `qwen status` on the machine.
  *
  * - `health.state`: `ok`, `cooling_down` (until `until`) or `rejected` (until the credentials
- *   change: `identity` is an opaque fingerprint of the file or variable that was refused).
+ *   change: `identity` is an opaque fingerprint of the file or variable that was refused; or
+ *   until a try after `retry_at` succeeds).
  *   The newest `changed_at` wins when processes disagree (`qwen status --probe` writes `ok`).
  * - `usage` days are Beijing dates (UTC+8), the day Qwen's daily quotas count; `requests` are
  *   calls sent upstream with the account (retries and failed-over attempts included). Kept 35
@@ -40,8 +41,13 @@ export interface Health {
   reason?: string;
   /** The upstream's message (redacted, clipped). */
   message?: string;
-  /** Quota answers in a row without a known window: the back-off doubles with each. */
+  /**
+   * The back-off's count: quota answers in a row without a known window, or the refusals of a
+   * rejected account (the first, then each failed try). It doubles with each.
+   */
   strikes?: number;
+  /** rejected: when one request may try the account again. */
+  retryAt?: number;
   /** rejected: the identity of the credentials that were refused. */
   identity?: string;
   changedAt: number;
@@ -75,6 +81,7 @@ const healthSchema = z.looseObject({
   message: z.optional(z.string()),
   strikes: z.optional(z.number().check(z.int(), z.nonnegative())),
   identity: z.optional(z.string()),
+  retry_at: z.optional(z.nullable(isoTime)),
   changed_at: isoTime,
 });
 
@@ -136,6 +143,7 @@ export async function readStateFile(
         message: h.message,
         strikes: h.strikes,
         identity: h.identity,
+        retryAt: h.retry_at == null ? undefined : Date.parse(h.retry_at),
         changedAt: Date.parse(h.changed_at),
       },
     };
@@ -157,6 +165,7 @@ function serialize(snapshot: StateSnapshot): string {
         message: h.message,
         strikes: h.strikes,
         identity: h.identity,
+        retry_at: h.retryAt === undefined ? undefined : new Date(h.retryAt).toISOString(),
         changed_at: new Date(h.changedAt).toISOString(),
       },
       usage: record.usage,

@@ -8,12 +8,17 @@ import { nextBeijingMidnight, parseRetryAfter } from "../lib/time.ts";
 import { clip } from "../lib/text.ts";
 
 type Failure =
-  /** The token or key was refused (401, or a 403 that is neither quota nor access to a model). */
+  /** The token or key was refused: a 401, or a 403 whose words blame the credentials. */
   | "invalid_credentials"
   /** 403 "invalid api-key": the key belongs to another plan or region than the URL. */
   | "wrong_plan_or_region"
-  /** The account may not use this model (403 `AccessDenied.*`): another account may. */
+  /**
+   * Any other 403: the account may not use this model (`AccessDenied.*`) or do what was asked,
+   * its credentials accepted. Another account may.
+   */
   | "no_access"
+  /** A 4xx saying the model does not exist (`model_not_found`): another account's upstream may have it. */
+  | "unknown_model"
   /** The Coding Plan serves coding agents only (its 405 says so). */
   | "coding_plan_client"
   /** The Alibaba Cloud account is in arrears, or the OpenRouter one out of credits (402). */
@@ -26,7 +31,10 @@ type Failure =
   | "server"
   /** 504 after minutes on a long context: trying again would wait minutes again. */
   | "timeout"
-  /** Anything else, typically the request itself (400, 404, 413, 422): the client's to fix. */
+  /**
+   * Anything else, typically the request itself (400, 404, 413, 422, a content filter): the
+   * client's to fix.
+   */
   | "request";
 
 export interface UpstreamError {
@@ -58,6 +66,13 @@ const ARREARS = /Arrearage|overdue|insufficient credits/i;
 const CODING_AGENTS = /only available for Coding Agents/i;
 const WRONG_PLAN = /invalid api-key/i;
 const NO_ACCESS = /AccessDenied/;
+/** Words that blame the credentials themselves; a 403 without them leaves the account alone. */
+const CREDENTIALS =
+  /invalid[ _-]?(api[ _-]?key|access[ _-]?token|token|credentials?)|incorrect api[ _-]?key|\b(token|key|credentials?) (has |have )?(expired|been revoked)|\bexpired (api[ _-]?)?(key|token)|unauthori[sz]ed|not authenticated|authentication (failed|required)|no auth credentials/i;
+const UNKNOWN_MODEL =
+  /model_not_found|ModelNotFound|\bmodel\b.{0,80}?\b(does not exist|not exist|not found|is not supported)|is not a valid model/i;
+const CONTENT_FILTER =
+  /DataInspectionFailed|inappropriate content|content (policy|filter)|requires moderation|input was flagged/i;
 /** Quota messages that speak of a day. */
 const DAILY = /\b(daily|per[ -]day|today)\b/i;
 
@@ -93,11 +108,16 @@ function failureOf(status: number, codeAndMessage: string, kind: AnswerContext["
   if (QUOTA.test(codeAndMessage)) return "quota";
   if (status === 429) return "throttled";
   if (status === 401) return "invalid_credentials";
+  const refusal = status >= 400 && status < 500;
+  if (refusal && CONTENT_FILTER.test(codeAndMessage)) return "request";
+  if (refusal && UNKNOWN_MODEL.test(codeAndMessage)) return "unknown_model";
   if (status === 403) {
     // To an OAuth token the same words mean the token was refused.
     if (kind === "api_key" && WRONG_PLAN.test(codeAndMessage)) return "wrong_plan_or_region";
     if (NO_ACCESS.test(codeAndMessage)) return "no_access";
-    return "invalid_credentials";
+    // Only words about the key or token take an account out: a 403 may also be a model the
+    // account has not bought, a region, a firewall (docs/upstream.md#error-answers).
+    return CREDENTIALS.test(codeAndMessage) ? "invalid_credentials" : "no_access";
   }
   if (status === 504) return "timeout";
   if (status === 500 || status === 502 || status === 503) return "server";
@@ -105,8 +125,9 @@ function failureOf(status: number, codeAndMessage: string, kind: AnswerContext["
 }
 
 /**
- * What a failure does to the account in a pool: `reject`, skipped until its credentials change;
- * `cool`, skipped until `resetAt`; `throttle`, tried last for a moment. Others leave it as it is.
+ * What a failure does to the account in a pool: `reject`, skipped until its credentials change or
+ * a try after its back-off succeeds; `cool`, skipped until `resetAt`; `throttle`, tried last for
+ * a moment. Others leave it as it is.
  */
 export const ACCOUNT_EFFECT: Partial<Record<Failure, "reject" | "cool" | "throttle">> = {
   invalid_credentials: "reject",
@@ -128,6 +149,7 @@ const OLD_CLASS_NAMES: Partial<Record<Failure, string>> = {
   invalid_credentials: "auth",
   wrong_plan_or_region: "auth",
   no_access: "auth",
+  unknown_model: "client",
   throttled: "throttle",
   request: "client",
   coding_plan_client: "client",
@@ -139,6 +161,15 @@ const OLD_CLASS_NAMES: Partial<Record<Failure, string>> = {
  */
 export function triesNextAccount(failure: Failure): boolean {
   return failure !== "request" && failure !== "coding_plan_client" && failure !== "timeout";
+}
+
+/**
+ * Whether the failure refuses what was asked (a model) rather than who asked: the account is left
+ * as it is, and the request may try one more account (another key may own the model); a second
+ * such refusal is the client's answer.
+ */
+export function refusesTheRequest(failure: Failure): boolean {
+  return failure === "no_access" || failure === "unknown_model";
 }
 
 /** Whether the same call may pass after a wait, when every account failed (throttling, 5xx). */

@@ -19,6 +19,7 @@ import {
   failureClass,
   OAUTH_DISCONTINUED_MESSAGE,
   passesWithTime,
+  refusesTheRequest,
   triesNextAccount,
 } from "./classify.ts";
 import { CallFailure, tokenFailure, unavailableFailure, upstreamFailure } from "./failure.ts";
@@ -217,6 +218,8 @@ interface Attempt {
   final: boolean;
   /** Worth a retry after a wait when every account failed this way (throttling, 5xx, network). */
   passes: boolean;
+  /** The upstream refused what was asked (a model), not the account: one more account may try. */
+  refusal?: boolean;
   tokenError?: unknown;
 }
 
@@ -237,18 +240,32 @@ export class UpstreamClient {
   async forward(request: ForwardRequest, report: CallReport): Promise<Response | CallFailure> {
     const { pool, retry } = this.options;
     let last: Attempt | undefined;
+    /** The first refusal of what was asked: what the client gets when nobody serves it. */
+    let refusal: Attempt | undefined;
     let tokenErrors: Map<Member, string> | undefined;
     for (;;) {
-      const round = pool.candidates();
+      // A rejected account whose back-off has passed goes first, for this request alone.
+      const trial = pool.takeTrial();
+      const round = trial === undefined ? pool.candidates() : [trial, ...pool.candidates()];
       if (round.length === 0) break;
       let passes = false;
       let retryAfter: string | null = null;
       for (const member of round) {
-        const outcome = await this.attempt(member, request, report);
+        let outcome: Response | Attempt;
+        try {
+          outcome = await this.attempt(member, request, report);
+        } finally {
+          if (member === trial) pool.endTrial(member);
+        }
         if (outcome instanceof Response) return outcome;
         if (clientLeft(request)) return clientGone();
-        if (outcome.final) return outcome.failure;
+        // A try is the request's detour: what it ends with does not decide for the others.
+        if (outcome.final && member !== trial) return outcome.failure;
         last = outcome;
+        if (outcome.refusal) {
+          if (refusal !== undefined) return outcome.failure;
+          refusal = outcome;
+        }
         if (outcome.tokenError !== undefined) {
           const problem = outcome.tokenError;
           (tokenErrors ??= new Map()).set(
@@ -270,7 +287,8 @@ export class UpstreamClient {
       if (!await this.wait(delay, request.clientRequest.signal)) return clientGone();
       report.retries++;
     }
-    return this.lastFailure(last, tokenErrors);
+    // An account's own trouble (its key refused, its token lost) says nothing about the request.
+    return refusal?.failure ?? this.lastFailure(last, tokenErrors);
   }
 
   /** What the client gets when no attempt brought an answer. */
@@ -409,6 +427,7 @@ export class UpstreamClient {
         failure,
         final: !triesNextAccount(error.failure),
         passes: passesWithTime(error.failure),
+        refusal: refusesTheRequest(error.failure),
       };
     }
   }

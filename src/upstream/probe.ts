@@ -13,7 +13,7 @@
  * | `quota`                | `quota`                                                       |
  * | `throttled`            | `throttled`                                                   |
  * | `unreachable`          | no answer: DNS, connection, TLS, timeout                      |
- * | `upstream_error`       | anything else (5xx, an unknown model, a redirect, HTML)       |
+ * | `upstream_error`       | anything else (5xx, a model refused or unknown, a redirect)   |
  * | `credentials_error`    | no call made: the file is unusable or the refresh was refused |
  *
  * The key (or token) goes to the account's own base URL only: redirects are not followed.
@@ -250,8 +250,13 @@ function probeOutcome(
 }
 
 function modelHint(error: UpstreamError, model: string): string {
-  if (error.failure === "no_access") return `; the account may not use the model "${model}"`;
-  return error.status === 404 || /model/i.test(`${error.code ?? ""} ${error.message}`)
+  const words = `${error.code ?? ""} ${error.message}`;
+  if (error.failure === "no_access") {
+    return /AccessDenied|model/i.test(words)
+      ? `; the account may not use the model "${model}"`
+      : "; it does not say the credentials are wrong";
+  }
+  return error.failure === "unknown_model" || error.status === 404 || /model/i.test(words)
     ? `; is the model "${model}" available there?`
     : "";
 }

@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { type RunningFakeQwen, startFakeQwen } from "../helpers/fake-qwen.ts";
 import { runInProcess } from "../helpers/fake-context.ts";
@@ -101,6 +101,7 @@ describe("qwen status", () => {
       "probe",
       "provider",
       "resource_url",
+      "retry_at",
       "state",
       "type",
       "usage_today",
@@ -196,6 +197,60 @@ describe("qwen status", () => {
       ["alpha", "invalid"],
       ["zeta", "expired"],
     ]);
+  });
+
+  it("says when qwen serve tries a rejected account again (retry_at)", async () => {
+    const h = await home();
+    await writeCreds(h, "oauth_creds.json", creds());
+    const now = Date.now();
+    const iso = (ms: number) => new Date(ms).toISOString();
+    const rejected = (extra: Record<string, unknown>) =>
+      writeFile(
+        join(h, "qwen_state.json"),
+        JSON.stringify({
+          version: 1,
+          accounts: {
+            default: {
+              health: {
+                state: "rejected",
+                reason: "invalid_credentials",
+                message: "invalid access token or token expired",
+                changed_at: iso(now - 30_000),
+                ...extra,
+              },
+              usage: {},
+            },
+          },
+        }),
+      );
+    const at = (args: string[]) =>
+      runInProcess(["status", ...args], {
+        home: h,
+        now: () => now,
+        env: { QWEN_OAUTH_BASE_URL: qwen.url },
+      });
+
+    await rejected({ retry_at: iso(now + 90_000), strikes: 2 });
+    const json = await at(["--json"]);
+    assert.equal(json.code, 3, json.stderr);
+    const [a] = JSON.parse(json.stdout).accounts;
+    assert.equal(a.state, "rejected");
+    assert.equal(a.retry_at, iso(now + 90_000));
+    assert.equal(a.cooldown_until, null);
+    assert.match(
+      (await at([])).stdout,
+      /\n  Next try: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d \(in 1 min\): "qwen serve" then sends it one request\n/,
+    );
+
+    await rejected({ retry_at: iso(now - 120_000) });
+    assert.match(
+      (await at([])).stdout,
+      /\n  Next try: +with the next request to "qwen serve" \(due 2 min ago\)\n/,
+    );
+
+    // Written before there were tries: 30 s after the rejection.
+    await rejected({});
+    assert.equal(JSON.parse((await at(["--json"])).stdout).accounts[0].retry_at, iso(now));
   });
 
   it("ranks expired (4) above invalid (1)", async () => {

@@ -6,7 +6,7 @@
  */
 import { after, afterEach, before, beforeEach, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { readFile, stat } from "node:fs/promises";
+import { readFile, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { DEFAULT_MODEL_MAP } from "../../src/accounts/providers.ts";
 import type { TokenSource, UpstreamAuth } from "../../src/credentials/types.ts";
@@ -29,6 +29,7 @@ import {
   startFakeUpstream,
 } from "../helpers/fake-upstream.ts";
 import { tempHome } from "../helpers/run-cli.ts";
+import { waitFor } from "../helpers/wait-for.ts";
 import { HELLO } from "./harness.ts";
 
 /** An API key as a token source: fixed key and URL. */
@@ -318,6 +319,121 @@ describe("pool: rejected accounts", () => {
   });
 });
 
+describe("pool: rejected accounts are tried again", () => {
+  beforeEach(() => provider.fake.clear());
+  const member = (r: Rig, name: string) => r.pool.members.find((m) => m.name === name)!;
+
+  it("sends the only account one request 30 s later, and a success restores it", async () => {
+    const r = rig({ names: ["a"] });
+    provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey);
+    const since = provider.fake.requests.length;
+    const refused = await chat(r);
+    assert.equal(refused.response.status, 401);
+    const a = member(r, "a");
+    assert.equal(a.health.state, "rejected");
+    assert.equal(a.health.retryAt, r.clock.now + 30_000);
+
+    // Before then: no call, and the client is told when the next try is.
+    r.clock.now += 29_000;
+    const waiting = await chat(r);
+    assert.equal(waiting.response.status, 401);
+    assert.match(
+      JSON.parse(waiting.text).error.message,
+      /"a": refused by the upstream \(Incorrect API key provided\.\), tried again after 2026-05-01T10:00:30\.000Z/,
+    );
+    const down = await r.call("/health");
+    assert.equal(down.status, 503);
+    assert.match((await down.json()).reason, /refused by the upstream/);
+    assert.match(
+      await (await r.call("/metrics")).text(),
+      /^qwen_account_available\{account="a",state="rejected"\} 0$/m,
+    );
+    assert.deepEqual(keysUsed(since), ["a"]);
+
+    r.clock.now += 1_000;
+    const back = await chat(r);
+    assert.equal(back.response.status, 200);
+    assert.deepEqual(keysUsed(since), ["a", "a"]);
+    assert.equal(a.health.state, "ok");
+    assert.equal(a.health.retryAt, undefined);
+    const up = await r.call("/health");
+    assert.equal(up.status, 200);
+    await up.body?.cancel();
+    assert.match(
+      await (await r.call("/metrics")).text(),
+      /^qwen_account_available\{account="a",state="ok"\} 1$/m,
+    );
+  });
+
+  it("doubles the back-off after each failed try, up to 30 min, serving from the others meanwhile", async () => {
+    const r = rig({ strategy: "fill-first", names: ["a", "b"] });
+    provider.fake.answer(KEYS.a, PROVIDER_ANSWERS.invalidKey);
+    assert.equal((await chat(r)).response.status, 200);
+    const a = member(r, "a");
+    const waits: number[] = [];
+    for (let i = 0; i < 8; i++) {
+      waits.push(a.health.retryAt! - r.clock.now);
+      r.clock.now = a.health.retryAt! - 1;
+      const since = provider.fake.requests.length;
+      assert.equal((await chat(r)).response.status, 200);
+      r.clock.now += 1;
+      assert.equal((await chat(r)).response.status, 200);
+      // Not a moment early; then first, once, and the request fails over to b.
+      assert.deepEqual(keysUsed(since), ["b", "a", "b"]);
+      assert.equal(a.health.state, "rejected");
+    }
+    assert.deepEqual(waits.map((ms) => ms / 1000), [30, 60, 120, 240, 480, 960, 1800, 1800]);
+  });
+
+  it("counts a try that fails otherwise (a 5xx) as failed too", async () => {
+    const r = rig({ strategy: "fill-first", names: ["a", "b"] });
+    provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey, PROVIDER_ANSWERS.serverError);
+    await chat(r);
+    const a = member(r, "a");
+    r.clock.now = a.health.retryAt!;
+    const since = provider.fake.requests.length;
+    assert.equal((await chat(r)).response.status, 200);
+    assert.deepEqual(keysUsed(since), ["a", "b"]);
+    assert.equal(a.health.state, "rejected");
+    assert.equal(a.health.retryAt, r.clock.now + 60_000);
+    // The next try works: back in service.
+    r.clock.now += 60_000;
+    await chat(r);
+    assert.deepEqual(keysUsed(since), ["a", "b", "a"]);
+    assert.equal(a.health.state, "ok");
+  });
+
+  it("lets a try's own answer (a 400) not decide the request", async () => {
+    const r = rig({ strategy: "fill-first", names: ["a", "b"] });
+    const bad = JSON.stringify({
+      error: { message: "bad 400", type: "invalid_request_error", param: null, code: "x" },
+    });
+    provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey, { status: 400, body: bad });
+    await chat(r);
+    r.clock.now += 30_000;
+    const since = provider.fake.requests.length;
+    assert.equal((await chat(r)).response.status, 200);
+    assert.deepEqual(keysUsed(since), ["a", "b"]);
+    assert.equal(member(r, "a").health.retryAt, r.clock.now + 60_000);
+  });
+
+  it("lets one live request try it, not every request that arrives meanwhile", async () => {
+    const r = rig({ strategy: "fill-first", names: ["a", "b"] });
+    provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey);
+    await chat(r);
+    r.clock.now += 30_000;
+    const since = provider.fake.requests.length;
+    provider.fake.next({ kind: "ok", firstByteDelayMs: 300 });
+    const trying = chat(r);
+    await waitFor(() => keysUsed(since).length === 1);
+    const other = await chat(r);
+    assert.equal(other.response.status, 200);
+    assert.equal((await trying).response.status, 200);
+    assert.deepEqual(keysUsed(since), ["a", "b"]);
+    assert.equal(member(r, "a").health.state, "ok");
+  });
+});
+
 describe("pool: nobody left", () => {
   beforeEach(() => provider.fake.clear());
 
@@ -420,6 +536,37 @@ describe("pool: usage and the state file", () => {
     assert.equal(saved.accounts.a.usage[day].requests, 150);
     assert.deepEqual(saved.accounts.a.usage[day].errors, { quota: 3 });
     assert.equal(saved.accounts.b.usage[day].prompt_tokens, 9);
+  });
+
+  it("keeps a rejection's retry_at across a restart, and tries an older rejection 30 s after it", async () => {
+    const state = new StateStore(home.home, { now: () => Date.parse("2026-05-01T10:00:00Z") });
+    const r = rig({ strategy: "fill-first", names: ["a", "b"], state });
+    provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey);
+    await chat(r);
+    await r.pool.close();
+    const path = join(home.home, STATE_FILE);
+    const health = JSON.parse(await readFile(path, "utf8")).accounts.a.health;
+    assert.equal(health.state, "rejected");
+    assert.equal(health.retry_at, "2026-05-01T10:00:30.000Z");
+    assert.equal(health.changed_at, "2026-05-01T10:00:00.000Z");
+
+    const r2 = rig({ strategy: "fill-first", names: ["a", "b"], state: new StateStore(home.home) });
+    await r2.pool.maintain();
+    assert.equal(r2.pool.members[0].health.retryAt, Date.parse("2026-05-01T10:00:30Z"));
+
+    // A file written before there were tries: no retry_at.
+    delete health.retry_at;
+    delete health.strikes;
+    await writeFile(path, JSON.stringify({ version: 1, accounts: { a: { health, usage: {} } } }));
+    const r3 = rig({ strategy: "fill-first", names: ["a", "b"], state: new StateStore(home.home) });
+    await r3.pool.maintain();
+    r3.clock.now = Date.parse("2026-05-01T10:00:30Z");
+    const since = provider.fake.requests.length;
+    await chat(r3);
+    assert.deepEqual(keysUsed(since), ["a"]);
+    assert.equal(r3.pool.members[0].health.state, "ok");
+    await r3.pool.close();
+    assert.equal(JSON.parse(await readFile(path, "utf8")).accounts.a.health.state, "ok");
   });
 
   it("keeps a cooldown across a restart, and takes a clearing written by another process", async () => {

@@ -58,7 +58,7 @@ describe("upstream error bodies", () => {
     assert.equal(e.failure, "invalid_credentials");
   });
 
-  it("tells throttling from quota, 403 quota from 403 auth, and 504 from 5xx", () => {
+  it("tells throttling from quota, 403 quota from 403 auth from other 403s, and 504 from 5xx", () => {
     assert.equal(parseUpstreamError(429, UPSTREAM_ERRORS.throttling.body).failure, "throttled");
     assert.equal(
       parseUpstreamError(429, '{"code":"Throttling.AllocationQuota","message":"x"}').failure,
@@ -72,8 +72,10 @@ describe("upstream error bodies", () => {
       parseUpstreamError(403, '{"error":"invalid api-key"}').failure,
       "wrong_plan_or_region",
     );
+    // A bare 403 does not blame the credentials: the account stays in service.
+    assert.equal(parseUpstreamError(403, '{"error":{"message":"Forbidden"}}').failure, "no_access");
     assert.equal(
-      parseUpstreamError(403, '{"error":{"message":"Forbidden"}}').failure,
+      parseUpstreamError(403, '{"error":{"message":"Invalid access token"}}').failure,
       "invalid_credentials",
     );
     assert.equal(parseUpstreamError(504, "").failure, "timeout");

@@ -129,6 +129,98 @@ const ROWS: Row[] = [
     serve: { failsOver: true, state: "ok" },
   },
   {
+    name: "DashScope: a model the key is not entitled to (flat shape)",
+    status: 403,
+    body: JSON.stringify({ code: "AccessDenied.Unpurchased", message: "Access to model denied." }),
+    failure: "no_access",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "the portal's model refusal to an OAuth token",
+    status: 403,
+    body: JSON.stringify({ code: "AccessDenied.Unpurchased", message: "Access to model denied." }),
+    kind: "oauth",
+    failure: "no_access",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "OpenAI-compatible: model not found",
+    status: 404,
+    body: openAI(
+      "The model `qwen3-coder-pro` does not exist or you do not have access to it.",
+      "model_not_found",
+    ),
+    failure: "unknown_model",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "model not found on a 403",
+    status: 403,
+    body: openAI(
+      "The model `qwen3.5-coder` does not exist or you do not have access to it.",
+      "model_not_found",
+    ),
+    failure: "unknown_model",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "DashScope: model not exist (flat shape)",
+    status: 400,
+    body: JSON.stringify({
+      code: "InvalidParameter",
+      message: "Model not exist.",
+      request_id: "r",
+    }),
+    failure: "unknown_model",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "Alibaba: content inspection",
+    status: 400,
+    body: JSON.stringify({
+      code: "DataInspectionFailed",
+      message: "Input data may contain inappropriate content.",
+      request_id: "r",
+    }),
+    failure: "request",
+    probe: "upstream_error",
+    serve: { failsOver: false, status: 400 },
+  },
+  {
+    name: "OpenRouter: moderation on a 403",
+    status: 403,
+    body: JSON.stringify({
+      error: {
+        message: "Your chosen model requires moderation and your input was flagged",
+        code: 403,
+      },
+    }),
+    failure: "request",
+    probe: "upstream_error",
+    serve: { failsOver: false, status: 403 },
+  },
+  {
+    name: "a firewall's 403 page",
+    status: 403,
+    body: "<html><body><h1>403 Forbidden</h1></body></html>",
+    failure: "no_access",
+    probe: "upstream_error",
+    serve: { failsOver: true, state: "ok" },
+  },
+  {
+    name: "a 403 that says the key expired",
+    status: 403,
+    body: openAI("The API key has expired.", "invalid_api_key"),
+    failure: "invalid_credentials",
+    probe: "invalid_key",
+    serve: { failsOver: true, state: "rejected" },
+  },
+  {
     name: "Alibaba: context too long",
     status: 400,
     body: JSON.stringify({
@@ -211,6 +303,45 @@ class FixedSource implements TokenSource {
   }
 }
 
+/** A fill-first pool of one fixed credential per token, named `first`, `second`, ... */
+function poolOf(baseUrl: string, tokens: string[], kind: "oauth" | "api_key"): AccountPool {
+  const names = ["first", "second", "third"];
+  return new AccountPool({
+    strategy: "fill-first",
+    now: () => NOW,
+    entries: tokens.map((token, i) =>
+      accountOf(new FixedSource(names[i], token, baseUrl, kind), { type: kind })
+    ),
+  });
+}
+
+/** One chat completion through `qwen serve`'s app over `pool`, without retry rounds. */
+function chat(pool: AccountPool): Promise<Response> {
+  const app = createApp({
+    pool,
+    fetch: (input, init) => fetch(input, init),
+    logger: createLogger({ format: "text", verbose: false, write: () => {} }),
+    security: {
+      apiKeys: [],
+      corsOrigins: [],
+      allowHosts: [],
+      loopback: true,
+      port: () => 8080,
+    },
+    userAgent: "qwen/test (linux; x64)",
+    now: () => NOW,
+    sleep: () => Promise.resolve(),
+    retry: { maxRetries: 0 },
+  });
+  return app(
+    new Request("http://127.0.0.1:8080/v1/chat/completions", {
+      method: "POST",
+      headers: { host: "127.0.0.1:8080", "content-type": "application/json" },
+      body: JSON.stringify(HELLO),
+    }),
+  );
+}
+
 describe("every reader of an upstream answer agrees on the real bodies", () => {
   let upstream: RunningFakeUpstream;
   before(async () => (upstream = await startFakeUpstream()));
@@ -247,40 +378,9 @@ describe("every reader of an upstream answer agrees on the real bodies", () => {
       const second = `sk-second-${row.status}-${row.name.length}`;
       upstream.fake.answer(first, { status: row.status, body: row.body });
       try {
-        const pool = new AccountPool({
-          strategy: "fill-first",
-          now: () => NOW,
-          entries: [first, second].map((token, i) =>
-            accountOf(
-              new FixedSource(i === 0 ? "first" : "second", token, upstream.baseUrl, kind),
-              { type: kind },
-            )
-          ),
-        });
-        const app = createApp({
-          pool,
-          fetch: (input, init) => fetch(input, init),
-          logger: createLogger({ format: "text", verbose: false, write: () => {} }),
-          security: {
-            apiKeys: [],
-            corsOrigins: [],
-            allowHosts: [],
-            loopback: true,
-            port: () => 8080,
-          },
-          userAgent: "qwen/test (linux; x64)",
-          now: () => NOW,
-          sleep: () => Promise.resolve(),
-          retry: { maxRetries: 0 },
-        });
+        const pool = poolOf(upstream.baseUrl, [first, second], kind);
         const since = upstream.fake.requests.length;
-        const response = await app(
-          new Request("http://127.0.0.1:8080/v1/chat/completions", {
-            method: "POST",
-            headers: { host: "127.0.0.1:8080", "content-type": "application/json" },
-            body: JSON.stringify(HELLO),
-          }),
-        );
+        const response = await chat(pool);
         await response.body?.cancel();
         const used = upstream.fake.requests.slice(since).map((r) => r.authorization);
         const member = pool.members.find((m) => m.name === "first")!;
@@ -299,4 +399,97 @@ describe("every reader of an upstream answer agrees on the real bodies", () => {
       }
     });
   }
+});
+
+describe("a refusal of what was asked leaves the accounts alone", () => {
+  let upstream: RunningFakeUpstream;
+  before(async () => (upstream = await startFakeUpstream()));
+  after(() => upstream.close());
+
+  const DENIED = {
+    status: 403,
+    body: JSON.stringify({ code: "AccessDenied.Unpurchased", message: "Access to model denied." }),
+  };
+  const NOT_FOUND = {
+    status: 404,
+    body: openAI("The model `qwen3-coder-pro` does not exist.", "model_not_found"),
+  };
+  const keys = (tag: string) => ["a", "b", "c"].map((k) => `sk-refusal-${tag}-${k}`);
+  const usedBy = (since: number, tokens: string[]) =>
+    upstream.fake.requests.slice(since).map((r) =>
+      tokens.indexOf(r.authorization?.slice("Bearer ".length) ?? "")
+    );
+
+  it("gives the client the upstream's status and message when no account serves the model", async () => {
+    const tokens = keys("none");
+    for (const t of tokens.slice(0, 2)) upstream.fake.answer(t, DENIED);
+    try {
+      const pool = poolOf(upstream.baseUrl, tokens.slice(0, 2), "api_key");
+      const since = upstream.fake.requests.length;
+      const response = await chat(pool);
+      assert.equal(response.status, 403);
+      const json = await response.json();
+      assert.equal(json.error.message, "Access to model denied.");
+      assert.equal(json.error.code, "AccessDenied.Unpurchased");
+      assert.deepEqual(usedBy(since, tokens), [0, 1]);
+      assert.deepEqual(pool.members.map((m) => m.health.state), ["ok", "ok"]);
+      // The next request is tried as before: nothing was taken out of service.
+      for (const t of tokens) upstream.fake.clear(t);
+      const again = await chat(pool);
+      assert.equal(again.status, 200);
+      await again.body?.cancel();
+    } finally {
+      for (const t of tokens) upstream.fake.clear(t);
+    }
+  });
+
+  it("tries one account more after a refusal, not every account", async () => {
+    const tokens = keys("once");
+    for (const t of tokens) upstream.fake.answer(t, NOT_FOUND);
+    try {
+      const pool = poolOf(upstream.baseUrl, tokens, "api_key");
+      const since = upstream.fake.requests.length;
+      const response = await chat(pool);
+      assert.equal(response.status, 404);
+      assert.equal((await response.json()).error.code, "model_not_found");
+      assert.deepEqual(usedBy(since, tokens), [0, 1]);
+      assert.deepEqual(pool.members.map((m) => m.health.state), ["ok", "ok", "ok"]);
+    } finally {
+      for (const t of tokens) upstream.fake.clear(t);
+    }
+  });
+
+  it("answers with the refusal rather than another account's refused key", async () => {
+    const tokens = keys("mixed").slice(0, 2);
+    upstream.fake.answer(tokens[0], DENIED);
+    upstream.fake.answer(tokens[1], {
+      status: 401,
+      body: openAI("Incorrect API key provided. ", "invalid_api_key"),
+    });
+    try {
+      const pool = poolOf(upstream.baseUrl, tokens, "api_key");
+      const response = await chat(pool);
+      assert.equal(response.status, 403);
+      assert.equal((await response.json()).error.message, "Access to model denied.");
+      assert.deepEqual(pool.members.map((m) => m.health.state), ["ok", "rejected"]);
+    } finally {
+      for (const t of tokens) upstream.fake.clear(t);
+    }
+  });
+
+  it("keeps the only account in service after a model refusal", async () => {
+    const [token] = keys("only");
+    upstream.fake.once(token, DENIED, NOT_FOUND);
+    try {
+      const pool = poolOf(upstream.baseUrl, [token], "api_key");
+      for (const status of [403, 404, 200]) {
+        const response = await chat(pool);
+        assert.equal(response.status, status);
+        await response.body?.cancel();
+        assert.equal(pool.members[0].health.state, "ok");
+      }
+    } finally {
+      upstream.fake.clear(token);
+    }
+  });
 });
