@@ -9,7 +9,7 @@
 import type { UpstreamAuth } from "../credentials/types.ts";
 import { readAtMost } from "../lib/bytes.ts";
 import type { Fetch } from "../lib/context.ts";
-import { describeError, QwenError } from "../lib/errors.ts";
+import { describeError } from "../lib/errors.ts";
 import { clip, hostOf, redact } from "../lib/text.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
 import {
@@ -21,7 +21,13 @@ import {
   passesWithTime,
   triesNextAccount,
 } from "./classify.ts";
-import { CallFailure, tokenFailure, unavailableFailure, upstreamFailure } from "./failure.ts";
+import {
+  CallFailure,
+  tokenFailure,
+  tokenProblem,
+  unavailableFailure,
+  upstreamFailure,
+} from "./failure.ts";
 import { HeaderCache, relayedResponse } from "./headers.ts";
 import { retryDelay, type RetryPolicy } from "./retry.ts";
 import {
@@ -250,11 +256,8 @@ export class UpstreamClient {
         if (outcome.final) return outcome.failure;
         last = outcome;
         if (outcome.tokenError !== undefined) {
-          const problem = outcome.tokenError;
-          (tokenErrors ??= new Map()).set(
-            member,
-            problem instanceof QwenError ? problem.message : "cannot get a token",
-          );
+          // The client's words: the token source's own message names files of the home folder.
+          (tokenErrors ??= new Map()).set(member, tokenProblem(outcome.tokenError));
         }
         if (outcome.passes) {
           passes = true;
