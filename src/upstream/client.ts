@@ -10,7 +10,7 @@ import type { UpstreamAuth } from "../credentials/types.ts";
 import { readAtMost } from "../lib/bytes.ts";
 import type { Fetch } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
-import { clip, hostOf, redact } from "../lib/text.ts";
+import { clip, hostOf, redact, withoutSecrets } from "../lib/text.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
 import {
   ACCOUNT_EFFECT,
@@ -359,8 +359,9 @@ export class UpstreamClient {
       const error = classifyAnswer(
         response.status,
         response.headers,
-        // An upstream that quotes the token back must not get it into a log or to the client.
-        text.replaceAll(auth.token, "[redacted]"),
+        // An upstream that quotes a credential back must not get it into a log or to the client:
+        // what is relayed (the body, the message) is made of this text only.
+        withoutSecrets(text, [auth.token, ...auth.otherSecrets ?? []]),
         { kind: auth.kind, now: options.now() },
       );
       const message = redact(error.message);
