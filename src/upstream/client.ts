@@ -36,6 +36,7 @@ import {
   passThrough,
   type PassThroughCall,
   type PassThroughOutcome,
+  ShutdownError,
 } from "./stream/pass-through.ts";
 import { type Watch, Watchdog, type WatchHooks } from "./stream/watchdog.ts";
 import { USAGE_TAIL_BYTES, usageFromBytes, usageFromChunks } from "./usage.ts";
@@ -189,9 +190,11 @@ class StreamedCall implements PassThroughCall {
     private readonly options: UpstreamClientOptions,
     private readonly member: Member,
     private readonly report: CallReport,
+    private readonly open: Set<StreamedCall>,
   ) {
     this.watch = control.watch;
     this.signal = control.controller.signal;
+    open.add(this);
   }
 
   abort(reason: unknown): void {
@@ -200,11 +203,15 @@ class StreamedCall implements PassThroughCall {
 
   ended(outcome: PassThroughOutcome): void {
     const { pool, observer } = this.options;
+    this.open.delete(this);
     this.control.release();
     observer?.streamClosed();
     if (outcome.kind === "broken") {
       this.report.upstreamError = outcome.message;
       pool.failed(this.member, "stream_broken");
+    } else if (outcome.kind === "shutdown") {
+      // Not the upstream's doing: the account is not blamed, but the log line says what happened.
+      this.report.upstreamError = outcome.message;
     }
     if (outcome.tail) {
       const usage = usageFromChunks(outcome.tail);
@@ -229,6 +236,8 @@ interface Attempt {
 export class UpstreamClient {
   readonly #watchdog: Watchdog;
   readonly #headers = new WeakMap<Member, HeaderCache>();
+  /** The streamed answers still flowing to their clients, for the end of a shutdown. */
+  readonly #streams = new Set<StreamedCall>();
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.#watchdog = new Watchdog(Math.min(options.firstByteTimeoutMs, options.idleTimeoutMs));
@@ -274,6 +283,17 @@ export class UpstreamClient {
       report.retries++;
     }
     return this.lastFailure(last, tokenErrors);
+  }
+
+  /**
+   * Ends every stream still open (the grace period of a shutdown is over): each client gets an
+   * error event in its API's shape, as for a broken stream, and its response ends. Returns how
+   * many there were.
+   */
+  cutStreams(): number {
+    const open = [...this.#streams];
+    for (const stream of open) stream.abort(new ShutdownError());
+    return open.length;
   }
 
   /** What the client gets when no attempt brought an answer. */
@@ -494,7 +514,7 @@ export class UpstreamClient {
     call.receiving(options.idleTimeoutMs);
     const piped = await passThrough(
       response.body!,
-      new StreamedCall(call, options, member, report),
+      new StreamedCall(call, options, member, report, this.#streams),
       { keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0, transform: request.transform },
     );
     return relayedResponse(piped, status, response.headers);
