@@ -328,11 +328,8 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
     // Closing the connections at the end of a shutdown cancels a stream that had not yet sent its
     // error event: the client did not leave, the server cut it.
     const cut = this.call.signal.reason;
-    this.#end(
-      cut instanceof ShutdownError ? { kind: "shutdown", message: cut.message } : {
-        kind: "cancelled",
-      },
-    );
+    if (cut instanceof ShutdownError) this.#end({ kind: "shutdown", message: cut.message });
+    else this.#end({ kind: "cancelled" });
     this.call.abort(reason);
     return this.reader.cancel(reason).catch(() => {});
   }
