@@ -23,6 +23,8 @@ export interface ProviderPreset {
   name: PresetName;
   /** For help texts: "Coding Plan, international". */
   label: string;
+  /** What stands before "key" in a sentence, when `label` does not read there. */
+  keyName?: string;
   /** The model API base (ends in `/v1`, no trailing slash); undefined for `custom`. */
   baseUrl?: string;
   /** The variable holding a key for this preset (the official CLI's names). */
@@ -172,6 +174,7 @@ export const PRESETS: Readonly<Record<PresetName, ProviderPreset>> = Object.free
   "custom": {
     name: "custom",
     label: "any OpenAI-compatible API (needs --base-url)",
+    keyName: "OpenAI-compatible",
     modelMap: DEFAULT_MODEL_MAP,
     coderModels: CUSTOM_CODER_MODELS,
   },

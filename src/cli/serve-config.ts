@@ -324,8 +324,21 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
         `"127.0.0.1"`,
     );
   }
+  if (
+    !isLoopback(config.host) && config.apiKeys.some((key) => key.length < MIN_PUBLIC_KEY_LENGTH)
+  ) {
+    throw new UsageError(
+      `Refusing to listen on "${config.host}" with an API key shorter than ` +
+        `${MIN_PUBLIC_KEY_LENGTH} characters: anyone who can reach the port may try keys, and a ` +
+        "short one is soon guessed. Use a long random key (openssl rand -hex 24), or bind " +
+        '"127.0.0.1"',
+    );
+  }
   return config;
 }
+
+/** Past a loopback bind, a key is all that stands between the network and the accounts. */
+const MIN_PUBLIC_KEY_LENGTH = 16;
 
 function check<T>(schema: z.ZodMiniType<T, string>, value: string, source: string): T {
   const parsed = schema.safeParse(value);

@@ -88,6 +88,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
   const upkeep = startUpkeep(pool, (message) => logger.info(message));
 
   let draining = false;
+  const graceOver = new AbortController();
   let server: Server | undefined;
   const app = createApp({
     pool,
@@ -108,6 +109,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     idleTimeoutMs: config.idleTimeoutMs,
     responsesStore: config.responsesStore,
     draining: () => draining,
+    cutStreams: graceOver.signal,
   });
 
   // Watching signals before listening: a SIGTERM that comes right after start must drain too.
@@ -147,20 +149,24 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     logger.info(
       `${signal}: no new connections; open requests get up to ${config.graceMs / 1000} s`,
     );
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const graceOver = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), config.graceMs);
-    });
-    const outcome = await Promise.race([
-      server.close(false).then(() => "drained" as const),
-      graceOver,
-    ]);
-    clearTimeout(timer);
-    if (outcome === "timeout") {
-      logger.info("grace period over: closing the requests still open");
-      await Promise.race([server.close(true), new Promise((r) => setTimeout(r, 1000))]);
-    } else {
-      logger.info("stopped");
+    const timers: ReturnType<typeof setTimeout>[] = [];
+    const after = <T>(ms: number, value: T) =>
+      new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
+    try {
+      const drained = server.close(false).then(() => "drained" as const);
+      const outcome = await Promise.race([drained, after(config.graceMs, "timeout" as const)]);
+      if (outcome === "timeout") {
+        logger.info("grace period over: closing the requests still open");
+        // Streams get an error event and end; a moment lets those last bytes out before the
+        // connections still open are closed.
+        graceOver.abort();
+        await Promise.race([drained, after(1000, "timeout")]);
+        await Promise.race([server.close(true), after(1000, "timeout")]);
+      } else {
+        logger.info("stopped");
+      }
+    } finally {
+      for (const timer of timers) clearTimeout(timer);
     }
     return ExitCode.ok;
   } finally {

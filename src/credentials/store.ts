@@ -1,4 +1,5 @@
 import { writeFileAtomic } from "./atomic-write.ts";
+import { jsonSyntaxError } from "../lib/json-syntax.ts";
 import { z } from "../lib/zod.ts";
 import { readPrivateFile } from "./private-file.ts";
 
@@ -41,8 +42,9 @@ function parseOAuthCredentials(path: string, text: string): ReadResult {
   let json: unknown;
   try {
     json = JSON.parse(text);
-  } catch (error) {
-    return { kind: "invalid", path, problem: `not valid JSON (${(error as Error).message})` };
+  } catch {
+    // Not the parser's message: it quotes the text around the fault, which is a token.
+    return { kind: "invalid", path, problem: jsonSyntaxError(text) };
   }
   const parsed = oauthCredentialsSchema.safeParse(json);
   if (!parsed.success) {

@@ -13,6 +13,7 @@
  */
 import type { Fetch } from "../lib/context.ts";
 import { credentialsError, ExitCode, QwenError } from "../lib/errors.ts";
+import { withoutSecrets } from "../lib/text.ts";
 import { refreshAccessToken, RefreshRejectedError } from "../oauth/client.ts";
 import { baseUrlFromResourceUrl } from "./base-url.ts";
 import { type LockOptions, withLock } from "./lock.ts";
@@ -307,11 +308,19 @@ export class OAuthTokenSource implements TokenSource {
         current.refresh_token,
       );
     } catch (error) {
+      // The OAuth server's words are quoted on: never with a token of this login in them.
+      const secrets = [current.refresh_token, current.access_token];
       if (error instanceof RefreshRejectedError) {
-        this.#needsLogin = { identity: snapshot.identity, reason: error.message };
+        this.#needsLogin = {
+          identity: snapshot.identity,
+          reason: withoutSecrets(error.message, secrets),
+        };
         throw this.#needsLoginError();
       }
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = withoutSecrets(
+        error instanceof Error ? error.message : String(error),
+        secrets,
+      );
       throw new QwenError(
         `Cannot refresh the Qwen token of account "${this.account}": ${detail}; the credentials are kept and the refresh is retried on the next request`,
         { code: "refresh_failed", status: 502, exitCode: ExitCode.failure, cause: error },
@@ -362,6 +371,7 @@ function toAuth(credentials: OAuthCredentials): UpstreamAuth {
     token: credentials.access_token,
     baseUrl: baseUrlFromResourceUrl(credentials.resource_url),
     kind: "oauth",
+    otherSecrets: [credentials.refresh_token],
   };
 }
 

@@ -10,6 +10,11 @@ export interface UpstreamAuth {
   /** Model API base, e.g. `https://portal.qwen.ai/v1` (no trailing slash). */
   baseUrl: string;
   kind: "oauth" | "api_key";
+  /**
+   * The account's other credentials (an OAuth login's refresh token): never sent to the model
+   * API, only blanked out of what it answers, should it quote one back.
+   */
+  otherSecrets?: readonly string[];
 }
 
 export type AccountState =

@@ -72,6 +72,11 @@ interface AppDeps {
   responsesStore?: number;
   /** True once shutdown began: `/health` turns 503 so balancers stop sending. */
   draining?: () => boolean;
+  /**
+   * Aborted when the shutdown's grace period is over: the streams still open end with an error
+   * event in their API's shape instead of a connection closed under them.
+   */
+  cutStreams?: AbortSignal;
 }
 
 type App = (request: Request, info?: RequestInfo) => Promise<Response>;
@@ -100,6 +105,7 @@ export function createApp(deps: AppDeps): App {
     ttlMs: deps.modelsCacheMs ?? 5 * 60_000,
     fallbackTtlMs: 30_000,
   });
+  deps.cutStreams?.addEventListener("abort", () => client.cutStreams(), { once: true });
   const recorder: Recorder = { now, metrics, logger: deps.logger };
   const keepAlive = new KeepAlive(deps.pingMs ?? DEFAULT_PING_MS);
   const store = new ResponseStore(deps.responsesStore ?? DEFAULT_RESPONSES_STORE);

@@ -48,7 +48,7 @@ export class Metrics implements PoolObserver, CallObserver {
     const a = account ?? "";
     let key = this.#lastKey;
     if (status !== this.#lastStatus || m !== this.#lastModel || a !== this.#lastAccount) {
-      key = this.#lastKey = `${status}\0${m}\0${a}`;
+      key = this.#lastKey = labels({ status: String(status), model: m, account: a });
       this.#lastStatus = status;
       this.#lastModel = m;
       this.#lastAccount = a;
@@ -66,19 +66,23 @@ export class Metrics implements PoolObserver, CallObserver {
   }
 
   upstreamError(account: string, failure: string): void {
-    const key = `${account}\0${failure}`;
+    const key = labels({ account, class: failure });
     this.#errors.set(key, (this.#errors.get(key) ?? 0) + 1);
   }
 
   refresh(account: string, result: "ok" | "failed"): void {
-    const key = `${account}\0${result}`;
+    const key = labels({ account, result });
     this.#refreshes.set(key, (this.#refreshes.get(key) ?? 0) + 1);
   }
 
   tokens(account: string, usage: TokenUsage): void {
     let keys = this.#tokenKeys;
     if (keys === undefined || keys[0] !== account) {
-      keys = this.#tokenKeys = [account, `${account}\0prompt`, `${account}\0completion`];
+      keys = this.#tokenKeys = [
+        account,
+        labels({ account, kind: "prompt" }),
+        labels({ account, kind: "completion" }),
+      ];
     }
     const p = keys[1];
     const c = keys[2];
@@ -111,10 +115,7 @@ export class Metrics implements PoolObserver, CallObserver {
       "counter",
       "Requests answered, by HTTP status, model and account.",
     );
-    for (const [key, n] of this.#requests) {
-      const [status, model, account] = key.split("\0");
-      out.push(`qwen_requests_total${labels({ status, model, account })} ${n}`);
-    }
+    for (const [key, n] of this.#requests) out.push(`qwen_requests_total${key} ${n}`);
 
     family(
       "qwen_request_duration_seconds",
@@ -133,22 +134,13 @@ export class Metrics implements PoolObserver, CallObserver {
     );
 
     family("qwen_upstream_errors_total", "counter", "Upstream failures, by account and class.");
-    for (const [key, n] of this.#errors) {
-      const [account, failure] = key.split("\0");
-      out.push(`qwen_upstream_errors_total${labels({ account, class: failure })} ${n}`);
-    }
+    for (const [key, n] of this.#errors) out.push(`qwen_upstream_errors_total${key} ${n}`);
 
     family("qwen_token_refreshes_total", "counter", "OAuth refreshes forced by a refused token.");
-    for (const [key, n] of this.#refreshes) {
-      const [account, result] = key.split("\0");
-      out.push(`qwen_token_refreshes_total${labels({ account, result })} ${n}`);
-    }
+    for (const [key, n] of this.#refreshes) out.push(`qwen_token_refreshes_total${key} ${n}`);
 
     family("qwen_tokens_total", "counter", "Tokens reported in usage, by account and kind.");
-    for (const [key, n] of this.#tokens) {
-      const [account, kind] = key.split("\0");
-      out.push(`qwen_tokens_total${labels({ account, kind })} ${n}`);
-    }
+    for (const [key, n] of this.#tokens) out.push(`qwen_tokens_total${key} ${n}`);
 
     family("qwen_open_streams", "gauge", "Streamed answers in progress.");
     out.push(`qwen_open_streams ${this.openStreams}`);
@@ -165,6 +157,12 @@ export class Metrics implements PoolObserver, CallObserver {
   }
 }
 
+/**
+ * `{name="value",...}`, escaped as the text format wants (backslash, quote and newline; any other
+ * character, a NUL included, may stand as it is). The counters are keyed by this text: a key
+ * built by joining raw values with a separator would let a client's model name that holds the
+ * separator pass for other labels, and two lines for one series fail the whole scrape.
+ */
 function labels(values: Record<string, string>): string {
   const parts = Object.entries(values).map(([k, v]) => `${k}="${escapeLabel(v)}"`);
   return `{${parts.join(",")}}`;

@@ -9,8 +9,8 @@
 import type { UpstreamAuth } from "../credentials/types.ts";
 import { readAtMost } from "../lib/bytes.ts";
 import type { Fetch } from "../lib/context.ts";
-import { describeError, QwenError } from "../lib/errors.ts";
-import { clip, hostOf, redact } from "../lib/text.ts";
+import { describeError } from "../lib/errors.ts";
+import { clip, hostOf, redact, withoutSecrets } from "../lib/text.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
 import {
   ACCOUNT_EFFECT,
@@ -22,7 +22,13 @@ import {
   refusesTheRequest,
   triesNextAccount,
 } from "./classify.ts";
-import { CallFailure, tokenFailure, unavailableFailure, upstreamFailure } from "./failure.ts";
+import {
+  CallFailure,
+  tokenFailure,
+  tokenProblem,
+  unavailableFailure,
+  upstreamFailure,
+} from "./failure.ts";
 import { HeaderCache, relayedResponse } from "./headers.ts";
 import { retryDelay, type RetryPolicy } from "./retry.ts";
 import {
@@ -31,6 +37,7 @@ import {
   passThrough,
   type PassThroughCall,
   type PassThroughOutcome,
+  ShutdownError,
 } from "./stream/pass-through.ts";
 import { type Watch, Watchdog, type WatchHooks } from "./stream/watchdog.ts";
 import { USAGE_TAIL_BYTES, usageFromBytes, usageFromChunks } from "./usage.ts";
@@ -184,9 +191,11 @@ class StreamedCall implements PassThroughCall {
     private readonly options: UpstreamClientOptions,
     private readonly member: Member,
     private readonly report: CallReport,
+    private readonly open: Set<StreamedCall>,
   ) {
     this.watch = control.watch;
     this.signal = control.controller.signal;
+    open.add(this);
   }
 
   abort(reason: unknown): void {
@@ -195,11 +204,15 @@ class StreamedCall implements PassThroughCall {
 
   ended(outcome: PassThroughOutcome): void {
     const { pool, observer } = this.options;
+    this.open.delete(this);
     this.control.release();
     observer?.streamClosed();
     if (outcome.kind === "broken") {
       this.report.upstreamError = outcome.message;
       pool.failed(this.member, "stream_broken");
+    } else if (outcome.kind === "shutdown") {
+      // Not the upstream's doing: the account is not blamed, but the log line says what happened.
+      this.report.upstreamError = outcome.message;
     }
     if (outcome.tail) {
       const usage = usageFromChunks(outcome.tail);
@@ -226,6 +239,8 @@ interface Attempt {
 export class UpstreamClient {
   readonly #watchdog: Watchdog;
   readonly #headers = new WeakMap<Member, HeaderCache>();
+  /** The streamed answers still flowing to their clients, for the end of a shutdown. */
+  readonly #streams = new Set<StreamedCall>();
 
   constructor(private readonly options: UpstreamClientOptions) {
     this.#watchdog = new Watchdog(Math.min(options.firstByteTimeoutMs, options.idleTimeoutMs));
@@ -267,11 +282,8 @@ export class UpstreamClient {
           refusal = outcome;
         }
         if (outcome.tokenError !== undefined) {
-          const problem = outcome.tokenError;
-          (tokenErrors ??= new Map()).set(
-            member,
-            problem instanceof QwenError ? problem.message : "cannot get a token",
-          );
+          // The client's words: the token source's own message names files of the home folder.
+          (tokenErrors ??= new Map()).set(member, tokenProblem(outcome.tokenError));
         }
         if (outcome.passes) {
           passes = true;
@@ -289,6 +301,17 @@ export class UpstreamClient {
     }
     // An account's own trouble (its key refused, its token lost) says nothing about the request.
     return refusal?.failure ?? this.lastFailure(last, tokenErrors);
+  }
+
+  /**
+   * Ends every stream still open (the grace period of a shutdown is over): each client gets an
+   * error event in its API's shape, as for a broken stream, and its response ends. Returns how
+   * many there were.
+   */
+  cutStreams(): number {
+    const open = [...this.#streams];
+    for (const stream of open) stream.abort(new ShutdownError());
+    return open.length;
   }
 
   /** What the client gets when no attempt brought an answer. */
@@ -374,8 +397,9 @@ export class UpstreamClient {
       const error = classifyAnswer(
         response.status,
         response.headers,
-        // An upstream that quotes the token back must not get it into a log or to the client.
-        text.replaceAll(auth.token, "[redacted]"),
+        // An upstream that quotes a credential back must not get it into a log or to the client:
+        // what is relayed (the body, the message) is made of this text only.
+        withoutSecrets(text, [auth.token, ...auth.otherSecrets ?? []]),
         { kind: auth.kind, now: options.now() },
       );
       const message = redact(error.message);
@@ -509,7 +533,7 @@ export class UpstreamClient {
     call.receiving(options.idleTimeoutMs);
     const piped = await passThrough(
       response.body!,
-      new StreamedCall(call, options, member, report),
+      new StreamedCall(call, options, member, report, this.#streams),
       { keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0, transform: request.transform },
     );
     return relayedResponse(piped, status, response.headers);

@@ -53,20 +53,38 @@ export function unavailableFailure(verdict: Verdict, now: number): CallFailure {
   }
 }
 
+/**
+ * The token sources' failures in words for an HTTP client. Their own messages name the files of
+ * the home folder (the credentials file, its lock), which a client of the server has no business
+ * knowing; `qwen status` on the server says the rest.
+ */
 const TOKEN_ERROR_MESSAGES: Record<string, string> = {
   no_credentials: 'No Qwen credentials on this machine: run "qwen auth" to log in',
   needs_login: 'The Qwen login is no longer valid: run "qwen auth" to log in again',
   invalid_credentials: 'The Qwen credentials file cannot be used: run "qwen status" for details',
+  credentials_write_failed:
+    "The refreshed Qwen credentials could not be saved; the next request uses them",
+  lock_timeout: "Another process held the refresh lock of the Qwen credentials: try again",
+  lock_failed:
+    'Cannot take the refresh lock of the Qwen credentials: run "qwen status" for details',
 };
 
-/** A token that cannot be had: the token source's QwenError, with fixed wording for clients. */
+/** A quoted absolute path (`"/home/me/.qwen/x.json"`, `"C:\\Users\\..."`) in a message. */
+const QUOTED_PATH = /"(?:\/|[A-Za-z]:\\|\\\\)[^"]*"/g;
+
+/**
+ * Why an account has no token, for an HTTP client: fixed words for the token sources' own
+ * failures, and any other message (a refresh that failed on the network) with no file path.
+ */
+export function tokenProblem(error: unknown): string {
+  if (!(error instanceof QwenError)) return "Cannot get a token for the upstream";
+  return TOKEN_ERROR_MESSAGES[error.code] ?? error.message.replace(QUOTED_PATH, "a file");
+}
+
+/** A token that cannot be had: the token source's QwenError, with wording for clients. */
 export function tokenFailure(error: unknown): CallFailure {
   if (!(error instanceof QwenError)) {
     return new CallFailure(500, "token_error", "Cannot get a token for the upstream");
   }
-  return new CallFailure(
-    error.status,
-    error.code,
-    TOKEN_ERROR_MESSAGES[error.code] ?? error.message,
-  );
+  return new CallFailure(error.status, error.code, tokenProblem(error));
 }

@@ -202,6 +202,9 @@ describe("qwen auth --provider", () => {
     assert.equal(r.code, 1, r.stderr);
     assert.match(r.stderr, /Not verified \(unreachable\)/);
     assert.equal((await readJson(join(home, "qwen_key_custom.json"))).provider, "custom");
+    // The help's line for the preset does not read as a sentence.
+    assert.match(r.stderr, /Stored the OpenAI-compatible key sk-…9f2c as account "custom"/);
+    assert.ok(!r.stderr.includes("needs --base-url"), r.stderr);
   });
 
   it("needs --base-url for custom and refuses flags that do not fit", async () => {
@@ -276,6 +279,22 @@ describe("qwen auth --provider", () => {
     assert.match(r.stderr, /sk-…beef \(replacing sk-…9f2c\)/);
   });
 
+  it("tells a new key that ends like the old one from the same key stored again", async () => {
+    const home = freshHome();
+    await auth(["--provider", "dashscope", "--no-verify"], home, { stdin: KEY });
+    const other = await auth(["--provider", "dashscope", "--no-verify"], home, {
+      stdin: "sk-otherkey000000009f2c",
+    });
+    assert.equal(other.code, 0, other.stderr);
+    assert.match(other.stderr, /sk-…9f2c \(replacing a different key that also ends in 9f2c\)/);
+    const same = await auth(["--provider", "dashscope", "--no-verify"], home, {
+      stdin: "sk-otherkey000000009f2c",
+    });
+    assert.equal(same.code, 0, same.stderr);
+    assert.match(same.stderr, /sk-…9f2c \(the same key as before\)/);
+    assert.ok(!same.stderr.includes("replacing"), same.stderr);
+  });
+
   it("lists the presets in its help", async () => {
     const r = await auth(["--help"], freshHome());
     assert.equal(r.code, 0);
@@ -330,6 +349,13 @@ describe("qwen auth --logout of any kind", () => {
     const r = await auth(["--logout", "--provider", "dashscope-us"], home);
     assert.equal(r.code, 0, r.stderr);
     assert.deepEqual(await files(home), []);
+    // Nothing left: the key file is what it looked for, not only an OAuth login.
+    const again = await auth(["--logout", "--provider", "dashscope-us"], home);
+    assert.equal(again.code, 0, again.stderr);
+    assert.match(
+      again.stderr,
+      /Not logged in \(account "dashscope-us"\): there is no ".*qwen_key_dashscope-us\.json" nor ".*oauth_creds_dashscope-us\.json" to remove\./,
+    );
   });
 });
 
@@ -344,6 +370,20 @@ describe("qwen auth --provider with a hidden prompt (in-process)", () => {
     provider: "dashscope" as const,
     baseUrl: provider.baseUrl,
     verify: true,
+  });
+
+  it("names a custom provider in its prompt as a sentence would", async () => {
+    const home = freshHome();
+    const { ctx, stderr } = context(home);
+    const prompts: string[] = [];
+    const code = await runAuth({ ...options("mine"), provider: "custom", verify: false }, ctx, {
+      readSecret: (prompt) => {
+        prompts.push(prompt);
+        return Promise.resolve(KEY);
+      },
+    });
+    assert.equal(code, 0, stderr());
+    assert.deepEqual(prompts, ["Paste the OpenAI-compatible API key (input is hidden): "]);
   });
 
   it("reads the key from the prompt on a terminal, never echoing it", async () => {

@@ -1,5 +1,6 @@
 import { describe, it } from "node:test";
 import assert from "node:assert/strict";
+import { readFile } from "node:fs/promises";
 import { resolveServeConfig } from "../../src/cli/serve-config.ts";
 import { isLoopback } from "../../src/lib/net.ts";
 import { UsageError } from "../../src/lib/errors.ts";
@@ -29,7 +30,7 @@ describe("serve config from flags and environment", () => {
     const config = resolveServeConfig({}, {
       QWEN_SERVE_HOST: "0.0.0.0",
       QWEN_SERVE_PORT: "9000",
-      QWEN_SERVE_API_KEYS: "k1, k2,,",
+      QWEN_SERVE_API_KEYS: "first-key-0123456, second-key-012345,,",
       QWEN_SERVE_ACCOUNTS: "work, home",
       QWEN_SERVE_STRATEGY: "fill-first",
       QWEN_SERVE_MODEL_MAP: "coder-model=qwen3-coder-flash, gpt-4o=qwen3-max",
@@ -46,7 +47,7 @@ describe("serve config from flags and environment", () => {
     assert.deepEqual(config, {
       host: "0.0.0.0",
       port: 9000,
-      apiKeys: ["k1", "k2"],
+      apiKeys: ["first-key-0123456", "second-key-012345"],
       accounts: ["work", "home"],
       strategy: "fill-first",
       modelMap: { "coder-model": "qwen3-coder-flash", "gpt-4o": "qwen3-max" },
@@ -159,6 +160,43 @@ describe("serve config from flags and environment", () => {
       });
     });
   }
+
+  it("wants keys of 16 characters or more on a public bind, and says why", () => {
+    for (
+      const [flags, env] of [
+        [{ host: "0.0.0.0", "api-key": ["k"] }, {}],
+        [{ host: "192.168.1.2", "api-key": ["long-enough-key-0001", "short-key-12345"] }, {}],
+        [{}, { QWEN_SERVE_HOST: "::", QWEN_SERVE_API_KEYS: "long-enough-key-0001,abc" }],
+      ] as const
+    ) {
+      assert.throws(() => resolveServeConfig(flags, env), (error: unknown) => {
+        assert.ok(error instanceof UsageError);
+        assert.match(error.message, /^Refusing to listen on ".+" with an API key shorter than 16/);
+        assert.match(error.message, /guess/);
+        for (const key of ["k", "short-key-12345", "abc"]) {
+          assert.ok(!error.message.includes(`"${key}"`), error.message);
+        }
+        return true;
+      });
+    }
+    // Exactly 16 passes; on loopback any length does.
+    const key16 = "0123456789abcdef";
+    assert.deepEqual(resolveServeConfig({ host: "0.0.0.0", "api-key": [key16] }, {}).apiKeys, [
+      key16,
+    ]);
+    assert.deepEqual(resolveServeConfig({ "api-key": ["k"] }, {}).apiKeys, ["k"]);
+  });
+
+  it("takes the example keys of the README and docs on a public bind", async () => {
+    const keys = new Set<string>();
+    for (const file of ["README.md", "docs/clients.md", "docs/serve.md"]) {
+      const text = await readFile(file, "utf8");
+      for (const match of text.matchAll(/change-me[\w-]*/g)) keys.add(match[0]);
+    }
+    assert.ok(keys.size >= 2, [...keys].join());
+    const config = resolveServeConfig({ host: "0.0.0.0", "api-key": [...keys] }, {});
+    assert.deepEqual(config.apiKeys, [...keys]);
+  });
 
   it("never echoes an API key in an error", () => {
     assert.throws(() => resolveServeConfig({ "api-key": ["  "] }, {}), (error: unknown) => {

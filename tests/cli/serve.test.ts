@@ -192,6 +192,80 @@ describe("qwen serve: running", () => {
     }
   });
 
+  it(
+    "at the end of the grace period ends open streams with an error event, each in its API's shape",
+    { timeout: 30_000 },
+    async () => {
+      const home = await tempHome();
+      let serve: RunningServe | undefined;
+      try {
+        await writeCredentials(home.home, Date.now() + 3_600_000);
+        serve = await startServe(["--grace", "1"], {
+          QWEN_HOME: home.home,
+          QWEN_OAUTH_BASE_URL: qwen.url,
+        });
+        const slow = { kind: "ok", chunkDelayMs: 500, chunks: Array(60).fill("x") } as const;
+        upstream.fake.next(slow, slow, slow);
+        const streams = await Promise.all([
+          ["/v1/chat/completions", { ...HELLO, stream: true }],
+          ["/v1/messages", { ...HELLO, max_tokens: 100, stream: true }],
+          ["/v1/responses", { model: "coder-model", input: "hi", stream: true }],
+        ].map(async ([path, body]) => {
+          const response = await fetch(`${serve!.url}${path}`, {
+            method: "POST",
+            headers: { "content-type": "application/json" },
+            body: JSON.stringify(body),
+          });
+          assert.equal(response.status, 200, String(path));
+          const reader = response.body!.getReader();
+          let text = new TextDecoder().decode((await reader.read()).value);
+          return {
+            path,
+            rest: (async () => {
+              try {
+                for (;;) {
+                  const { done, value } = await reader.read();
+                  if (done) return text;
+                  text += new TextDecoder().decode(value);
+                }
+              } catch {
+                return `${text}<connection closed>`;
+              }
+            })(),
+          };
+        }));
+        process.kill(serve.child.pid!, "SIGTERM");
+        const [chat, messages, responses] = await Promise.all(streams.map((s) => s.rest));
+        assert.match(
+          chat,
+          /data: \{"error":\{"message":"qwen serve shut down[^\n]*"server_shutdown"/,
+        );
+        assert.doesNotMatch(chat, /\[DONE\]|<connection closed>/);
+        assert.match(
+          messages,
+          /event: error\ndata: \{"type":"error","error":\{"type":"api_error","message":"qwen serve shut down/,
+        );
+        assert.doesNotMatch(messages, /message_stop|<connection closed>/);
+        assert.match(responses, /event: response\.failed\n[^\n]*qwen serve shut down/);
+        assert.doesNotMatch(responses, /response\.completed|<connection closed>/);
+        const exit = await serve.exited;
+        assert.equal(exit.code, 0);
+        const log = serve.stderr();
+        assert.match(log, /grace period over/);
+        for (const path of ["/v1/chat/completions", "/v1/messages", "/v1/responses"]) {
+          assert.match(
+            log,
+            new RegExp(`POST ${path} 200 .*error="qwen serve shut down before the answer`),
+          );
+        }
+        assert.doesNotMatch(log, / 499 /);
+      } finally {
+        await stopServe(serve);
+        await home.cleanup();
+      }
+    },
+  );
+
   it("exits at once on a second signal during the drain", { timeout: 30_000 }, async () => {
     const home = await tempHome();
     let serve: RunningServe | undefined;

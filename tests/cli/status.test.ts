@@ -180,6 +180,29 @@ describe("qwen status", () => {
     assert.match(JSON.parse(r.stdout).accounts[0].error, /not valid JSON/);
   });
 
+  it("says where a corrupted file breaks without quoting its token", async () => {
+    const h = await home();
+    // Unquoted, the token is what both runtimes' JSON parsers would quote back.
+    await writeCreds(
+      h,
+      "oauth_creds.json",
+      '{\n  "access_token": SECRETtoken0123456789,\n  "refresh_token": "SECRETrefresh"\n}',
+    );
+    const json = await status(h, ["--json"]);
+    assert.equal(json.code, 1);
+    assert.equal(
+      JSON.parse(json.stdout).accounts[0].error,
+      "not valid JSON (unexpected character at line 2, column 19)",
+    );
+    const text = await status(h);
+    assert.equal(text.code, 1);
+    assert.match(
+      text.stdout,
+      /Problem: +not valid JSON \(unexpected character at line 2, column 19\)/,
+    );
+    for (const r of [json, text]) assert.ok(!/SECRET/.test(r.stdout + r.stderr), r.stdout);
+  });
+
   it("lists every account, default first, and exits 0 when one is valid", async () => {
     const h = await home();
     await writeCreds(h, "oauth_creds_zeta.json", creds({ expiry_date: Date.now() - HOUR }));

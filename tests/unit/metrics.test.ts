@@ -2,6 +2,53 @@ import { describe, it } from "node:test";
 import assert from "node:assert/strict";
 import { Metrics } from "../../src/server/metrics.ts";
 
+/**
+ * The samples of a scrape as the Prometheus text format (0.0.4) reads them: a label value ends at
+ * the first unescaped quote, and knows the escapes \\, \" and \n only. Throws where a
+ * scraper would refuse the text.
+ */
+function parseSamples(
+  text: string,
+): { name: string; labels: Record<string, string>; value: number }[] {
+  const samples = [];
+  for (const line of text.split("\n")) {
+    if (line === "" || line.startsWith("#")) continue;
+    const name = /^[a-zA-Z_:][a-zA-Z0-9_:]*/.exec(line)?.[0];
+    assert.ok(name, `no metric name in ${JSON.stringify(line)}`);
+    let i = name.length;
+    const labels: Record<string, string> = {};
+    if (line[i] === "{") {
+      i++;
+      while (line[i] !== "}") {
+        const key = /^[a-zA-Z_][a-zA-Z0-9_]*="/.exec(line.slice(i))?.[0];
+        assert.ok(key, `bad label at ${i} in ${JSON.stringify(line)}`);
+        i += key.length;
+        let value = "";
+        for (;;) {
+          const c = line[i++];
+          assert.ok(c !== undefined, `unterminated label value in ${JSON.stringify(line)}`);
+          if (c === '"') break;
+          if (c !== "\\") {
+            value += c;
+            continue;
+          }
+          const escaped = line[i++];
+          assert.ok(escaped === "\\" || escaped === '"' || escaped === "n", `bad escape`);
+          value += escaped === "n" ? "\n" : escaped;
+        }
+        const label = key.slice(0, -2);
+        assert.ok(!(label in labels), `label ${label} twice in ${JSON.stringify(line)}`);
+        labels[label] = value;
+        if (line[i] === ",") i++;
+      }
+      i++;
+    }
+    assert.equal(line[i], " ", `no value in ${JSON.stringify(line)}`);
+    samples.push({ name, labels, value: Number(line.slice(i + 1)) });
+  }
+  return samples;
+}
+
 function sample(text: string, series: string): number | undefined {
   const line = text.split("\n").find((l) => l.startsWith(`${series} `));
   return line === undefined ? undefined : Number(line.slice(series.length + 1));
@@ -55,5 +102,25 @@ describe("Metrics", () => {
     assert.equal(tokens("b", "completion"), 20);
     assert.equal(tokens("", "prompt"), 7);
     assert.equal(tokens("", "completion"), 8);
+  });
+
+  it("keeps models named with a NUL, quote, backslash or newline in series of their own", () => {
+    const metrics = new Metrics();
+    const models = ["m\0a", "m", 'say "hi"', "back\\slash", "two\nlines", "a\0b\0c", "\\n"];
+    for (const model of models) metrics.request(200, model, "a", 5);
+    // A model that could pass for another series' labels once joined and split.
+    metrics.request(200, "m", "a", 5);
+    const requests = parseSamples(metrics.render()).filter((s) => s.name === "qwen_requests_total");
+    const seen = new Set<string>();
+    for (const { labels } of requests) {
+      assert.deepEqual(Object.keys(labels), ["status", "model", "account"]);
+      const series = JSON.stringify(labels);
+      assert.ok(!seen.has(series), `two samples for ${series}`);
+      seen.add(series);
+    }
+    const count = (model: string) =>
+      requests.find((s) => s.labels.model === model && s.labels.account === "a")?.value;
+    for (const model of models) assert.equal(count(model), model === "m" ? 2 : 1, model);
+    assert.equal(requests.length, models.length);
   });
 });

@@ -4,6 +4,7 @@ import {
   passThrough,
   type PassThroughCall,
   type PassThroughOutcome,
+  ShutdownError,
 } from "../../src/upstream/stream/pass-through.ts";
 
 const encoder = new TextEncoder();
@@ -118,6 +119,49 @@ describe("passThrough", () => {
     const [outcome] = call.outcomes;
     assert.equal(outcome.kind, "broken");
     assert.match((outcome as { message: string }).message, /connection reset/);
+  });
+
+  it("ends a stream cut at shutdown with an error event that says so", async () => {
+    const upstream = upstreamBody();
+    upstream.send("data: first\n\n");
+    const call = new RecordingCall();
+    const body = await passThrough(upstream.body, call, {});
+    assert.ok(body instanceof ReadableStream);
+    const reader = body.getReader();
+    assert.equal(decoder.decode((await reader.read()).value), "data: first\n\n");
+    const rest = (async () => {
+      let text = "";
+      for (;;) {
+        const { done, value } = await reader.read();
+        if (done) return text;
+        text += decoder.decode(value);
+      }
+    })();
+    // Aborting the upstream fetch fails its body, as the runtimes do.
+    call.abort(new ShutdownError());
+    upstream.fail(new DOMException("The operation was aborted", "AbortError"));
+    const text = await rest;
+    assert.match(text, /^\n\ndata: \{"error":\{"message":"qwen serve shut down before the answer/);
+    assert.match(text, /"code":"server_shutdown"\}\}\n\n$/);
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["shutdown"]);
+  });
+
+  it("counts a stream the server closed at shutdown as cut, not as a client that left", async () => {
+    const upstream = upstreamBody();
+    upstream.send("data: first\n\n");
+    const call = new RecordingCall();
+    const body = await passThrough(upstream.body, call, {});
+    assert.ok(body instanceof ReadableStream);
+    call.abort(new ShutdownError());
+    await body.cancel(new Error("connection closed"));
+    assert.deepEqual(call.outcomes.map((o) => o.kind), ["shutdown"]);
+    const left = new RecordingCall();
+    const other = upstreamBody();
+    other.send("data: first\n\n");
+    const leftBody = await passThrough(other.body, left, {});
+    assert.ok(leftBody instanceof ReadableStream);
+    await leftBody.cancel(new Error("client left"));
+    assert.deepEqual(left.outcomes.map((o) => o.kind), ["cancelled"]);
   });
 
   it("streams a large body that had arrived, in order, instead of gathering it all", async () => {

@@ -76,6 +76,8 @@ describe("OAuthTokenSource", () => {
       token: credentials.access_token,
       baseUrl: "https://portal.qwen.ai/v1",
       kind: "oauth",
+      // Not sent anywhere: blanked out of upstream answers that would quote it.
+      otherSecrets: [credentials.refresh_token],
     });
     assert.equal(refreshes(), 0);
     assert.equal((await source.state()).state, "valid");
@@ -155,6 +157,30 @@ describe("OAuthTokenSource", () => {
     await assert.rejects(source.refresh(), { code: "needs_login" });
     assert.equal(refreshes(), 1);
     assert.equal(await readFile(path, "utf8"), text);
+  });
+
+  it("never quotes a token of the login from the OAuth server's answer", async () => {
+    for (const status of [400, 500]) {
+      const { source, credentials } = await setup();
+      const { refresh_token: refresh, access_token: access } = credentials;
+      qwen.fake.override(TOKEN_PATH, {
+        status,
+        body: JSON.stringify({
+          error: "invalid_grant",
+          error_description: `Refresh token ${refresh} of ${access} is not valid`,
+        }),
+      });
+      await assert.rejects(source.getToken(), (error: Error) => {
+        assert.match(error.message, /\[redacted\] of \[redacted\] is not valid/);
+        assert.ok(
+          !error.message.includes(refresh) && !error.message.includes(access),
+          error.message,
+        );
+        return true;
+      });
+      const { problem = "" } = await source.state();
+      assert.ok(!problem.includes(refresh) && !problem.includes(access), problem);
+    }
   });
 
   it('says plain "qwen auth" for the default account', async () => {

@@ -70,13 +70,11 @@ export async function storeApiKey(
     throw new QwenError(`Cannot save the API key file "${path}": ${describeError(error)}`);
   }
   const print = fingerprint(key);
-  const replaced = previous.kind === "ok" && previous.file.api_key !== key
-    ? ` (replacing ${fingerprint(previous.file.api_key)})`
-    : "";
+  const replaced = previous.kind === "ok" ? replacement(previous.file.api_key, key) : "";
   say(
-    `${
-      style.green("Stored")
-    } the ${preset.label} key ${print}${replaced} as account "${account}" in "${path}".`,
+    `${style.green("Stored")} the ${
+      keyName(preset)
+    } key ${print}${replaced} as account "${account}" in "${path}".`,
   );
   say(style.dim(`API base: ${baseUrl}`));
   if (options.verify === false) {
@@ -131,7 +129,7 @@ async function readKey(
         setRawMode: (on) => runtime.setRawMode(on),
         signal: ctx.signal,
       }));
-    const typed = (await read(`Paste the ${preset.label} API key (input is hidden): `)).trim();
+    const typed = (await read(`Paste the ${keyName(preset)} API key (input is hidden): `)).trim();
     if (typed) return { key: typed, from: "the prompt" };
     throw new UsageError(`No API key was typed for provider "${preset.name}"; nothing was stored`);
   }
@@ -139,6 +137,21 @@ async function readKey(
   throw new UsageError(
     `No API key for provider "${preset.name}": pipe it on stdin (echo "$KEY" | qwen auth --provider ${preset.name})${env}, or run in a terminal to type it`,
   );
+}
+
+function keyName(preset: ProviderPreset): string {
+  return preset.keyName ?? preset.label;
+}
+
+/**
+ * What the stored key did to the one before, after its fingerprint: two keys that end alike have
+ * the same fingerprint, which alone would read as the key replacing itself.
+ */
+function replacement(old: string, key: string): string {
+  if (old === key) return " (the same key as before)";
+  const was = fingerprint(old);
+  if (was !== fingerprint(key)) return ` (replacing ${was})`;
+  return ` (replacing a different key that also ends in ${was.slice(was.indexOf("…") + 1)})`;
 }
 
 /** Ends a message with a full stop unless it already ends with punctuation. */

@@ -36,8 +36,10 @@ export async function logout(account: string, ctx: Context): Promise<number> {
         `Cannot remove account "${account}": its key comes from the environment variable "${env.envVar}"; unset it instead`,
       );
     }
-    // Logging out is idempotent: the state asked for (no credentials) already holds.
-    say(`Not logged in${label}: there is no "${oauthPath}" to remove.`);
+    // Logging out is idempotent: the state asked for (no credentials) already holds. The name
+    // alone does not tell which kind of account it was: both files it could have had are named.
+    const looked = keyPath === undefined ? `"${oauthPath}"` : `"${keyPath}" nor "${oauthPath}"`;
+    say(`Not logged in${label}: there is no ${looked} to remove.`);
     return ExitCode.ok;
   }
   say(`Logged out${label}: removed ${removed.map((p) => `"${p}"`).join(" and ")}.`);

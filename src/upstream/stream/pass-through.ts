@@ -65,7 +65,9 @@ export interface BodyTransform {
 export type PassThroughOutcome =
   | { kind: "complete"; tail?: Uint8Array[] }
   | { kind: "cancelled"; tail?: Uint8Array[] }
-  | { kind: "broken"; message: string; tail?: Uint8Array[] };
+  | { kind: "broken"; message: string; tail?: Uint8Array[] }
+  /** The server ended it when its shutdown's grace period was over: the upstream did nothing. */
+  | { kind: "shutdown"; message: string; tail?: Uint8Array[] };
 
 const encoder = new TextEncoder();
 
@@ -76,6 +78,21 @@ export class IdleTimeoutError extends Error {
   constructor(ms: number) {
     super(`The upstream sent nothing for ${Math.round(ms / 1000)} s`);
     this.name = "IdleTimeoutError";
+  }
+}
+
+/**
+ * The reason a stream's upstream call is aborted with when the server's grace period at shutdown
+ * is over: the client then gets an error event, as for a broken stream, rather than a connection
+ * closed under it.
+ */
+export class ShutdownError extends Error {
+  constructor() {
+    super(
+      "qwen serve shut down before the answer was complete (its grace period was over): the " +
+        "response was cut",
+    );
+    this.name = "ShutdownError";
   }
 }
 
@@ -212,8 +229,11 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
         return this.#fail(controller, error);
       }
       const { signal } = this.call;
-      // A chunk may still arrive after the silence ended the call.
-      if (signal.aborted && signal.reason instanceof IdleTimeoutError) {
+      // A chunk may still arrive after the silence or the shutdown ended the call.
+      if (
+        signal.aborted &&
+        (signal.reason instanceof IdleTimeoutError || signal.reason instanceof ShutdownError)
+      ) {
         this.reader.cancel(signal.reason).catch(() => {});
         return this.#fail(controller, signal.reason);
       }
@@ -305,7 +325,11 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
   }
 
   cancel(reason: unknown): Promise<void> {
-    this.#end({ kind: "cancelled" });
+    // Closing the connections at the end of a shutdown cancels a stream that had not yet sent its
+    // error event: the client did not leave, the server cut it.
+    const cut = this.call.signal.reason;
+    if (cut instanceof ShutdownError) this.#end({ kind: "shutdown", message: cut.message });
+    else this.#end({ kind: "cancelled" });
     this.call.abort(reason);
     return this.reader.cancel(reason).catch(() => {});
   }
@@ -320,13 +344,21 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
 
   #fail(controller: ReadableStreamDefaultController<Bytes>, error: unknown): void {
     if (this.#ended) return;
-    const { signal } = this.call;
-    const idleError = signal.reason instanceof IdleTimeoutError ? signal.reason : undefined;
-    const message = idleError
-      ? `${idleError.message}: the response was cut`
-      : `The upstream connection broke mid-response: ${describeError(error)}`;
-    this.#end({ kind: "broken", message });
-    const code = idleError ? "upstream_idle_timeout" : "upstream_stream_error";
+    const reason = this.call.signal.reason;
+    let message: string;
+    let code: string;
+    if (reason instanceof ShutdownError) {
+      message = reason.message;
+      code = "server_shutdown";
+      this.#end({ kind: "shutdown", message });
+    } else {
+      const idleError = reason instanceof IdleTimeoutError ? reason : undefined;
+      message = idleError
+        ? `${idleError.message}: the response was cut`
+        : `The upstream connection broke mid-response: ${describeError(error)}`;
+      code = idleError ? "upstream_idle_timeout" : "upstream_stream_error";
+      this.#end({ kind: "broken", message });
+    }
     const event = { error: { message, type: "api_error", param: null, code } };
     const bytes = encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`);
     const transform = this.transform;
