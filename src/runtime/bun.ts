@@ -56,6 +56,10 @@ export const bunRuntime: Runtime = {
         // Which in production mode turns SO_REUSEPORT on: a second `qwen serve` on the same port
         // would share it silently instead of being told the address is in use.
         reusePort: false,
+        // Bun's own limit (128 MiB by default) answers a bare 413 before the handler sees the
+        // request, whatever --max-body says. The app's limit is the only one: it reads every
+        // body through its own bounded reader, and Bun drops a body nobody reads as it arrives.
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch(request, srv) {
           requests++;
           return handler(request, new BunRequestInfo(srv, request));

@@ -71,3 +71,36 @@ describe("the runtime adapter", () => {
     });
   });
 });
+
+describe("raw requests: request bodies above the runtime's own limit", () => {
+  const MiB = 1024 * 1024;
+  let s: Awaited<ReturnType<typeof served>>;
+  before(async () => (s = await served({ app: { maxBodyBytes: 256 * MiB } })));
+  after(() => s.close());
+
+  // Bun refuses a body over 128 MiB by default with a bare 413 and an empty body, before the app
+  // sees the request: with --max-body above that, every 413 must still be ours.
+  it("lets a declared body over 128 MiB reach the app", async () => {
+    const answer = await rawRequest(
+      s.server.port,
+      `POST /health HTTP/1.1\r\nHost: 127.0.0.1:${s.server.port}\r\nContent-Length: ${
+        200 * MiB
+      }\r\nConnection: close`,
+    );
+    assert.equal(answer.status, 405, answer.body);
+    assertJson(answer, "POST /health");
+  });
+
+  it("answers a declared body over --max-body with its own 413", async () => {
+    const answer = await rawRequest(
+      s.server.port,
+      `POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1:${s.server.port}\r\n` +
+        "Content-Type: application/json\r\n" +
+        `Content-Length: ${300 * MiB}\r\nConnection: close`,
+    );
+    assert.equal(answer.status, 413, answer.body);
+    assertJson(answer, "a body over --max-body");
+    assert.equal(JSON.parse(answer.body).error.code, "request_too_large");
+    assert.match(JSON.parse(answer.body).error.message, /--max-body/);
+  });
+});
