@@ -321,6 +321,9 @@ export class UpstreamClient {
     }
 
     for (let refreshed = false;; refreshed = true) {
+      // Built outside the fetch's error handling: a body that cannot be built is this server's
+      // failure, thrown to the route, not the network's (which would be retried and counted).
+      const body = typeof request.body === "function" ? request.body(member, auth) : request.body;
       const call = new CallControl(request, this.#watchdog, options.firstByteTimeoutMs);
       pool.attempted(member);
       let response: Response;
@@ -333,7 +336,7 @@ export class UpstreamClient {
             request.contentType,
             request.accept,
           ),
-          body: typeof request.body === "function" ? request.body(member, auth) : request.body,
+          body,
           signal: call.controller.signal,
           redirect: "follow",
         });

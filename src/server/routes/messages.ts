@@ -18,6 +18,7 @@ import {
   sseEvent,
 } from "../anthropic/response.ts";
 import { readBody } from "../body.ts";
+import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
   answerEvents,
@@ -84,9 +85,11 @@ async function parseRequest(
       `The request body is larger than ${ctx.maxBodyBytes} bytes: raise "--max-body" to allow it`,
     );
   }
+  const text = decoder.decode(read.bytes);
+  if (nestedTooDeep(text)) return anthropicError(400, TOO_DEEP_MESSAGE);
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(read.bytes));
+    json = JSON.parse(text);
   } catch (error) {
     return anthropicError(400, `The request body is not valid JSON: ${(error as Error).message}`);
   }
