@@ -77,6 +77,12 @@ export interface ForwardRequest {
   connection?: ClientConnection;
   /** Count the tokens of a successful answer (chat completions). */
   usage?: boolean;
+  /**
+   * A generation call (chat completions, and the dialects over it): after a 5xx it goes to the
+   * next account, and again after a wait. Other calls (files, batches, ...) may have done their
+   * work before the upstream failed, and sending them again is not safe: their 5xx is relayed.
+   */
+  retryServerErrors?: boolean;
   /** Translates a streamed (SSE) answer on its way to the client (another API dialect). */
   transform?: BodyTransform;
 }
@@ -408,10 +414,11 @@ export class UpstreamClient {
       } else if (error.failure === "invalid_credentials" && auth.kind === "oauth") {
         failure = new CallFailure(401, "oauth_rejected", OAUTH_DISCONTINUED_MESSAGE);
       }
+      const relayNow = error.failure === "server" && !request.retryServerErrors;
       return {
         failure,
-        final: !triesNextAccount(error.failure),
-        passes: passesWithTime(error.failure),
+        final: relayNow || !triesNextAccount(error.failure),
+        passes: !relayNow && passesWithTime(error.failure),
       };
     }
   }

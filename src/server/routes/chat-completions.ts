@@ -99,6 +99,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
     clientRequest: request,
     connection: ctx.connection,
     usage: true,
+    retryServerErrors: true,
   };
 }
 

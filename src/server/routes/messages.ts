@@ -57,6 +57,7 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
       clientRequest: ctx.request,
       connection: ctx.connection,
       usage: true,
+      retryServerErrors: true,
       // A streamed answer is translated on its way through the upstream client's pass-through.
       transform: stream
         ? new TranslatingTransform(translator, sseEvent, { timer: ctx.keepAlive, bytes: PING })

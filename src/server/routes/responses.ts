@@ -111,6 +111,7 @@ export async function createResponse(
       clientRequest: ctx.request,
       connection: ctx.connection,
       usage: true,
+      retryServerErrors: true,
       // A streamed answer is translated on its way through the upstream client's pass-through.
       transform: stream
         ? new TranslatingTransform(
