@@ -43,6 +43,7 @@ import { Guard, type SecurityOptions } from "./security.ts";
 import { KeepAlive } from "../upstream/stream/keep-alive.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_RESPONSES_STORE = 1_000;
 /** Anthropic's API pings every 15 s or so; clients expect no longer silences. */
@@ -62,6 +63,8 @@ interface AppDeps {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   maxBodyBytes?: number;
+  /** The largest upstream answer read whole (JSON answers, whole translated answers). */
+  maxResponseBytes?: number;
   firstByteTimeoutMs?: number;
   idleTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -79,6 +82,7 @@ type App = (request: Request, info?: RequestInfo) => Promise<Response>;
 export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxResponseBytes = deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const guard = new Guard(deps.security);
   const pool = deps.pool ?? poolOf(deps.tokens);
   const metrics = deps.metrics;
@@ -89,6 +93,7 @@ export function createApp(deps: AppDeps): App {
     userAgent: deps.userAgent,
     firstByteTimeoutMs: deps.firstByteTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     idleTimeoutMs: deps.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxResponseBytes,
     retry: { ...DEFAULT_RETRY_POLICY, ...deps.retry },
     sleep: deps.sleep ?? defaultSleep,
     now,
@@ -99,6 +104,7 @@ export function createApp(deps: AppDeps): App {
     userAgent: deps.userAgent,
     ttlMs: deps.modelsCacheMs ?? 5 * 60_000,
     fallbackTtlMs: 30_000,
+    maxBytes: maxResponseBytes,
   });
   const recorder: Recorder = { now, metrics, logger: deps.logger };
   const keepAlive = new KeepAlive(deps.pingMs ?? DEFAULT_PING_MS);
@@ -209,6 +215,7 @@ export function createApp(deps: AppDeps): App {
       pool,
       logger: deps.logger,
       maxBodyBytes,
+      maxResponseBytes,
       keepAlive,
       now,
       // A model may think for minutes before its first byte, and a stream may pause: our own

@@ -47,6 +47,8 @@ interface UpstreamClientOptions {
   userAgent: string;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
+  /** The largest answer read whole (a JSON answer, decoded), `--max-response`. */
+  maxResponseBytes: number;
   retry: RetryPolicy;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   now(): number;
@@ -479,17 +481,22 @@ export class UpstreamClient {
         call.release();
         return relayedResponse(response.body, status, response.headers);
       }
-      // A JSON answer arrives in one piece once the model is done: read it whole (natively),
-      // find its usage near the end, and send the same bytes.
+      // A JSON answer arrives in one piece once the model is done: read it whole (up to the
+      // limit), find its usage near the end, and send the same bytes.
       call.receiving(options.idleTimeoutMs);
-      let bytes: Uint8Array<ArrayBuffer>;
+      let bytes: Uint8Array<ArrayBuffer> | undefined;
       try {
-        bytes = await response.bytes();
+        bytes = await readWhole(response, options.maxResponseBytes);
       } catch (error) {
         if (clientLeft(request)) return clientGone();
         return { failure: this.cut(member, call, error, report), final: true, passes: false };
       } finally {
         call.release();
+      }
+      if (bytes === undefined) {
+        const failure = responseTooLarge(options.maxResponseBytes);
+        report.upstreamError = failure.message;
+        return { failure, final: true, passes: false };
       }
       const usage = usageFromBytes(bytes);
       if (usage) pool.usage(member, usage);
@@ -552,6 +559,38 @@ function clientLeft(request: ForwardRequest): boolean {
 /** The client is gone; this answer is never read, it only ends the handler. */
 export function clientGone(): Response {
   return new Response(null, { status: 499 });
+}
+
+/**
+ * A JSON answer read whole, or undefined when it is larger than `max` bytes once decoded, and
+ * then the rest is not read (a gzip bomb is counted as it inflates). Read natively when its
+ * declared length is its size: on Bun, `bytes()` beats a JS reader, which `response.body` makes.
+ */
+async function readWhole(
+  response: Response,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const declared = response.headers.get("content-length");
+  const encoding = response.headers.get("content-encoding");
+  if (declared !== null && (encoding === null || encoding === "identity")) {
+    if (!(Number(declared) <= max)) {
+      await response.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    return await response.bytes();
+  }
+  if (response.body === null) return new Uint8Array(0);
+  const { bytes, over } = await readAtMost(response.body, max);
+  return over ? undefined : bytes;
+}
+
+/** What the client gets for an answer over `--max-response`. */
+export function responseTooLarge(maxBytes: number): CallFailure {
+  return new CallFailure(
+    502,
+    "upstream_response_too_large",
+    `The upstream's answer is larger than ${maxBytes} bytes: raise "--max-response" to allow it`,
+  );
 }
 
 async function readCapped(response: Response, max: number): Promise<string> {

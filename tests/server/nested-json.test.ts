@@ -116,6 +116,7 @@ describe("the upstream client: a per-account body that cannot be built", () => {
       userAgent: "qwen/test (linux; x64)",
       firstByteTimeoutMs: 1_000,
       idleTimeoutMs: 1_000,
+      maxResponseBytes: 1_000_000,
       retry: DEFAULT_RETRY_POLICY,
       sleep: () => Promise.resolve(),
       now: Date.now,

@@ -63,7 +63,7 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
         ? new TranslatingTransform(translator, sseEvent, { timer: ctx.keepAlive, bytes: PING })
         : undefined,
     },
-    answer: (response) => answer(parsed, translator, response),
+    answer: (response) => answer(parsed, translator, response, ctx.maxResponseBytes),
     failure: failureResponse,
   };
 }
@@ -121,11 +121,12 @@ async function answer(
   request: TranslatedRequest,
   translator: MessageTranslator,
   response: Response,
+  maxResponseBytes: number,
 ): Promise<Response> {
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (request.stream && sse) return response;
 
-  const events = await answerEvents(response);
+  const events = await answerEvents(response, maxResponseBytes);
   const out: AnthropicEvent[] = [];
   translator.start(out);
   for (const event of events) translator.accept(event, out);

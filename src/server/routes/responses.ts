@@ -122,7 +122,7 @@ export async function createResponse(
         )
         : undefined,
     },
-    answer: (response) => answer(request, translator, response, keep),
+    answer: (response) => answer(request, translator, response, keep, ctx.maxResponseBytes),
     failure: failureResponse,
   };
 }
@@ -188,11 +188,12 @@ async function answer(
   translator: ResponseTranslator,
   response: Response,
   keep: () => void,
+  maxResponseBytes: number,
 ): Promise<Response> {
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (request.stream && sse) return response;
 
-  const events = await answerEvents(response);
+  const events = await answerEvents(response, maxResponseBytes);
   const out: ResponsesEvent[] = [];
   translator.start(out);
   for (const event of events) translator.accept(event, out);
