@@ -87,6 +87,13 @@ export const SERVE_FLAGS = [
     help: "Largest request body: bytes, or a size in KB, KiB, MB, MiB, GB or GiB",
   },
   {
+    name: "max-response",
+    env: "QWEN_SERVE_MAX_RESPONSE",
+    value: "SIZE",
+    default: "64MiB",
+    help: "Largest upstream answer read whole (a JSON answer, decoded; streams pass through)",
+  },
+  {
     name: "grace",
     env: "QWEN_SERVE_GRACE",
     value: "SECONDS",
@@ -310,6 +317,7 @@ export function resolveServeConfig(flags: ServeFlags, env: Env): ServeConfig {
     allowHosts: values("allow-host"),
     corsOrigins: values("cors-origin"),
     maxBodyBytes: value("max-body", sizeSchema),
+    maxResponseBytes: value("max-response", sizeSchema),
     graceMs: value("grace", secondsSchema(0)),
     firstByteTimeoutMs: value("first-byte-timeout", secondsSchema(1)),
     idleTimeoutMs: value("idle-timeout", secondsSchema(1)),

@@ -32,6 +32,8 @@ export interface ServeConfig {
   allowHosts: string[];
   corsOrigins: string[];
   maxBodyBytes: number;
+  /** The largest upstream answer read whole (`--max-response`). */
+  maxResponseBytes: number;
   graceMs: number;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
@@ -105,6 +107,7 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     userAgent: defaultUserAgent(process.platform, process.arch),
     now: ctx.now,
     maxBodyBytes: config.maxBodyBytes,
+    maxResponseBytes: config.maxResponseBytes,
     firstByteTimeoutMs: config.firstByteTimeoutMs,
     idleTimeoutMs: config.idleTimeoutMs,
     responsesStore: config.responsesStore,

@@ -41,7 +41,9 @@ export async function readAtMost(
   for (;;) {
     const { done, value } = await reader.read();
     if (done) break;
-    chunks.push(value);
+    // A chunk may be a small view of a larger buffer (Deno's fetch hands out 4 KiB of 64 KiB),
+    // which keeping it would hold whole: 64 MiB read that way held 800 MB. Such a chunk is copied.
+    chunks.push(value.byteLength < value.buffer.byteLength ? value.slice() : value);
     size += value.byteLength;
     if (size > max) {
       await reader.cancel().catch(() => {});

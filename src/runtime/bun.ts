@@ -2,6 +2,7 @@
 import {
   AddressInUseError,
   type Handler,
+  internalErrorResponse,
   type RequestInfo,
   type Runtime,
   type ServeOptions,
@@ -49,10 +50,21 @@ export const bunRuntime: Runtime = {
         // Bun closes connections idle for this many seconds (default 10, max 255); requests that
         // legitimately wait longer lift it per request through disableIdleTimeout().
         idleTimeout: 255,
+        // Development mode (Bun's default outside NODE_ENV=production) answers an uncaught error
+        // with an HTML page of paths and source lines, and logs its stack on every request.
+        development: false,
+        // Which in production mode turns SO_REUSEPORT on: a second `qwen serve` on the same port
+        // would share it silently instead of being told the address is in use.
+        reusePort: false,
+        // Bun's own limit (128 MiB by default) answers a bare 413 before the handler sees the
+        // request, whatever --max-body says. The app's limit is the only one: it reads every
+        // body through its own bounded reader, and Bun drops a body nobody reads as it arrives.
+        maxRequestBodySize: Number.MAX_SAFE_INTEGER,
         fetch(request, srv) {
           requests++;
           return handler(request, new BunRequestInfo(srv, request));
         },
+        error: internalErrorResponse,
       });
     } catch (error) {
       clearInterval(idleCollector);

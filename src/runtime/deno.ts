@@ -1,6 +1,7 @@
 import {
   AddressInUseError,
   type Handler,
+  internalErrorResponse,
   type RequestInfo,
   type Runtime,
   type ServeOptions,
@@ -21,6 +22,8 @@ export const denoRuntime: Runtime = {
         hostname: options.hostname,
         port: options.port,
         onListen() {},
+        // Deno's default logs the error with its stack and answers in plain text.
+        onError: internalErrorResponse,
       }, (request) => handler(request, NO_IDLE_LIMIT));
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {

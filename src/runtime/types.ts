@@ -44,3 +44,18 @@ export class AddressInUseError extends Error {
     this.name = "AddressInUseError";
   }
 }
+
+/**
+ * What the runtime answers when the handler itself fails (the app catches its own errors, so
+ * this is the last resort): the API's JSON error shape, and nothing about the server.
+ */
+export function internalErrorResponse(): Response {
+  return Response.json({
+    error: {
+      message: "Internal error in qwen serve",
+      type: "api_error",
+      param: null,
+      code: "internal",
+    },
+  }, { status: 500 });
+}

@@ -43,6 +43,7 @@ import { Guard, type SecurityOptions } from "./security.ts";
 import { KeepAlive } from "../upstream/stream/keep-alive.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
+const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
 const DEFAULT_RESPONSES_STORE = 1_000;
 /** Anthropic's API pings every 15 s or so; clients expect no longer silences. */
@@ -62,6 +63,8 @@ interface AppDeps {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   maxBodyBytes?: number;
+  /** The largest upstream answer read whole (JSON answers, whole translated answers). */
+  maxResponseBytes?: number;
   firstByteTimeoutMs?: number;
   idleTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -84,6 +87,7 @@ type App = (request: Request, info?: RequestInfo) => Promise<Response>;
 export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const maxResponseBytes = deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const guard = new Guard(deps.security);
   const pool = deps.pool ?? poolOf(deps.tokens);
   const metrics = deps.metrics;
@@ -94,6 +98,7 @@ export function createApp(deps: AppDeps): App {
     userAgent: deps.userAgent,
     firstByteTimeoutMs: deps.firstByteTimeoutMs ?? DEFAULT_TIMEOUT_MS,
     idleTimeoutMs: deps.idleTimeoutMs ?? DEFAULT_TIMEOUT_MS,
+    maxResponseBytes,
     retry: { ...DEFAULT_RETRY_POLICY, ...deps.retry },
     sleep: deps.sleep ?? defaultSleep,
     now,
@@ -104,6 +109,7 @@ export function createApp(deps: AppDeps): App {
     userAgent: deps.userAgent,
     ttlMs: deps.modelsCacheMs ?? 5 * 60_000,
     fallbackTtlMs: 30_000,
+    maxBytes: maxResponseBytes,
   });
   deps.cutStreams?.addEventListener("abort", () => client.cutStreams(), { once: true });
   const recorder: Recorder = { now, metrics, logger: deps.logger };
@@ -111,10 +117,9 @@ export function createApp(deps: AppDeps): App {
   const store = new ResponseStore(deps.responsesStore ?? DEFAULT_RESPONSES_STORE);
 
   return async (request, info) => {
-    const url = splitUrl(request.url);
     const entry: RequestLogEntry = {
       method: request.method,
-      path: url.path,
+      path: "",
       status: 0,
       durationMs: 0,
       retries: 0,
@@ -124,22 +129,28 @@ export function createApp(deps: AppDeps): App {
     const origin = request.headers.get("origin");
     let response: Response;
     let ownError = true;
-    if (!guard.hostAllowed(request.headers.get("host"))) {
-      response = forbidden(
-        "This Host is not allowed: call the proxy as localhost or 127.0.0.1, or allow the name " +
-          'with "--allow-host"',
-        "host_not_allowed",
-      );
-    } else if (origin !== null && !guard.originAllowed(origin)) {
-      response = forbidden(
-        'Requests from web pages of this origin are not allowed: list it with "--cors-origin"',
-        "origin_not_allowed",
-      );
-    } else if (request.method === "OPTIONS") {
-      ownError = false;
-      response = preflight(request, origin);
-    } else {
-      try {
+    let anthropic = false;
+    // One error handling around everything the request decides, its URL included: whatever it
+    // holds, the client gets an answer of ours, never the runtime's error page.
+    try {
+      const url = splitUrl(request.url);
+      entry.path = url.path;
+      anthropic = isAnthropicPath(url.path);
+      if (!guard.hostAllowed(request.headers.get("host"))) {
+        response = forbidden(
+          "This Host is not allowed: call the proxy as localhost or 127.0.0.1, or allow the " +
+            'name with "--allow-host"',
+          "host_not_allowed",
+        );
+      } else if (origin !== null && !guard.originAllowed(origin)) {
+        response = forbidden(
+          'Requests from web pages of this origin are not allowed: list it with "--cors-origin"',
+          "origin_not_allowed",
+        );
+      } else if (request.method === "OPTIONS") {
+        ownError = false;
+        response = preflight(request, origin);
+      } else {
         // Routes say what to send; the call is awaited here, in the one frame that has to wait
         // anyway: on Bun, each frame an in-flight request keeps alive costs CPU under load.
         const routed = await route(request, url, info, entry, report);
@@ -154,15 +165,15 @@ export function createApp(deps: AppDeps): App {
           const answer = await client.forward(routed, report);
           response = answer instanceof Response ? answer : failureResponse(answer);
         }
-      } catch (error) {
-        report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
-        ownError = true;
-        response = internalError();
-        report.streaming = false;
       }
+    } catch (error) {
+      report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
+      ownError = true;
+      response = internalError();
+      report.streaming = false;
     }
     // The server's own refusals speak the dialect of the path they answer.
-    if (ownError && isAnthropicPath(url.path)) response = await fromOpenAIError(response);
+    if (ownError && anthropic) response = await fromOpenAIError(response);
     if (origin !== null && response.status !== 403) {
       response.headers.set("access-control-allow-origin", origin);
       response.headers.append("vary", "Origin");
@@ -210,6 +221,7 @@ export function createApp(deps: AppDeps): App {
       pool,
       logger: deps.logger,
       maxBodyBytes,
+      maxResponseBytes,
       keepAlive,
       now,
       // A model may think for minutes before its first byte, and a stream may pause: our own
@@ -332,19 +344,26 @@ interface SplitUrl {
 /**
  * Path and query of a request URL by slicing the string: a `URL` object per request costs more
  * than everything else the router does. Paths a URL parser would rewrite (dot segments,
- * percent-escapes, backslashes) take the parser, so both ways agree.
+ * percent-escapes, backslashes) take the parser, so both ways agree. The URL is the runtime's:
+ * absolute, except on Bun for a request without a usable `Host`, where it is the path as sent
+ * (`/v1/models`).
  */
 export function splitUrl(url: string): SplitUrl {
-  const pathAt = url.indexOf("/", url.indexOf("//") + 2);
+  const pathAt = url.charCodeAt(0) === SLASH ? 0 : url.indexOf("/", url.indexOf("//") + 2);
   if (pathAt < 0) return { path: "/", search: "" };
   const queryAt = url.indexOf("?", pathAt);
   const path = queryAt < 0 ? url.slice(pathAt) : url.slice(pathAt, queryAt);
   if (path.includes("/.") || path.includes("%") || path.includes("\\")) {
-    const parsed = new URL(url);
+    // Under an origin of our own: the client's Host may be anything ("a:b:c", "[::1"), which
+    // the parser refuses, and it says nothing about the path.
+    const parsed = new URL(PARSING_ORIGIN + url.slice(pathAt));
     return { path: parsed.pathname, search: parsed.search };
   }
   return { path, search: queryAt < 0 ? "" : url.slice(queryAt) };
 }
+
+const SLASH = 0x2f;
+const PARSING_ORIGIN = "http://localhost";
 
 function poolOf(tokens: TokenSource | undefined): AccountPool {
   if (tokens === undefined) throw new TypeError("createApp needs a pool or a token source");

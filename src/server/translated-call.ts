@@ -9,6 +9,7 @@ import {
   ChatStreamReader,
   completionEvents,
 } from "../upstream/stream/chat-events.ts";
+import { responseTooLarge } from "../upstream/client.ts";
 import type { Logger } from "./log.ts";
 
 export const SSE_HEADERS = {
@@ -46,15 +47,27 @@ export function streamedWhenThinking(
   return { ...chat, stream: true, stream_options: { include_usage: true } };
 }
 
-/** A whole answer's events: a JSON completion, or a stream read to its end. */
-export async function answerEvents(response: Response): Promise<ChatEvent[]> {
+/**
+ * A whole answer's events: a JSON completion (the upstream client read it, up to
+ * `--max-response`), or a stream read to its end, which ends in an error event once it passed
+ * `maxBytes`: the rest is not read.
+ */
+export async function answerEvents(response: Response, maxBytes: number): Promise<ChatEvent[]> {
   const events: ChatEvent[] = [];
   if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     const reader = new ChatStreamReader();
     const body = response.body!.getReader();
+    let size = 0;
     for (;;) {
       const { done, value } = await body.read();
       if (done) break;
+      size += value.byteLength;
+      if (size > maxBytes) {
+        await body.cancel().catch(() => {});
+        const { message, code } = responseTooLarge(maxBytes);
+        events.push({ type: "error", message, code });
+        return events;
+      }
       reader.push(value, events);
     }
     reader.end(events);

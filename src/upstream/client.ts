@@ -55,6 +55,8 @@ interface UpstreamClientOptions {
   userAgent: string;
   firstByteTimeoutMs: number;
   idleTimeoutMs: number;
+  /** The largest answer read whole (a JSON answer, decoded), `--max-response`. */
+  maxResponseBytes: number;
   retry: RetryPolicy;
   sleep(ms: number, signal?: AbortSignal): Promise<void>;
   now(): number;
@@ -85,6 +87,12 @@ export interface ForwardRequest {
   connection?: ClientConnection;
   /** Count the tokens of a successful answer (chat completions). */
   usage?: boolean;
+  /**
+   * A generation call (chat completions, and the dialects over it): after a 5xx it goes to the
+   * next account, and again after a wait. Other calls (files, batches, ...) may have done their
+   * work before the upstream failed, and sending them again is not safe: their 5xx is relayed.
+   */
+  retryServerErrors?: boolean;
   /** Translates a streamed (SSE) answer on its way to the client (another API dialect). */
   transform?: BodyTransform;
 }
@@ -362,6 +370,9 @@ export class UpstreamClient {
     }
 
     for (let refreshed = false;; refreshed = true) {
+      // Built outside the fetch's error handling: a body that cannot be built is this server's
+      // failure, thrown to the route, not the network's (which would be retried and counted).
+      const body = typeof request.body === "function" ? request.body(member, auth) : request.body;
       const call = new CallControl(request, this.#watchdog, options.firstByteTimeoutMs);
       pool.attempted(member);
       let response: Response;
@@ -374,7 +385,7 @@ export class UpstreamClient {
             request.contentType,
             request.accept,
           ),
-          body: typeof request.body === "function" ? request.body(member, auth) : request.body,
+          body,
           signal: call.controller.signal,
           redirect: "follow",
         });
@@ -447,10 +458,11 @@ export class UpstreamClient {
       } else if (error.failure === "invalid_credentials" && auth.kind === "oauth") {
         failure = new CallFailure(401, "oauth_rejected", OAUTH_DISCONTINUED_MESSAGE);
       }
+      const relayNow = error.failure === "server" && !request.retryServerErrors;
       return {
         failure,
-        final: !triesNextAccount(error.failure),
-        passes: passesWithTime(error.failure),
+        final: relayNow || !triesNextAccount(error.failure),
+        passes: !relayNow && passesWithTime(error.failure),
         refusal: refusesTheRequest(error.failure),
       };
     }
@@ -512,17 +524,22 @@ export class UpstreamClient {
         call.release();
         return relayedResponse(response.body, status, response.headers);
       }
-      // A JSON answer arrives in one piece once the model is done: read it whole (natively),
-      // find its usage near the end, and send the same bytes.
+      // A JSON answer arrives in one piece once the model is done: read it whole (up to the
+      // limit), find its usage near the end, and send the same bytes.
       call.receiving(options.idleTimeoutMs);
-      let bytes: Uint8Array<ArrayBuffer>;
+      let bytes: Uint8Array<ArrayBuffer> | undefined;
       try {
-        bytes = await response.bytes();
+        bytes = await readWhole(response, options.maxResponseBytes);
       } catch (error) {
         if (clientLeft(request)) return clientGone();
         return { failure: this.cut(member, call, error, report), final: true, passes: false };
       } finally {
         call.release();
+      }
+      if (bytes === undefined) {
+        const failure = responseTooLarge(options.maxResponseBytes);
+        report.upstreamError = failure.message;
+        return { failure, final: true, passes: false };
       }
       const usage = usageFromBytes(bytes);
       if (usage) pool.usage(member, usage);
@@ -585,6 +602,38 @@ function clientLeft(request: ForwardRequest): boolean {
 /** The client is gone; this answer is never read, it only ends the handler. */
 export function clientGone(): Response {
   return new Response(null, { status: 499 });
+}
+
+/**
+ * A JSON answer read whole, or undefined when it is larger than `max` bytes once decoded, and
+ * then the rest is not read (a gzip bomb is counted as it inflates). Read natively when its
+ * declared length is its size: on Bun, `bytes()` beats a JS reader, which `response.body` makes.
+ */
+async function readWhole(
+  response: Response,
+  max: number,
+): Promise<Uint8Array<ArrayBuffer> | undefined> {
+  const declared = response.headers.get("content-length");
+  const encoding = response.headers.get("content-encoding");
+  if (declared !== null && (encoding === null || encoding === "identity")) {
+    if (!(Number(declared) <= max)) {
+      await response.body?.cancel().catch(() => {});
+      return undefined;
+    }
+    return await response.bytes();
+  }
+  if (response.body === null) return new Uint8Array(0);
+  const { bytes, over } = await readAtMost(response.body, max);
+  return over ? undefined : bytes;
+}
+
+/** What the client gets for an answer over `--max-response`. */
+export function responseTooLarge(maxBytes: number): CallFailure {
+  return new CallFailure(
+    502,
+    "upstream_response_too_large",
+    `The upstream's answer is larger than ${maxBytes} bytes: raise "--max-response" to allow it`,
+  );
 }
 
 async function readCapped(response: Response, max: number): Promise<string> {

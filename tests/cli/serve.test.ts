@@ -32,6 +32,7 @@ describe("qwen serve: refusals at start", () => {
         "--allow-host",
         "--cors-origin",
         "--max-body",
+        "--max-response",
         "--grace",
         "--first-byte-timeout",
         "--idle-timeout",

@@ -19,4 +19,14 @@ describe("splitUrl", () => {
       assert.deepEqual(splitUrl(url), { path: parsed.pathname, search: parsed.search }, url);
     }
   });
+
+  it("reads a relative URL (Bun's, for a request without Host) and any Host without throwing", () => {
+    assert.deepEqual(splitUrl("/v1/models?limit=5"), { path: "/v1/models", search: "?limit=5" });
+    assert.deepEqual(splitUrl("/health"), { path: "/health", search: "" });
+    assert.deepEqual(splitUrl("/v1/%2e"), { path: "/v1/", search: "" });
+    assert.deepEqual(splitUrl("//v1/x"), { path: "//v1/x", search: "" });
+    assert.deepEqual(splitUrl("http://a:b:c/v1/%2e?q"), { path: "/v1/", search: "?q" });
+    assert.deepEqual(splitUrl("http://[::1/v1/./models"), { path: "/v1/models", search: "" });
+    assert.deepEqual(splitUrl("http://a b/v1\\models"), { path: "/v1/models", search: "" });
+  });
 });

@@ -10,7 +10,7 @@ import { scanAsText } from "../../runtime/tactics.ts";
 import type { ForwardRequest } from "../../upstream/client.ts";
 import { readBody } from "../body.ts";
 import { badRequest, tooLarge } from "../responses.ts";
-import { scanChatBody } from "../json-scan.ts";
+import { nestedTooDeep, scanChatBody, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import type { RouteContext } from "./context.ts";
 
 /** The OAuth portal's server-side alias for its current coding model (docs/upstream.md#model-api). */
@@ -31,9 +31,14 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
   const scan = scanChatBody(scanAsText ? scanDecoder.decode(read.bytes) : read.bytes);
   let body: Record<string, unknown> | undefined;
   if (scan === undefined || !scan.hasModel) {
+    const text = decoder.decode(read.bytes);
+    // A body the scan took is no deeper than the limit; any other is checked before parsing.
+    if (scan === undefined && nestedTooDeep(text)) {
+      return badRequest(TOO_DEEP_MESSAGE, "invalid_json", null);
+    }
     let json: unknown;
     try {
-      json = JSON.parse(decoder.decode(read.bytes));
+      json = JSON.parse(text);
     } catch (error) {
       return badRequest(
         `The request body is not valid JSON: ${(error as Error).message}`,
@@ -94,6 +99,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
     clientRequest: request,
     connection: ctx.connection,
     usage: true,
+    retryServerErrors: true,
   };
 }
 

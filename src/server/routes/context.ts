@@ -22,6 +22,8 @@ export interface RouteContext {
   pool: AccountPool;
   logger: Logger;
   maxBodyBytes: number;
+  /** The largest upstream answer read whole, `--max-response`. */
+  maxResponseBytes: number;
   /** Sends translated streams their keep-alives while the upstream is silent. */
   keepAlive: KeepAlive;
   now(): number;

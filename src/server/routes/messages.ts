@@ -18,6 +18,7 @@ import {
   sseEvent,
 } from "../anthropic/response.ts";
 import { readBody } from "../body.ts";
+import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
   answerEvents,
@@ -56,12 +57,13 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
       clientRequest: ctx.request,
       connection: ctx.connection,
       usage: true,
+      retryServerErrors: true,
       // A streamed answer is translated on its way through the upstream client's pass-through.
       transform: stream
         ? new TranslatingTransform(translator, sseEvent, { timer: ctx.keepAlive, bytes: PING })
         : undefined,
     },
-    answer: (response) => answer(parsed, translator, response),
+    answer: (response) => answer(parsed, translator, response, ctx.maxResponseBytes),
     failure: failureResponse,
   };
 }
@@ -84,9 +86,11 @@ async function parseRequest(
       `The request body is larger than ${ctx.maxBodyBytes} bytes: raise "--max-body" to allow it`,
     );
   }
+  const text = decoder.decode(read.bytes);
+  if (nestedTooDeep(text)) return anthropicError(400, TOO_DEEP_MESSAGE);
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(read.bytes));
+    json = JSON.parse(text);
   } catch (error) {
     return anthropicError(400, `The request body is not valid JSON: ${(error as Error).message}`);
   }
@@ -117,11 +121,12 @@ async function answer(
   request: TranslatedRequest,
   translator: MessageTranslator,
   response: Response,
+  maxResponseBytes: number,
 ): Promise<Response> {
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (request.stream && sse) return response;
 
-  const events = await answerEvents(response);
+  const events = await answerEvents(response, maxResponseBytes);
   const out: AnthropicEvent[] = [];
   translator.start(out);
   for (const event of events) translator.accept(event, out);

@@ -5,6 +5,7 @@
  * Cached per account for a few minutes, since editors ask on every start.
  */
 import type { UpstreamAuth } from "../../credentials/types.ts";
+import { readAtMost } from "../../lib/bytes.ts";
 import type { Fetch } from "../../lib/context.ts";
 import { z } from "../../lib/zod.ts";
 import type { Member } from "../../pool/pool.ts";
@@ -39,6 +40,8 @@ const modelListSchema = z.looseObject({
 
 const LIST_TIMEOUT_MS = 15_000;
 
+const decoder = new TextDecoder();
+
 interface ModelsCacheOptions {
   fetch: Fetch;
   now(): number;
@@ -48,6 +51,8 @@ interface ModelsCacheOptions {
   ttlMs: number;
   /** How long the built-in fallback is reused before the upstream is asked again. */
   fallbackTtlMs: number;
+  /** A longer list is not read to its end, and the built-in one is served (`--max-response`). */
+  maxBytes: number;
 }
 
 export class ModelsCache {
@@ -95,9 +100,13 @@ export class ModelsCache {
         },
         signal: AbortSignal.timeout(LIST_TIMEOUT_MS),
       });
-      const text = await response.text();
-      if (!response.ok) return undefined;
-      const parsed = modelListSchema.safeParse(JSON.parse(text));
+      if (!response.ok || response.body === null) {
+        await response.body?.cancel();
+        return undefined;
+      }
+      const { bytes, over } = await readAtMost(response.body, this.options.maxBytes);
+      if (over) return undefined;
+      const parsed = modelListSchema.safeParse(JSON.parse(decoder.decode(bytes)));
       if (!parsed.success) return undefined;
       const chat = parsed.data.data.filter((m) => isChatModel(m.id));
       return chat.length === 0 ? undefined : chat;

@@ -15,6 +15,7 @@ import {
 import { type ResponsesEvent, ResponseTranslator, sseEvent } from "../openai-responses/response.ts";
 import type { ResponseStore } from "../openai-responses/store.ts";
 import { readBody } from "../body.ts";
+import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { badRequest, failureResponse, notFound, tooLarge } from "../responses.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
@@ -37,9 +38,11 @@ export async function createResponse(
 ): Promise<Response | DialectCall> {
   const read = await readBody(ctx.request, ctx.maxBodyBytes);
   if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
+  const text = decoder.decode(read.bytes);
+  if (nestedTooDeep(text)) return badRequest(TOO_DEEP_MESSAGE, "invalid_json", null);
   let json: unknown;
   try {
-    json = JSON.parse(decoder.decode(read.bytes));
+    json = JSON.parse(text);
   } catch (error) {
     return badRequest(
       `The request body is not valid JSON: ${(error as Error).message}`,
@@ -108,6 +111,7 @@ export async function createResponse(
       clientRequest: ctx.request,
       connection: ctx.connection,
       usage: true,
+      retryServerErrors: true,
       // A streamed answer is translated on its way through the upstream client's pass-through.
       transform: stream
         ? new TranslatingTransform(
@@ -118,7 +122,7 @@ export async function createResponse(
         )
         : undefined,
     },
-    answer: (response) => answer(request, translator, response, keep),
+    answer: (response) => answer(request, translator, response, keep, ctx.maxResponseBytes),
     failure: failureResponse,
   };
 }
@@ -184,11 +188,12 @@ async function answer(
   translator: ResponseTranslator,
   response: Response,
   keep: () => void,
+  maxResponseBytes: number,
 ): Promise<Response> {
   const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
   if (request.stream && sse) return response;
 
-  const events = await answerEvents(response);
+  const events = await answerEvents(response, maxResponseBytes);
   const out: ResponsesEvent[] = [];
   translator.start(out);
   for (const event of events) translator.accept(event, out);
