@@ -262,13 +262,13 @@ describe("qwen status", () => {
     assert.equal(a.cooldown_until, null);
     assert.match(
       (await at([])).stdout,
-      /\n  Next try: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d \(in 1 min\): "qwen serve" then sends it one request\n/,
+      /\n {2}Next try: +\d{4}-\d\d-\d\d \d\d:\d\d:\d\d [+-]\d\d:\d\d \(in 1 min\): "qwen serve" then sends it one request\n/,
     );
 
     await rejected({ retry_at: iso(now - 120_000) });
     assert.match(
       (await at([])).stdout,
-      /\n  Next try: +with the next request to "qwen serve" \(due 2 min ago\)\n/,
+      /\n {2}Next try: +with the next request to "qwen serve" \(due 2 min ago\)\n/,
     );
 
     // Written before there were tries: 30 s after the rejection.
