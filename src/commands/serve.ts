@@ -111,7 +111,11 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
   const signals = watchSignals(ctx);
   try {
     try {
-      server = await runtime.serve(app, { hostname: config.host, port: config.port });
+      server = await runtime.serve(app, {
+        hostname: config.host,
+        port: config.port,
+        log: (message) => logger.info(message),
+      });
     } catch (error) {
       if (error instanceof AddressInUseError) throw new QwenError(error.message);
       throw new QwenError(

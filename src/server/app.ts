@@ -37,13 +37,20 @@ import {
   internalError,
   methodNotAllowed,
   notFound,
+  requestTimeout,
   unauthorized,
 } from "./responses.ts";
+import { BodyDeadline, BodyTimeoutError } from "./body.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
 import { KeepAlive } from "../upstream/stream/keep-alive.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
+/**
+ * A request body arrives within this: a client that trickles one in a byte at a time holds a
+ * connection no runtime idle limit ends (docs/serve.md#limits). 32 MiB in 60 s is 4.5 Mbit/s.
+ */
+const DEFAULT_BODY_TIMEOUT_MS = 60_000;
 const DEFAULT_RESPONSES_STORE = 1_000;
 /** Anthropic's API pings every 15 s or so; clients expect no longer silences. */
 const DEFAULT_PING_MS = 15_000;
@@ -62,6 +69,8 @@ interface AppDeps {
   now?: () => number;
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
   maxBodyBytes?: number;
+  /** The longest a request body may take to arrive. */
+  bodyTimeoutMs?: number;
   firstByteTimeoutMs?: number;
   idleTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -79,6 +88,7 @@ type App = (request: Request, info?: RequestInfo) => Promise<Response>;
 export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+  const bodyDeadline = new BodyDeadline(deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
   const guard = new Guard(deps.security);
   const pool = deps.pool ?? poolOf(deps.tokens);
   const metrics = deps.metrics;
@@ -149,10 +159,13 @@ export function createApp(deps: AppDeps): App {
           response = answer instanceof Response ? answer : failureResponse(answer);
         }
       } catch (error) {
-        report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
         ownError = true;
-        response = internalError();
         report.streaming = false;
+        if (error instanceof BodyTimeoutError) response = requestTimeout(error.timeoutMs);
+        else {
+          report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
+          response = internalError();
+        }
       }
     }
     // The server's own refusals speak the dialect of the path they answer.
@@ -204,6 +217,7 @@ export function createApp(deps: AppDeps): App {
       pool,
       logger: deps.logger,
       maxBodyBytes,
+      bodyDeadline,
       keepAlive,
       now,
       // A model may think for minutes before its first byte, and a stream may pause: our own

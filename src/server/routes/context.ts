@@ -8,6 +8,7 @@ import type {
 import type { CallFailure } from "../../upstream/failure.ts";
 import type { Logger, RequestLogEntry } from "../log.ts";
 import type { KeepAlive } from "../../upstream/stream/keep-alive.ts";
+import type { BodyDeadline } from "../body.ts";
 
 /** What a route gets for one request. */
 export interface RouteContext {
@@ -22,6 +23,8 @@ export interface RouteContext {
   pool: AccountPool;
   logger: Logger;
   maxBodyBytes: number;
+  /** How long the request body may take to arrive. */
+  bodyDeadline: BodyDeadline;
   /** Sends translated streams their keep-alives while the upstream is silent. */
   keepAlive: KeepAlive;
   now(): number;

@@ -35,7 +35,7 @@ export async function createResponse(
   ctx: RouteContext,
   store: ResponseStore,
 ): Promise<Response | DialectCall> {
-  const read = await readBody(ctx.request, ctx.maxBodyBytes);
+  const read = await readBody(ctx.request, ctx.maxBodyBytes, ctx.bodyDeadline);
   if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
   let json: unknown;
   try {
