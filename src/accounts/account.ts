@@ -36,7 +36,10 @@ import {
 type ProviderName = PresetName | "qwen-oauth";
 
 export interface Account {
-  /** Stable across listings while name, type and origin stay: a pool keeps its state by it. */
+  /**
+   * Stable across listings while name, type and origin stay, and for an environment key the key
+   * and URL too: a pool keeps its member (and the member its token source) by it.
+   */
   readonly id: string;
   readonly name: string;
   readonly type: "oauth" | "api_key";
@@ -103,12 +106,14 @@ export async function listAccounts(home: string, env: Env, deps: AccountDeps): P
     const source = key.problem || !key.key || !key.baseUrl
       ? new BrokenEnvKeySource(key, key.problem ?? "the key is unusable")
       : new EnvKeyTokenSource(key.name, key.key, key.baseUrl);
+    // A new key in the variable (an env file read again) is a new source, so a new member.
+    const version = digest(`${key.key ?? ""}\0${key.baseUrl ?? ""}\0${key.problem ?? ""}`);
     accounts.push(
       account(
         key.name,
         "api_key",
         key.provider,
-        { envVar: key.envVar },
+        { envVar: key.envVar, version },
         modelMapOf(key.provider),
         source,
       ),
@@ -180,16 +185,25 @@ function account(
   name: string,
   type: Account["type"],
   provider: ProviderName | undefined,
-  where: { file?: string; envVar?: string },
+  where: { file?: string; envVar?: string; version?: string },
   modelMap: Readonly<Record<string, string>>,
   source: TokenSource,
 ): Account {
   const file = where.file ?? null;
   const envVar = where.envVar ?? null;
   const origin = file === null ? "env" : "file";
-  const id = `${name}\0${type}\0${file ?? ""}\0${envVar ?? ""}`;
+  const id = `${name}\0${type}\0${file ?? ""}\0${envVar ?? ""}\0${where.version ?? ""}`;
   const coderModels = coderModelsOf(provider);
   return { id, name, type, origin, provider, file, envVar, modelMap, coderModels, source };
+}
+
+/** A short FNV-1a digest: tells two keys apart without an id holding either. */
+function digest(text: string): string {
+  let hash = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) {
+    hash = Math.imul(hash ^ text.charCodeAt(i), 0x01000193) >>> 0;
+  }
+  return hash.toString(16);
 }
 
 function modelMapOf(provider: PresetName | undefined): Readonly<Record<string, string>> {

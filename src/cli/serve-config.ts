@@ -135,6 +135,14 @@ export const SERVE_FLAGS = [
     default: "text",
     help: "One line per request, as text or JSON",
   },
+  {
+    name: "env-file",
+    env: "QWEN_SERVE_ENV_FILE",
+    value: "PATH",
+    help:
+      "Read variables (QWEN_SERVE_*, key variables such as DASHSCOPE_API_KEY) from this file, " +
+      "over the environment; SIGHUP reads it again",
+  },
   HELP_FLAG,
 ] as const satisfies FlagTable;
 

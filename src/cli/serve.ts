@@ -1,5 +1,7 @@
 /** `qwen serve`: its help, and the Command that reads the config and starts commands/serve.ts. */
+import type { ServeSetup } from "../commands/serve.ts";
 import { flagCommand } from "./command.ts";
+import { EnvFile } from "./env-file.ts";
 import { envHelp, flagsHelp } from "./flags.ts";
 import { resolveServeConfig, SERVE_ENV, SERVE_FLAGS } from "./serve-config.ts";
 
@@ -17,13 +19,29 @@ Environment (a flag replaces its variable; lists are comma-separated):
 ${envHelp(SERVE_FLAGS, [["PORT", `--port, when ${SERVE_ENV.port} is not set`]])}
 
 Binding an address other than loopback requires at least one API key.
+SIGHUP lists the accounts again and re-reads --env-file: accounts, keys, API keys, model map,
+strategy, allowed hosts and origins and --grace change without a restart; SIGTERM or SIGINT drain.
 Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health,
 GET /metrics (Prometheus; same API keys as /v1). Usage and cooldowns: QWEN_HOME/qwen_state.json.
 `;
 
 export const serveCommand = flagCommand("qwen serve", SERVE_FLAGS, USAGE, async (values, ctx) => {
   const { help: _help, ...flags } = values;
-  const config = resolveServeConfig(flags, ctx.env);
+  const path = (flags["env-file"] ?? ctx.env[SERVE_ENV["env-file"]])?.trim();
+  const envFile = path ? new EnvFile(path) : undefined;
+  // At start, and again on each SIGHUP: flags stay as given, the file is read anew.
+  const read = async (): Promise<ServeSetup> => {
+    if (envFile === undefined) return { config: resolveServeConfig(flags, ctx.env), env: ctx.env };
+    const { env, missing } = await envFile.apply(ctx.env);
+    return {
+      config: resolveServeConfig(flags, env),
+      env,
+      note: missing
+        ? `no env file "${envFile.path}" yet: SIGHUP reads it once it exists`
+        : undefined,
+    };
+  };
+  const setup = await read();
   const { runServe } = await import("../commands/serve.ts");
-  return await runServe(config, ctx);
+  return await runServe(setup, ctx, read);
 });

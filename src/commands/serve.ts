@@ -1,7 +1,8 @@
 /**
- * `qwen serve`: a ServeConfig (cli/serve-config.ts reads it from flags and environment) → the app
- * on the runtime's own server, until SIGTERM/SIGINT; then a graceful drain bounded by `--grace`,
- * and a second signal exits at once.
+ * `qwen serve`: a ServeConfig (cli/serve-config.ts reads it from flags, environment and the env
+ * file) → the app on the runtime's own server, until SIGTERM/SIGINT; then a graceful drain bounded
+ * by `--grace`, and a second signal exits at once. SIGHUP reads the configuration again and lists
+ * the accounts again, without touching the server or its connections.
  */
 import process from "node:process";
 import type { Context } from "../lib/context.ts";
@@ -16,6 +17,7 @@ import { isLoopback } from "../lib/net.ts";
 import { oauthBaseUrl } from "../oauth/constants.ts";
 import { AddressInUseError, runtime, type Server } from "../runtime/mod.ts";
 import { createApp } from "../server/app.ts";
+import type { SecurityOptions } from "../server/security.ts";
 import { bufferedWriter, createLogger } from "../server/log.ts";
 import { defaultUserAgent } from "../upstream/headers.ts";
 
@@ -43,27 +45,66 @@ export interface ServeConfig {
   logFormat: "text" | "json";
 }
 
+type Env = Readonly<Record<string, string | undefined>>;
+
+/** A configuration as read at start, or again on SIGHUP, with the environment it was read from. */
+export interface ServeSetup {
+  config: ServeConfig;
+  /** The process's environment with the env file's variables over it. */
+  env: Env;
+  /** A line for the log about how it was read (an env file that does not exist yet). */
+  note?: string;
+}
+
 /** Accounts listed again, refused ones re-checked and the state file synced this often. */
 const MAINTAIN_INTERVAL_MS = 2_000;
 
-export async function runServe(config: ServeConfig, ctx: Context): Promise<number> {
-  const home = qwenHome(ctx.env);
+/**
+ * Settings that a reload does not change, with the flag that names them: the socket, the
+ * watchdog's tick (set by the timeouts), the response store and the log are made once.
+ */
+const FIXED_SETTINGS: readonly (readonly [keyof ServeConfig, string])[] = [
+  ["host", "--host"],
+  ["port", "--port"],
+  ["maxBodyBytes", "--max-body"],
+  ["firstByteTimeoutMs", "--first-byte-timeout"],
+  ["idleTimeoutMs", "--idle-timeout"],
+  ["responsesStore", "--responses-store"],
+  ["verbose", "--verbose"],
+  ["logFormat", "--log-format"],
+];
+
+/**
+ * Runs the server with `setup` until SIGTERM or SIGINT. On SIGHUP, `reload` (the caller's own
+ * reading of flags, environment and env file) gives the settings that can change live.
+ */
+export async function runServe(
+  setup: ServeSetup,
+  ctx: Context,
+  reload: () => Promise<ServeSetup> = () => Promise.resolve(setup),
+): Promise<number> {
+  let { config } = setup;
+  let env = setup.env;
+  const home = qwenHome(env);
   const output = bufferedWriter(ctx.stderr);
+  // Every API key ever configured stays blanked out of the log, a revoked one too.
+  const secrets = [...config.apiKeys];
   const logger = createLogger({
     format: config.logFormat,
     verbose: config.verbose,
     write: output.write,
-    secrets: config.apiKeys,
+    secrets,
   });
+  if (setup.note) logger.info(setup.note);
   const accountDeps = {
-    oauthBaseUrl: oauthBaseUrl(ctx.env),
+    oauthBaseUrl: oauthBaseUrl(env),
     fetch: ctx.fetch,
     now: ctx.now,
     // Refresh a few minutes early so a long request never starts on a token about to expire.
     refreshAheadMs: 5 * 60_000,
   };
   const list = async () =>
-    selectAccounts(await listAccounts(home, ctx.env, accountDeps), config.accounts);
+    selectAccounts(await listAccounts(home, env, accountDeps), config.accounts);
   const first = await list().catch((error) => {
     throw new QwenError(`Cannot list the accounts in "${home}": ${(error as Error).message}`);
   });
@@ -92,18 +133,20 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
   let draining = false;
   const graceOver = new AbortController();
   let server: Server | undefined;
+  // Its lists are replaced on reload; the guard takes the new ones at the next request.
+  const security: SecurityOptions = {
+    apiKeys: config.apiKeys,
+    corsOrigins: config.corsOrigins,
+    allowHosts: config.allowHosts,
+    loopback: isLoopback(config.host),
+    port: () => server?.port,
+  };
   const app = createApp({
     pool,
     metrics,
     fetch: ctx.fetch,
     logger,
-    security: {
-      apiKeys: config.apiKeys,
-      corsOrigins: config.corsOrigins,
-      allowHosts: config.allowHosts,
-      loopback: isLoopback(config.host),
-      port: () => server?.port,
-    },
+    security,
     userAgent: defaultUserAgent(process.platform, process.arch),
     now: ctx.now,
     maxBodyBytes: config.maxBodyBytes,
@@ -115,11 +158,66 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     cutStreams: graceOver.signal,
   });
 
+  /** Applies what a reload read; what cannot change live is named in the log. */
+  const apply = (next: ServeSetup): void => {
+    const fixed = FIXED_SETTINGS.filter(([key]) =>
+      JSON.stringify(next.config[key]) !== JSON.stringify(config[key])
+    ).map(([, flag]) => flag);
+    if (qwenHome(next.env) !== home) fixed.push("QWEN_HOME");
+    if (oauthBaseUrl(next.env) !== accountDeps.oauthBaseUrl) fixed.push("QWEN_OAUTH_BASE_URL");
+    // The running values of those stay, so that a later reload compares with what runs.
+    config = {
+      ...config,
+      apiKeys: next.config.apiKeys,
+      accounts: next.config.accounts,
+      strategy: next.config.strategy,
+      modelMap: next.config.modelMap,
+      allowHosts: next.config.allowHosts,
+      corsOrigins: next.config.corsOrigins,
+      graceMs: next.config.graceMs,
+    };
+    env = next.env;
+    for (const key of config.apiKeys) if (!secrets.includes(key)) secrets.push(key);
+    security.apiKeys = config.apiKeys;
+    security.corsOrigins = config.corsOrigins;
+    security.allowHosts = config.allowHosts;
+    pool.reconfigure({ strategy: config.strategy, modelMap: config.modelMap });
+    if (next.note) logger.info(next.note);
+    if (fixed.length > 0) {
+      logger.info(`changed, but applied only by a restart: ${fixed.join(", ")}`);
+    }
+  };
+  let reloading: Promise<void> = Promise.resolve();
+  let stopping = false;
+  const onHangUp = () => {
+    // The pool is closing: nothing left to reload.
+    if (stopping) return;
+    // One reload at a time, in the order the signals came.
+    reloading = reloading.then(async () => {
+      try {
+        apply(await reload());
+      } catch (error) {
+        logger.info(
+          `SIGHUP: cannot read the configuration again: ${(error as Error).message}; ` +
+            "the running one stays",
+        );
+      }
+      await pool.maintainAfresh().catch((error) => {
+        logger.info(`cannot list the accounts again: ${(error as Error).message}`);
+      });
+      logger.info(`SIGHUP: configuration read again; ${describePool(pool)}`);
+    });
+  };
+
   // Watching signals before listening: a SIGTERM that comes right after start must drain too.
-  const signals = watchSignals(ctx);
+  const signals = watchSignals(ctx, onHangUp);
   try {
     try {
-      server = await runtime.serve(app, { hostname: config.host, port: config.port });
+      server = await runtime.serve(app, {
+        hostname: config.host,
+        port: config.port,
+        log: (message) => logger.info(message),
+      });
     } catch (error) {
       if (error instanceof AddressInUseError) throw new QwenError(error.message);
       throw new QwenError(
@@ -140,24 +238,21 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
           "until one appears",
       );
     } else {
-      logger.info(
-        `${pool.size} account${pool.size === 1 ? "" : "s"} (${config.strategy}): ${
-          pool.members.map((m) => m.name).join(", ")
-        }`,
-      );
+      logger.info(describePool(pool));
     }
 
     const signal = await signals.first;
     draining = true;
+    const { graceMs } = config;
     logger.info(
-      `${signal}: no new connections; open requests get up to ${config.graceMs / 1000} s`,
+      `${signal}: no new connections; open requests get up to ${graceMs / 1000} s`,
     );
     const timers: ReturnType<typeof setTimeout>[] = [];
     const after = <T>(ms: number, value: T) =>
       new Promise<T>((resolve) => timers.push(setTimeout(() => resolve(value), ms)));
     try {
       const drained = server.close(false).then(() => "drained" as const);
-      const outcome = await Promise.race([drained, after(config.graceMs, "timeout" as const)]);
+      const outcome = await Promise.race([drained, after(graceMs, "timeout" as const)]);
       if (outcome === "timeout") {
         logger.info("grace period over: closing the requests still open");
         // Streams get an error event and end; a moment lets those last bytes out before the
@@ -173,11 +268,22 @@ export async function runServe(config: ServeConfig, ctx: Context): Promise<numbe
     }
     return ExitCode.ok;
   } finally {
+    stopping = true;
+    await reloading;
     upkeep.stop();
     await pool.close();
     output.flush();
     signals.dispose();
   }
+}
+
+/** `3 accounts (round-robin): default, work, env-dashscope`. */
+function describePool(pool: AccountPool): string {
+  const size = pool.size;
+  if (size === 0) return "no accounts";
+  return `${size} account${size === 1 ? "" : "s"} (${pool.strategy}): ${
+    pool.members.map((m) => m.name).join(", ")
+  }`;
 }
 
 /**
@@ -203,10 +309,12 @@ function startUpkeep(pool: AccountPool, log: (message: string) => void): { stop(
 }
 
 /**
- * The first SIGTERM or SIGINT starts the drain; any signal after it exits at once. One listener
- * for the whole run: removing and re-adding signal listeners races under the Deno runtime.
+ * The first SIGTERM or SIGINT starts the drain; any signal after it exits at once. SIGHUP calls
+ * `onHangUp`, whenever it comes, and never stops the server (its default action would, at once).
+ * One listener each for the whole run: removing and re-adding signal listeners races under the
+ * Deno runtime.
  */
-function watchSignals(ctx: Context): {
+function watchSignals(ctx: Context, onHangUp: () => void): {
   first: Promise<"SIGTERM" | "SIGINT">;
   dispose(): void;
 } {
@@ -222,12 +330,20 @@ function watchSignals(ctx: Context): {
   // main.ts turns the first SIGINT into ctx.signal (and exits on its own on the second).
   const onInt = () => on("SIGINT");
   process.on("SIGTERM", onTerm);
+  let hangUpWatched = false;
+  try {
+    process.on("SIGHUP", onHangUp);
+    hangUpWatched = true;
+  } catch {
+    // A runtime that cannot listen for SIGHUP (Deno on Windows, which has none) has no reload.
+  }
   if (ctx.signal.aborted) onInt();
   else ctx.signal.addEventListener("abort", onInt, { once: true });
   return {
     first,
     dispose() {
       process.off("SIGTERM", onTerm);
+      if (hangUpWatched) process.off("SIGHUP", onHangUp);
       ctx.signal.removeEventListener("abort", onInt);
     },
   };

@@ -69,7 +69,7 @@ export function nextTryAt(health: Health): number {
 export class Member {
   readonly entry: Account;
   /** The account's model map with `--model-map` on top, and Claude's names. */
-  readonly models: ModelMap;
+  models: ModelMap;
   health: Health = { state: "ok", changedAt: 0 };
   throttledUntil = 0;
   throttleStrikes = 0;
@@ -121,7 +121,9 @@ interface PoolOptions {
 
 export class AccountPool {
   members: Member[] = [];
-  readonly strategy: Strategy;
+  strategy: Strategy;
+  /** `--model-map`, on top of each account's own map. */
+  #modelMap: Readonly<Record<string, string>>;
   readonly #now: () => number;
   readonly #options: PoolOptions;
   #next = 0;
@@ -136,6 +138,7 @@ export class AccountPool {
   constructor(options: PoolOptions = {}) {
     this.#options = options;
     this.strategy = options.strategy ?? "round-robin";
+    this.#modelMap = options.modelMap ?? {};
     this.#now = options.now ?? Date.now;
     if (options.entries) this.#setEntries(options.entries);
   }
@@ -398,6 +401,12 @@ export class AccountPool {
     return run;
   }
 
+  /** `maintain()` begun from now: one already under way may have listed with older settings. */
+  async maintainAfresh(): Promise<void> {
+    await this.#maintaining?.catch(() => {});
+    return await this.maintain();
+  }
+
   async #maintain(): Promise<void> {
     const { list, state } = this.#options;
     const identity = this.#options.identity ?? identityOf;
@@ -435,6 +444,16 @@ export class AccountPool {
     }
   }
 
+  /** A new strategy and `--model-map` (a reload): the accounts keep their state. */
+  reconfigure(options: { strategy: Strategy; modelMap: Readonly<Record<string, string>> }): void {
+    this.strategy = options.strategy;
+    if (options.modelMap === this.#modelMap) return;
+    this.#modelMap = options.modelMap;
+    for (const m of this.members) {
+      m.models = new ModelMap(m.entry.modelMap, options.modelMap, m.entry.coderModels);
+    }
+  }
+
   /** Whether some account sends `model` under another name (its ModelMap). */
   mapsModel(model: string): boolean {
     for (const m of this.members) {
@@ -446,7 +465,7 @@ export class AccountPool {
 
   #setEntries(entries: Account[]): void {
     const old = new Map(this.members.map((m) => [m.entry.id, m]));
-    const overrides = this.#options.modelMap ?? {};
+    const overrides = this.#modelMap;
     const snapshot = this.#options.state?.snapshot;
     this.members = entries.map((entry) => {
       const existing = old.get(entry.id);

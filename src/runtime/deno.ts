@@ -16,31 +16,21 @@ export const denoRuntime: Runtime = {
     return [...Deno.args];
   },
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
-    let server: Deno.HttpServer<Deno.NetAddr>;
+    let listener: Listener;
     try {
-      server = Deno.serve({
-        hostname: options.hostname,
-        port: options.port,
-        onListen() {},
-        // Deno's default logs the error with its stack and answers in plain text.
-        onError: internalErrorResponse,
-      }, (request) => handler(request, NO_IDLE_LIMIT));
+      listener = new Listener((request) => handler(request, NO_IDLE_LIMIT), options);
     } catch (error) {
       if (error instanceof Deno.errors.AddrInUse) {
         return Promise.reject(new AddressInUseError(options.hostname, options.port));
       }
       return Promise.reject(error);
     }
-    const { hostname, port } = server.addr;
+    const { hostname, port } = listener;
     return Promise.resolve({
       hostname,
       port,
       url: `http://${hostname.includes(":") ? `[${hostname}]` : hostname}:${port}`,
-      async close(force = false) {
-        const done = server.shutdown();
-        // Deno cannot cut open responses; with force we stop waiting and let the process exit.
-        if (!force) await done;
-      },
+      close: (force = false) => listener.close(force),
     });
   },
   isTerminal(fd) {
@@ -71,3 +61,85 @@ export const denoRuntime: Runtime = {
     Deno.exit(code);
   },
 };
+
+/** Failures of the accept loop this close together count as one spell, whose waits grow. */
+const RELISTEN_SPELL_MS = 10_000;
+const RELISTEN_FIRST_MS = 50;
+const RELISTEN_MAX_MS = 1_000;
+
+/**
+ * Deno.serve, opened again when its accept loop fails. Deno ends that loop and closes the socket
+ * on the first error from accept (EMFILE when file descriptors run out), rejecting `finished`,
+ * which left unhandled ends the process. Requests already accepted go on; after a short wait the
+ * same address is listened on again, until it works.
+ */
+class Listener {
+  readonly hostname: string;
+  readonly port: number;
+  /** Every server opened: one whose loop failed may still be answering requests. */
+  readonly #servers: Deno.HttpServer<Deno.NetAddr>[] = [];
+  #retry?: ReturnType<typeof setTimeout>;
+  #closing = false;
+  #failures = 0;
+  #lastFailure = -Infinity;
+
+  constructor(
+    private readonly handler: (request: Request) => Response | Promise<Response>,
+    private readonly options: ServeOptions,
+  ) {
+    const first = this.#open(options.port);
+    ({ hostname: this.hostname, port: this.port } = first.addr);
+  }
+
+  #open(port: number): Deno.HttpServer<Deno.NetAddr> {
+    const server = Deno.serve(
+      {
+        hostname: this.options.hostname,
+        port,
+        onListen() {},
+        // Deno's default logs the error with its stack and answers in plain text.
+        onError: internalErrorResponse,
+      },
+      this.handler,
+    );
+    this.#servers.push(server);
+    server.finished.catch((error) => {
+      if (this.#closing) return;
+      const reason = String((error as Error)?.message ?? error).replace(/^Error: /, "");
+      this.options.log?.(`cannot accept connections: ${reason}; listening again`);
+      this.#scheduleRetry();
+    });
+    return server;
+  }
+
+  #scheduleRetry(): void {
+    const now = Date.now();
+    if (now - this.#lastFailure > RELISTEN_SPELL_MS) this.#failures = 0;
+    this.#lastFailure = now;
+    const wait = Math.min(RELISTEN_MAX_MS, RELISTEN_FIRST_MS * 2 ** this.#failures++);
+    this.#retry = setTimeout(() => this.#reopen(), wait);
+  }
+
+  #reopen(): void {
+    this.#retry = undefined;
+    if (this.#closing) return;
+    try {
+      this.#open(this.port);
+      this.options.log?.(`listening again on port ${this.port}`);
+    } catch (error) {
+      // Still out of descriptors, or the port was taken meanwhile: wait longer.
+      if (this.#failures === 1) {
+        this.options.log?.(`cannot listen again on port ${this.port}: ${(error as Error).message}`);
+      }
+      this.#scheduleRetry();
+    }
+  }
+
+  async close(force: boolean): Promise<void> {
+    this.#closing = true;
+    clearTimeout(this.#retry);
+    const done = Promise.allSettled(this.#servers.map(async (server) => await server.shutdown()));
+    // Deno cannot cut open responses; with force we stop waiting and let the process exit.
+    if (!force) await done;
+  }
+}

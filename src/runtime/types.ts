@@ -13,6 +13,8 @@ export interface RequestInfo {
 export interface ServeOptions {
   hostname: string;
   port: number;
+  /** What the server has to say about itself: a listener that failed and was opened again. */
+  log?: (message: string) => void;
 }
 
 export interface Server {

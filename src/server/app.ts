@@ -37,14 +37,21 @@ import {
   internalError,
   methodNotAllowed,
   notFound,
+  requestTimeout,
   unauthorized,
 } from "./responses.ts";
+import { BodyDeadline, BodyTimeoutError } from "./body.ts";
 import { Guard, type SecurityOptions } from "./security.ts";
 import { KeepAlive } from "../upstream/stream/keep-alive.ts";
 
 const DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024;
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024 * 1024;
 const DEFAULT_TIMEOUT_MS = 300_000;
+/**
+ * A request body arrives within this: a client that trickles one in a byte at a time holds a
+ * connection no runtime idle limit ends (docs/serve.md#limits). 32 MiB in 60 s is 4.5 Mbit/s.
+ */
+const DEFAULT_BODY_TIMEOUT_MS = 60_000;
 const DEFAULT_RESPONSES_STORE = 1_000;
 /** Anthropic's API pings every 15 s or so; clients expect no longer silences. */
 const DEFAULT_PING_MS = 15_000;
@@ -65,6 +72,8 @@ interface AppDeps {
   maxBodyBytes?: number;
   /** The largest upstream answer read whole (JSON answers, whole translated answers). */
   maxResponseBytes?: number;
+  /** The longest a request body may take to arrive. */
+  bodyTimeoutMs?: number;
   firstByteTimeoutMs?: number;
   idleTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -88,6 +97,7 @@ export function createApp(deps: AppDeps): App {
   const now = deps.now ?? Date.now;
   const maxBodyBytes = deps.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
   const maxResponseBytes = deps.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const bodyDeadline = new BodyDeadline(deps.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS);
   const guard = new Guard(deps.security);
   const pool = deps.pool ?? poolOf(deps.tokens);
   const metrics = deps.metrics;
@@ -167,10 +177,13 @@ export function createApp(deps: AppDeps): App {
         }
       }
     } catch (error) {
-      report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
       ownError = true;
-      response = internalError();
       report.streaming = false;
+      if (error instanceof BodyTimeoutError) response = requestTimeout(error.timeoutMs);
+      else {
+        report.upstreamError = `internal error: ${(error as Error)?.message ?? String(error)}`;
+        response = internalError();
+      }
     }
     // The server's own refusals speak the dialect of the path they answer.
     if (ownError && anthropic) response = await fromOpenAIError(response);
@@ -222,6 +235,7 @@ export function createApp(deps: AppDeps): App {
       logger: deps.logger,
       maxBodyBytes,
       maxResponseBytes,
+      bodyDeadline,
       keepAlive,
       now,
       // A model may think for minutes before its first byte, and a stream may pause: our own

@@ -1,16 +1,63 @@
 /**
- * Reads a request body up to a limit. A declared `Content-Length` over the limit is refused
- * before reading anything; a chunked body is counted as it comes and dropped at the limit, so a
- * huge upload never sits whole in memory.
+ * Reads a request body up to a limit, in bounded time. A declared `Content-Length` over the
+ * limit is refused before reading anything; a chunked body is counted as it comes and dropped at
+ * the limit, so a huge upload never sits whole in memory. A body that takes longer than the
+ * deadline to arrive (one that trickles in a byte at a time, to hold the connection) is given
+ * up: the runtimes bound a silent connection, not a slow one (docs/serve.md#limits).
  */
 
 import { readAtMost } from "../lib/bytes.ts";
+import { Watchdog } from "../upstream/stream/watchdog.ts";
 
 type BodyResult =
   | { kind: "ok"; bytes: Uint8Array<ArrayBuffer> }
   | { kind: "too_large" };
 
-export async function readBody(request: Request, maxBytes: number): Promise<BodyResult> {
+/** The body did not arrive within the deadline; app.ts answers 408 and closes the connection. */
+export class BodyTimeoutError extends Error {
+  constructor(readonly timeoutMs: number) {
+    super(`The request body did not arrive within ${timeoutMs / 1000} s`);
+    this.name = "BodyTimeoutError";
+  }
+}
+
+/** The time a request body may take, checked on a shared tick rather than a timer per request. */
+export class BodyDeadline {
+  readonly #dog: Watchdog;
+
+  constructor(readonly timeoutMs: number) {
+    this.#dog = new Watchdog(timeoutMs);
+  }
+
+  /** `reading`, or a BodyTimeoutError once the deadline passed first. */
+  async bound<T>(reading: Promise<T>): Promise<T> {
+    let expire!: () => void;
+    const expired = new Promise<never>((_, reject) => {
+      expire = () => reject(new BodyTimeoutError(this.timeoutMs));
+    });
+    const watch = this.#dog.watch(this.timeoutMs, { expire });
+    try {
+      return await Promise.race([reading, expired]);
+    } catch (error) {
+      // The read goes on until the connection closes, and may fail then: nobody waits for it.
+      if (error instanceof BodyTimeoutError) reading.catch(() => {});
+      throw error;
+    } finally {
+      watch.stop();
+    }
+  }
+}
+
+export function readBody(
+  request: Request,
+  maxBytes: number,
+  deadline?: BodyDeadline,
+): Promise<BodyResult> {
+  const reading = readWhole(request, maxBytes);
+  return deadline === undefined ? reading : deadline.bound(reading);
+}
+
+async function readWhole(request: Request, maxBytes: number): Promise<BodyResult> {
   const declared = request.headers.get("content-length");
   if (declared !== null) {
     const length = Number(declared);

@@ -32,7 +32,7 @@ export function createLogger(options: {
   verbose: boolean;
   write(line: string): void;
   now?: () => number;
-  /** Literal secrets (the server's API keys) to blank out of any free text. */
+  /** Literal secrets (the server's API keys) to blank out of any free text; read at each use. */
   secrets?: readonly string[];
 }): Logger {
   const now = options.now ?? Date.now;
@@ -47,10 +47,11 @@ export function createLogger(options: {
     }
     return stampText;
   };
-  const secrets = (options.secrets ?? []).filter((s) => s.length >= 4);
   const clean = (text: string) => {
     let out = redact(text);
-    for (const secret of secrets) out = out.replaceAll(secret, "[redacted]");
+    for (const secret of options.secrets ?? []) {
+      if (secret.length >= 4) out = out.replaceAll(secret, "[redacted]");
+    }
     return out;
   };
   if (options.format === "json") {

@@ -44,6 +44,16 @@ export function tooLarge(maxBytes: number): Response {
   );
 }
 
+/** The body took too long: the connection is closed, as what is left of it will not be read. */
+export function requestTimeout(timeoutMs: number): Response {
+  return errorResponse(
+    408,
+    `The request body did not arrive within ${timeoutMs / 1000} s`,
+    "request_timeout",
+    { connection: "close" },
+  );
+}
+
 export function unauthorized(): Response {
   return errorResponse(
     401,

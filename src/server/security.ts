@@ -6,6 +6,7 @@
  * - with API keys configured, `/v1` needs one of them, compared in constant time.
  */
 
+/** The lists may be replaced while serving (a reload): the guard takes them at the next request. */
 export interface SecurityOptions {
   apiKeys: readonly string[];
   corsOrigins: readonly string[];
@@ -20,24 +21,24 @@ export interface SecurityOptions {
 const LOOPBACK_NAMES = new Set(["localhost", "127.0.0.1", "[::1]"]);
 
 export class Guard {
-  private readonly keys: Uint8Array[];
-  private readonly origins: Set<string>;
-  private readonly extraHosts: Set<string>;
   private readonly encoder = new TextEncoder();
+  /** Each list as given, and what it was turned into: remade when the list is replaced. */
+  #keys = new Derived((keys: readonly string[]) => keys.map((key) => this.encoder.encode(key)));
+  #origins = new Derived((origins: readonly string[]) => new Set(origins.map(normalizeOrigin)));
+  #extraHosts = new Derived((hosts: readonly string[]) =>
+    new Set(hosts.map((h) => h.trim().toLowerCase()))
+  );
 
-  constructor(private readonly options: SecurityOptions) {
-    this.keys = options.apiKeys.map((key) => this.encoder.encode(key));
-    this.origins = new Set(options.corsOrigins.map(normalizeOrigin));
-    this.extraHosts = new Set(options.allowHosts.map((h) => h.trim().toLowerCase()));
-  }
+  constructor(private readonly options: SecurityOptions) {}
 
   hostAllowed(host: string | null): boolean {
     // Browsers always send Host; a client without one is not a page being rebound.
     if (!this.options.loopback || host === null) return true;
     const value = host.toLowerCase();
-    if (this.extraHosts.has(value)) return true;
+    const extraHosts = this.#extraHosts.of(this.options.allowHosts);
+    if (extraHosts.has(value)) return true;
     const { name, port } = splitHost(value);
-    if (this.extraHosts.has(name)) return true;
+    if (extraHosts.has(name)) return true;
     if (!LOOPBACK_NAMES.has(name)) return false;
     const bound = this.options.port();
     if (bound === undefined) return true;
@@ -46,18 +47,35 @@ export class Guard {
 
   /** Whether an `Origin` may call us (and get CORS headers). */
   originAllowed(origin: string): boolean {
-    return this.origins.has(normalizeOrigin(origin));
+    return this.#origins.of(this.options.corsOrigins).has(normalizeOrigin(origin));
   }
 
   apiKeyAllowed(request: Request): boolean {
-    if (this.keys.length === 0) return true;
+    const keys = this.#keys.of(this.options.apiKeys);
+    if (keys.length === 0) return true;
     const candidate = presentedKey(request);
     if (candidate === undefined) return false;
     const bytes = this.encoder.encode(candidate);
     // Every key is compared in full, whatever matched, so timing tells nothing about the keys.
     let matched = 0;
-    for (const key of this.keys) matched |= constantTimeEqual(bytes, key) ? 1 : 0;
+    for (const key of keys) matched |= constantTimeEqual(bytes, key) ? 1 : 0;
     return matched === 1;
+  }
+}
+
+/** A value made from a list, made again only when the list is another one. */
+class Derived<T> {
+  #list?: readonly string[];
+  #value?: T;
+
+  constructor(private readonly make: (list: readonly string[]) => T) {}
+
+  of(list: readonly string[]): T {
+    if (list !== this.#list) {
+      this.#value = this.make(list);
+      this.#list = list;
+    }
+    return this.#value!;
   }
 }
 

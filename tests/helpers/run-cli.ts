@@ -30,10 +30,17 @@ export interface RunOptions {
   /** Run this executable instead of src/main.ts (e.g. dist/qwen). */
   binary?: string;
   timeoutMs?: number;
+  /** Start it under `ulimit -n` of this many file descriptors (through `sh`). */
+  fileLimit?: number;
 }
 
 export function spawnCli(args: string[], options: RunOptions = {}): ChildProcess {
-  const [cmd, ...pre] = options.binary ? [options.binary] : entrypointCommand();
+  let [cmd, ...pre] = options.binary ? [options.binary] : entrypointCommand();
+  if (options.fileLimit !== undefined) {
+    // exec: the child is the program itself, so signals and its exit are its own.
+    pre = ["-c", `ulimit -n ${options.fileLimit} && exec "$@"`, "sh", cmd, ...pre];
+    cmd = "sh";
+  }
   return spawn(cmd, [...pre, ...args], {
     env: {
       PATH: process.env.PATH ?? "/usr/bin:/bin",

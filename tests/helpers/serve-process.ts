@@ -14,7 +14,7 @@ export interface RunningServe {
 export function startServe(
   args: string[],
   env: Record<string, string>,
-  options: Pick<RunOptions, "binary"> = {},
+  options: Pick<RunOptions, "binary" | "fileLimit"> = {},
 ): Promise<RunningServe> {
   const child = spawnCli(["serve", "--port", "0", ...args], { env, ...options });
   let stderr = "";

@@ -164,6 +164,18 @@ describe("pool: order", () => {
     for (let i = 0; i < 3; i++) assert.equal((await chat(r)).response.status, 200);
     assert.deepEqual(keysUsed(since), ["a", "a", "a"]);
   });
+
+  it("takes a new strategy and --model-map on reconfigure; accounts keep their state", async () => {
+    const r = rig({ strategy: "fill-first", names: ["a", "b"] });
+    r.pool.quota(r.pool.members[1], { until: r.clock.now + 60_000, message: "quota" });
+    r.pool.reconfigure({ strategy: "round-robin", modelMap: { "house-model": "qwen3-max" } });
+    assert.equal(r.pool.members[1].health.state, "cooling_down");
+    r.clock.now += 60_000;
+    const since = provider.fake.requests.length;
+    for (let i = 0; i < 2; i++) await chat(r, { ...HELLO, model: "house-model" });
+    assert.deepEqual(keysUsed(since).sort(), ["a", "b"]);
+    assert.equal(JSON.parse(provider.fake.requests.at(-1)!.body).model, "qwen3-max");
+  });
 });
 
 describe("pool: failover before the first byte", () => {

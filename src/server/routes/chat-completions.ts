@@ -23,7 +23,7 @@ const scanDecoder = new TextDecoder("utf-8", { ignoreBOM: true });
 /** The request to send upstream, or the client's error. */
 export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest | Response> {
   const { request, entry } = ctx;
-  const read = await readBody(request, ctx.maxBodyBytes);
+  const read = await readBody(request, ctx.maxBodyBytes, ctx.bodyDeadline);
   if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
 
   // The usual request (an object with `messages` and a `model`) is checked without parsing it;

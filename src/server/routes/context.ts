@@ -8,6 +8,7 @@ import type {
 import type { CallFailure } from "../../upstream/failure.ts";
 import type { Logger, RequestLogEntry } from "../log.ts";
 import type { KeepAlive } from "../../upstream/stream/keep-alive.ts";
+import type { BodyDeadline } from "../body.ts";
 
 /** What a route gets for one request. */
 export interface RouteContext {
@@ -24,6 +25,8 @@ export interface RouteContext {
   maxBodyBytes: number;
   /** The largest upstream answer read whole, `--max-response`. */
   maxResponseBytes: number;
+  /** How long the request body may take to arrive. */
+  bodyDeadline: BodyDeadline;
   /** Sends translated streams their keep-alives while the upstream is silent. */
   keepAlive: KeepAlive;
   now(): number;

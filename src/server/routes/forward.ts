@@ -18,7 +18,7 @@ export async function forwardOther(ctx: RouteContext): Promise<ForwardRequest | 
   let body: Uint8Array<ArrayBuffer> | null = null;
   if (request.method !== "GET" && request.method !== "HEAD") {
     // Held (up to the limit) rather than streamed, so a retry can send it again.
-    const read = await readBody(request, ctx.maxBodyBytes);
+    const read = await readBody(request, ctx.maxBodyBytes, ctx.bodyDeadline);
     if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
     body = read.bytes;
   }

@@ -79,7 +79,7 @@ async function parseRequest(
   ctx: RouteContext,
   countOnly: boolean,
 ): Promise<TranslatedRequest | Response> {
-  const read = await readBody(ctx.request, ctx.maxBodyBytes);
+  const read = await readBody(ctx.request, ctx.maxBodyBytes, ctx.bodyDeadline);
   if (read.kind === "too_large") {
     return anthropicError(
       413,

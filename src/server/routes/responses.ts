@@ -36,7 +36,7 @@ export async function createResponse(
   ctx: RouteContext,
   store: ResponseStore,
 ): Promise<Response | DialectCall> {
-  const read = await readBody(ctx.request, ctx.maxBodyBytes);
+  const read = await readBody(ctx.request, ctx.maxBodyBytes, ctx.bodyDeadline);
   if (read.kind === "too_large") return tooLarge(ctx.maxBodyBytes);
   const text = decoder.decode(read.bytes);
   if (nestedTooDeep(text)) return badRequest(TOO_DEEP_MESSAGE, "invalid_json", null);
