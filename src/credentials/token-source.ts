@@ -9,8 +9,11 @@
  *   process already refreshed, its token is used instead of refreshing again;
  * - a refused refresh (400/401) marks the account `needs_login` in memory until the file
  *   changes; the file is never deleted or rewritten for it;
- * - other refresh failures keep the file and are retried on a later call.
+ * - other refresh failures keep the file and are retried on a later call;
+ * - refreshing ahead of expiry starts at most half way through a token's usable life, so a
+ *   short-lived token is not refreshed on every request.
  */
+import { stat } from "node:fs/promises";
 import type { Fetch } from "../lib/context.ts";
 import { credentialsError, ExitCode, QwenError } from "../lib/errors.ts";
 import { withoutSecrets } from "../lib/text.ts";
@@ -38,7 +41,10 @@ interface OAuthTokenSourceOptions {
   fetch: Fetch;
   /** Wall clock in ms (expiry). Default `Date.now`. */
   now?: () => number;
-  /** Refresh this long before the official validity ends (`expiry_date` − 30 s). Default 0. */
+  /**
+   * Refresh this long before the official validity ends (`expiry_date` − 30 s), or half way
+   * through the token's usable life when that comes later. Default 0.
+   */
   refreshAheadMs?: number;
   /** Waits between lock attempts; tests pass a fast one. */
   sleep?: (ms: number, signal?: AbortSignal) => Promise<void>;
@@ -62,6 +68,12 @@ interface Snapshot {
   identity?: string;
   /** The credentials as an UpstreamAuth, built once per read. */
   auth?: UpstreamAuth;
+  /**
+   * When the token was issued, as far as we can tell: our own refresh's time, or the file's
+   * mtime (whoever refreshed wrote the file right away). A wrong guess only moves the
+   * refresh within the refresh-ahead window, never past the token's validity.
+   */
+  issuedAt?: number;
 }
 
 interface Flight {
@@ -104,9 +116,15 @@ export class OAuthTokenSource implements TokenSource {
     return this.#now() < credentials.expiry_date - EXPIRY_MARGIN_MS;
   }
 
-  /** Valid, and not yet inside the refresh-ahead window. */
-  isFresh(credentials: OAuthCredentials): boolean {
-    return this.#now() < credentials.expiry_date - EXPIRY_MARGIN_MS - this.#refreshAheadMs;
+  /**
+   * Valid, and not yet inside the refresh-ahead window: `refreshAheadMs`, or half the usable
+   * life of a token issued at `issuedAt` when that is shorter (a token that lives 2 minutes
+   * would otherwise be refreshed on every request).
+   */
+  isFresh(credentials: OAuthCredentials, issuedAt?: number): boolean {
+    const validUntil = credentials.expiry_date - EXPIRY_MARGIN_MS;
+    const halfLife = issuedAt === undefined ? Infinity : Math.max(0, validUntil - issuedAt) / 2;
+    return this.#now() < validUntil - Math.min(this.#refreshAheadMs, halfLife);
   }
 
   peekToken(): UpstreamAuth | undefined {
@@ -114,7 +132,7 @@ export class OAuthTokenSource implements TokenSource {
     if (
       snapshot === undefined || snapshot.read.kind !== "ok" || this.#needsLogin !== undefined ||
       performance.now() - this.#checkedAt >= this.#statIntervalMs ||
-      !this.isFresh(snapshot.read.credentials)
+      !this.isFresh(snapshot.read.credentials, snapshot.issuedAt)
     ) {
       return undefined;
     }
@@ -132,7 +150,7 @@ export class OAuthTokenSource implements TokenSource {
       throw this.#needsLoginError();
     }
     if (!options.forceRefresh) {
-      if (this.isFresh(credentials)) return authOf(snapshot, credentials);
+      if (this.isFresh(credentials, snapshot.issuedAt)) return authOf(snapshot, credentials);
       if (this.isValid(credentials) && this.#now() < this.#retryAheadAt) {
         return authOf(snapshot, credentials);
       }
@@ -167,7 +185,9 @@ export class OAuthTokenSource implements TokenSource {
     const snapshot = await this.#load(true);
     const credentials = this.#require(snapshot);
     if (this.#isNeedsLogin(snapshot)) throw this.#needsLoginError();
-    if (!options.force && this.isFresh(credentials)) return { credentials, refreshed: false };
+    if (!options.force && this.isFresh(credentials, snapshot.issuedAt)) {
+      return { credentials, refreshed: false };
+    }
     return await this.#refreshShared(
       options.force ? credentials.access_token : undefined,
       options.signal,
@@ -212,11 +232,24 @@ export class OAuthTokenSource implements TokenSource {
     }
     const read = await readOAuthCredentials(this.path);
     // Identity taken before the read: if the file changed in between, the next stat re-reads.
-    this.#cache = { read, identity: read.kind === "missing" ? undefined : identity };
+    this.#cache = {
+      read,
+      identity: read.kind === "missing" ? undefined : identity,
+      issuedAt: read.kind === "ok" ? await this.#writtenAt() : undefined,
+    };
     if (this.#needsLogin && this.#needsLogin.identity !== this.#cache.identity) {
       this.#needsLogin = undefined; // The file changed: a new login, or a refresh elsewhere.
     }
     return this.#cache;
+  }
+
+  /** The file's mtime, never later than now (a clock ahead, or a test's clock). */
+  async #writtenAt(): Promise<number | undefined> {
+    try {
+      return Math.min((await stat(this.path)).mtimeMs, this.#now());
+    } catch {
+      return undefined;
+    }
   }
 
   #isNeedsLogin(snapshot: Snapshot): boolean {
@@ -289,7 +322,7 @@ export class OAuthTokenSource implements TokenSource {
       const current = this.#require(snapshot);
       if (this.#isNeedsLogin(snapshot)) throw this.#needsLoginError();
       if (
-        rejected === undefined ? this.isFresh(current) : (
+        rejected === undefined ? this.isFresh(current, snapshot.issuedAt) : (
           current.access_token !== rejected && this.isValid(current)
         )
       ) {
@@ -326,13 +359,14 @@ export class OAuthTokenSource implements TokenSource {
         { code: "refresh_failed", status: 502, exitCode: ExitCode.failure, cause: error },
       );
     }
+    const issuedAt = this.#now();
     const next: OAuthCredentials = {
       ...current,
       access_token: token.access_token,
       token_type: token.token_type,
       // A refresh answer without these keeps the old values (the official client loses them).
       refresh_token: token.refresh_token ?? current.refresh_token,
-      expiry_date: this.#now() + token.expires_in * 1000,
+      expiry_date: issuedAt + token.expires_in * 1000,
     };
     const resourceUrl = token.resource_url ?? current.resource_url;
     if (resourceUrl !== undefined) next.resource_url = resourceUrl;
@@ -343,6 +377,7 @@ export class OAuthTokenSource implements TokenSource {
       this.#cache = {
         read: { kind: "ok", path: this.path, credentials: next },
         identity: snapshot.identity,
+        issuedAt,
       };
       throw new QwenError(
         `Cannot save the refreshed Qwen credentials "${this.path}": ${
@@ -355,6 +390,7 @@ export class OAuthTokenSource implements TokenSource {
     this.#cache = {
       read: { kind: "ok", path: this.path, credentials: next },
       identity,
+      issuedAt,
     };
     this.#checkedAt = performance.now();
     this.#needsLogin = undefined;

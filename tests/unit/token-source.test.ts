@@ -1,6 +1,6 @@
 import { after, before, describe, it } from "node:test";
 import assert from "node:assert/strict";
-import { mkdir, readdir, readFile, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readdir, readFile, rm, stat, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { acquireLock, releaseLock } from "../../src/credentials/lock.ts";
 import { lockPathFor } from "../../src/credentials/paths.ts";
@@ -287,11 +287,18 @@ describe("OAuthTokenSource", () => {
     assert.equal(refreshes(), 0);
   });
 
+  /** Dates the credentials file back, as if its token had been issued `ms` ago. */
+  async function issuedAgo(path: string, ms: number): Promise<void> {
+    const then = new Date(Date.now() - ms);
+    await utimes(path, then, then);
+  }
+
   it("refreshes ahead of expiry with refreshAheadMs", async () => {
-    const { source, refreshes, credentials } = await setup(
+    const { source, path, refreshes, credentials } = await setup(
       { expiry_date: Date.now() + 2 * 60_000 },
       { refreshAheadMs: 5 * 60_000 },
     );
+    await issuedAgo(path, HOUR);
     assert.equal((await source.state()).state, "valid");
     const auth = await source.getToken();
     assert.notEqual(auth.token, credentials.access_token);
@@ -299,16 +306,57 @@ describe("OAuthTokenSource", () => {
   });
 
   it("keeps handing out a still-valid token when refreshing ahead fails", async () => {
-    const { source, refreshes, credentials } = await setup(
+    const { source, path, refreshes, credentials } = await setup(
       { expiry_date: Date.now() + 2 * 60_000 },
       { refreshAheadMs: 5 * 60_000 },
     );
+    await issuedAgo(path, HOUR);
     qwen.fake.override(TOKEN_PATH, { status: 503, body: "{}" });
     assert.equal((await source.getToken()).token, credentials.access_token);
     assert.equal(refreshes(), 1);
     // Not retried on every call: a pause follows the failure.
     assert.equal((await source.getToken()).token, credentials.access_token);
     assert.equal(refreshes(), 1);
+  });
+
+  it("refreshes a short-lived token from the file only half way through its usable life", async () => {
+    // Written just now, valid 2 minutes: 90 s of usable life, so the window is 45 s, not 5 min.
+    let clock = Date.now();
+    const { source, refreshes, credentials } = await setup(
+      { expiry_date: clock + 2 * 60_000 },
+      { refreshAheadMs: 5 * 60_000, now: () => clock },
+    );
+    assert.equal((await source.getToken()).token, credentials.access_token);
+    clock += 40_000;
+    assert.equal((await source.getToken()).token, credentials.access_token);
+    assert.equal(refreshes(), 0);
+    clock += 10_000;
+    assert.notEqual((await source.getToken()).token, credentials.access_token);
+    assert.equal(refreshes(), 1);
+  });
+
+  it("refreshes a short-lived token it got itself only half way through its usable life", async () => {
+    const short = await startFakeQwen({ tokenExpiresIn: 120 });
+    try {
+      let clock = Date.now();
+      const { source, credentials } = await setup({}, {
+        oauthBaseUrl: short.url,
+        refreshAheadMs: 5 * 60_000,
+        now: () => clock,
+      });
+      short.fake.addRefreshToken(credentials.refresh_token);
+      const first = (await source.getToken()).token;
+      assert.notEqual(first, credentials.access_token);
+      for (let i = 0; i < 5; i++) assert.equal((await source.getToken()).token, first);
+      clock += 40_000;
+      assert.equal((await source.getToken()).token, first);
+      assert.equal(short.fake.refreshRequests.length, 1);
+      clock += 10_000;
+      assert.notEqual((await source.getToken()).token, first);
+      assert.equal(short.fake.refreshRequests.length, 2);
+    } finally {
+      await short.close();
+    }
   });
 
   it("refreshes a valid token on forceRefresh", async () => {
