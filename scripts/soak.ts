@@ -234,7 +234,9 @@ function commit(): string {
   const run = (args: string[]) =>
     spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout?.trim() ?? "";
   const head = run(["rev-parse", "--short", "HEAD"]) || "unknown";
-  return run(["status", "--porcelain", "--untracked-files=no"]) ? `${head} (with changes)` : head;
+  // Only what runs counts: a run while docs are edited still ran this commit's code.
+  const changed = run(["status", "--porcelain", "--", "src", "scripts", "tests", "package.json"]);
+  return changed ? `${head} (with changes)` : head;
 }
 
 // ---- main ----
