@@ -525,13 +525,13 @@ async function main(): Promise<number> {
     { what: "answered (complete and checked)", value: String(answered) },
     { what: "left early on purpose", value: String(left) },
     { what: "expected failures", value: String(expected.total) },
-    ...expected.sorted().map(([why, n]) => ({ what: `  ${why}`, value: String(n) })),
+    ...expected.sorted().map(([why, n]) => ({ what: `· ${why}`, value: String(n) })),
     {
       what: "unexpected failures (must be 0)",
       value: String(unexpected.total),
       ok: unexpected.total === 0,
     },
-    ...unexpected.sorted().map(([what, n]) => ({ what: `  ${what}`, value: String(n) })),
+    ...unexpected.sorted().map(([what, n]) => ({ what: `· ${what}`, value: String(n) })),
     {
       what: "refreshes",
       value: `${oauth.totalRefreshes} (${
@@ -589,7 +589,7 @@ async function main(): Promise<number> {
           rewriteResults.counts.get("ok") ?? 0
         } ok)`,
     },
-    ...[...ledger.injected].sort().map(([label, n]) => ({ what: `  ${label}`, value: String(n) })),
+    ...[...ledger.injected].sort().map(([label, n]) => ({ what: `· ${label}`, value: String(n) })),
   ];
   const failed = rows.some((r) => r.ok === false);
   const out: string[] = [
