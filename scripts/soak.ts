@@ -18,11 +18,14 @@
  * - fault windows on one account (throttling, quota, 5xx, refused credentials) open about every
  *   8 s, and every account is throttled at once about every minute;
  * - refreshes are slow at times and 1 in 10 is answered 503;
- * - every 10 to 25 s two `qwen auth --provider custom` runs rewrite one key file at once;
+ * - every 10 to 25 s two `qwen auth --provider custom` runs (one on each runtime) rewrite the
+ *   key file of `key-a` at once; `key-b`'s is never rewritten, so that only the rejection's own
+ *   end can bring it back after refused credentials;
  * - about every 80 s server `b` is killed with SIGKILL while the harness holds both OAuth refresh
  *   locks (so never during a refresh: a kill then loses the rotated token, which no client can
  *   prevent), and restarted on its port 1 to 3 s later;
- * - about every 4 minutes the disk of QWEN_HOME is full for 20 s (scripts/soak/disk.ts says how);
+ * - about every 4 minutes the disk of QWEN_HOME is full for 20 s (scripts/soak/disk.ts says how),
+ *   starting a few seconds before an OAuth token's refresh ahead falls due;
  * - the credentials and key files are read every 250 ms and the state file every second.
  *
  * At the end: requests, answered, expected failures by kind, unexpected failures (must be 0),
@@ -105,6 +108,11 @@ const SECOND: RuntimeName =
 if (SECOND !== "bun" && SECOND !== "deno") usage("--second-runtime takes deno or bun");
 
 const DURATION_MS = MINUTES * 60_000;
+/**
+ * When `qwen serve` refreshes a token ahead of its end, counted from its issue: half way
+ * through its usable life (the official 30 s margin off), as the lifetime is short.
+ */
+const REFRESH_AHEAD_AT_MS = (TOKEN_LIFETIME_S * 1000 - 30_000) / 2;
 
 // ---- the world ----
 
@@ -139,6 +147,12 @@ const KEYS = new Map<string, string>();
 for (const account of KEY_ACCOUNTS) {
   for (const n of [1, 2]) KEYS.set(`sk-soak-${account}-${n}-0123456789abcdef`, account);
 }
+/**
+ * The key file rewritten by concurrent `qwen auth` runs. The other is never rewritten: new
+ * credentials bring a rejected account back at once, so only there does a refusal show
+ * whether the rejection ever ends by itself (issue 17, item 2).
+ */
+const REWRITTEN_ACCOUNT = "key-a";
 const keysOf = (account: string) => [...KEYS].filter(([, a]) => a === account).map(([k]) => k);
 /** Models denied to some accounts, and one denied to all. */
 const DENIED: Record<string, readonly string[]> = {
@@ -220,7 +234,9 @@ function commit(): string {
   const run = (args: string[]) =>
     spawnSync("git", args, { cwd: ROOT, encoding: "utf8" }).stdout?.trim() ?? "";
   const head = run(["rev-parse", "--short", "HEAD"]) || "unknown";
-  return run(["status", "--porcelain", "--untracked-files=no"]) ? `${head} (with changes)` : head;
+  // Only what runs counts: a run while docs are edited still ran this commit's code.
+  const changed = run(["status", "--porcelain", "--", "src", "scripts", "tests", "package.json"]);
+  return changed ? `${head} (with changes)` : head;
 }
 
 // ---- main ----
@@ -419,13 +435,23 @@ async function main(): Promise<number> {
     }
   }
 
+  /** Whether an OAuth account's refresh ahead falls due in [min, max] ms from `now`. */
+  function refreshDueIn(now: number, min: number, max: number): boolean {
+    return OAUTH_ACCOUNTS.some((account) => {
+      const issuedAt = oauth.issuedAt.get(account);
+      if (issuedAt === undefined) return false;
+      const due = issuedAt + REFRESH_AHEAD_AT_MS - now;
+      return min <= due && due <= max;
+    });
+  }
+
   async function faults(): Promise<void> {
     const end = started + DURATION_MS;
     const short = DURATION_MS < 5 * 60_000;
     let nextGlobal = Date.now() + between(20_000, 40_000);
     let nextRewrite = Date.now() + between(5_000, 10_000);
     let nextKill = Date.now() + (short ? 30_000 : between(40_000, 60_000));
-    let nextDisk = Date.now() + (short ? 60_000 : between(90_000, 150_000));
+    let nextDisk = Date.now() + (short ? 25_000 : between(90_000, 150_000));
     while (!stopping) {
       await sleep(1_000);
       const now = Date.now();
@@ -440,7 +466,7 @@ async function main(): Promise<number> {
         nextGlobal = now + between(45_000, 75_000);
       }
       if (now >= nextRewrite) {
-        const task = rewrite(pick(KEY_ACCOUNTS));
+        const task = rewrite(REWRITTEN_ACCOUNT);
         rewrites.add(task);
         task.finally(() => rewrites.delete(task));
         nextRewrite = now + between(10_000, 25_000);
@@ -452,7 +478,8 @@ async function main(): Promise<number> {
         nextKill = now + between(60_000, 100_000);
       }
       if (
-        disk!.method !== "off" && now >= nextDisk && !killing && !filling && now < end - 30_000
+        disk!.method !== "off" && now >= nextDisk && !killing && !filling && now < end - 30_000 &&
+        (refreshDueIn(now, 2_000, 8_000) || now >= nextDisk + 60_000)
       ) {
         filling = fullDiskFor(20_000).catch((error) => {
           log(`cannot fill the disk: ${clip(String(error), 300)}`);
@@ -498,13 +525,13 @@ async function main(): Promise<number> {
     { what: "answered (complete and checked)", value: String(answered) },
     { what: "left early on purpose", value: String(left) },
     { what: "expected failures", value: String(expected.total) },
-    ...expected.sorted().map(([why, n]) => ({ what: `  ${why}`, value: String(n) })),
+    ...expected.sorted().map(([why, n]) => ({ what: `· ${why}`, value: String(n) })),
     {
       what: "unexpected failures (must be 0)",
       value: String(unexpected.total),
       ok: unexpected.total === 0,
     },
-    ...unexpected.sorted().map(([what, n]) => ({ what: `  ${what}`, value: String(n) })),
+    ...unexpected.sorted().map(([what, n]) => ({ what: `· ${what}`, value: String(n) })),
     {
       what: "refreshes",
       value: `${oauth.totalRefreshes} (${
@@ -562,7 +589,7 @@ async function main(): Promise<number> {
           rewriteResults.counts.get("ok") ?? 0
         } ok)`,
     },
-    ...[...ledger.injected].sort().map(([label, n]) => ({ what: `  ${label}`, value: String(n) })),
+    ...[...ledger.injected].sort().map(([label, n]) => ({ what: `· ${label}`, value: String(n) })),
   ];
   const failed = rows.some((r) => r.ok === false);
   const out: string[] = [

@@ -99,6 +99,8 @@ export class SoakOAuth {
   /** Refresh tokens rotated away by a successful refresh: one more use is a reuse. */
   readonly #spent = new Set<string>();
   readonly refreshes = new Map<string, number>();
+  /** When each account's newest access token was issued. */
+  readonly issuedAt = new Map<string, number>();
   readonly reused: Reuse[] = [];
   failedOnPurpose = 0;
   /** Refreshes the fake refused (400/401): a spent or unknown refresh token. */
@@ -127,6 +129,7 @@ export class SoakOAuth {
     this.fake.addRefreshToken(refresh);
     this.#accountOfRefresh.set(refresh, account);
     this.accessTokens.set(access, { account, expiresAt: expiryDate });
+    this.issuedAt.set(account, Date.now());
     return {
       access_token: access,
       refresh_token: refresh,
@@ -182,6 +185,7 @@ export class SoakOAuth {
       expiresAt: Date.now() + body.expires_in * 1000,
     });
     this.refreshes.set(account, (this.refreshes.get(account) ?? 0) + 1);
+    this.issuedAt.set(account, Date.now());
     return Response.json(body);
   };
 }
