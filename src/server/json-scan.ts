@@ -229,7 +229,7 @@ function skipValue(t: JsonSource, i: number, depth: number): number {
  * Whether some object or array of the body (the text it decodes to) nests deeper than
  * MAX_JSON_DEPTH. Brackets inside strings do not count; the body need not be valid JSON
  * (JSON.parse then says what else is wrong). 6 to 10 us for a 50 KB agent request: a quarter of
- * its decoding and JSON.parse on Bun, a seventh on Deno.
+ * its decoding and JSON.parse, depending on the runtime.
  */
 export function nestedTooDeep(text: string): boolean {
   let depth = 0;

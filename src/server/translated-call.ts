@@ -11,8 +11,11 @@ import {
 } from "../upstream/stream/chat-events.ts";
 import { responseTooLarge } from "../upstream/client.ts";
 import type { Logger } from "./log.ts";
+import type { StreamTranslator } from "./translated-stream.ts";
 
-export const SSE_HEADERS = {
+const encoder = new TextEncoder();
+
+const SSE_HEADERS = {
   "content-type": "text/event-stream; charset=utf-8",
   "cache-control": "no-cache",
 };
@@ -52,7 +55,7 @@ export function streamedWhenThinking(
  * `--max-response`), or a stream read to its end, which ends in an error event once it passed
  * `maxBytes`: the rest is not read.
  */
-export async function answerEvents(response: Response, maxBytes: number): Promise<ChatEvent[]> {
+async function answerEvents(response: Response, maxBytes: number): Promise<ChatEvent[]> {
   const events: ChatEvent[] = [];
   if ((response.headers.get("content-type") ?? "").startsWith("text/event-stream")) {
     const reader = new ChatStreamReader();
@@ -95,4 +98,46 @@ export function logOnce(logger: Logger, key: string, message: string): void {
   if (said.has(key)) return;
   said.add(key);
   logger.info(message);
+}
+
+export function isEventStream(response: Response): boolean {
+  return (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
+}
+
+/** A whole answer (JSON, or a stream read to its end) through a dialect's translator. */
+export async function translateWhole<E>(
+  response: Response,
+  translator: StreamTranslator<E>,
+  maxBytes: number,
+): Promise<E[]> {
+  const events = await answerEvents(response, maxBytes);
+  const out: E[] = [];
+  translator.start(out);
+  for (const event of events) translator.accept(event, out);
+  translator.finish(out);
+  return out;
+}
+
+/** Translated events sent at once, as a stream's body. */
+export function eventStreamOf<E>(events: readonly E[], encode: (event: E) => string): Response {
+  let text = "";
+  for (const event of events) text += encode(event);
+  return new Response(encoder.encode(text), { status: 200, headers: SSE_HEADERS });
+}
+
+/** One log line per dropped tool type per process. */
+export function logDroppedTools(
+  logger: Logger,
+  path: string,
+  types: readonly string[],
+  whose: string,
+): void {
+  for (const type of types) {
+    logOnce(
+      logger,
+      `${path} tool ${type}`,
+      `dropping tools of type "${type}" from ${path} requests: no upstream here runs ${whose} ` +
+        "(logged once)",
+    );
+  }
 }

@@ -4,26 +4,9 @@
  */
 import assert from "node:assert/strict";
 
-export interface SseEvent {
-  event: string;
-  data: Record<string, unknown>;
-}
+import type { SseEvent } from "./sse-events.ts";
 
-/** The events of an SSE body: `event:` name and parsed `data:` JSON. */
-export function parseSse(text: string): SseEvent[] {
-  const events: SseEvent[] = [];
-  for (const block of text.split("\n\n")) {
-    if (block.trim() === "") continue;
-    let event = "";
-    const data: string[] = [];
-    for (const line of block.split("\n")) {
-      if (line.startsWith("event: ")) event = line.slice(7);
-      else if (line.startsWith("data: ")) data.push(line.slice(6));
-    }
-    events.push({ event, data: JSON.parse(data.join("\n")) });
-  }
-  return events;
-}
+export { parseSse, type SseEvent } from "./sse-events.ts";
 
 const DELTAS_OF: Record<string, string[]> = {
   text: ["text_delta"],

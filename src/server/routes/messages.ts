@@ -11,21 +11,17 @@ import {
   type TranslatedRequest,
   translateRequest,
 } from "../anthropic/request.ts";
-import {
-  type AnthropicEvent,
-  foldMessage,
-  MessageTranslator,
-  sseEvent,
-} from "../anthropic/response.ts";
+import { foldMessage, MessageTranslator, sseEvent } from "../anthropic/response.ts";
 import { readBody } from "../body.ts";
 import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
-  answerEvents,
   chatBodyPerAccount,
-  logOnce,
-  SSE_HEADERS,
+  eventStreamOf,
+  isEventStream,
+  logDroppedTools,
   streamedWhenThinking,
+  translateWhole,
 } from "../translated-call.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
 
@@ -37,7 +33,7 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
   if (parsed instanceof Response) return parsed;
   const { entry } = ctx;
   entry.model = parsed.model;
-  reportDroppedTools(ctx, parsed.droppedTools);
+  logDroppedTools(ctx.logger, "/v1/messages", parsed.droppedTools, "Anthropic's server tools");
 
   const { model, stream } = parsed;
   const chat = streamedWhenThinking(parsed.chat, stream);
@@ -102,17 +98,6 @@ async function parseRequest(
   }
 }
 
-function reportDroppedTools(ctx: RouteContext, types: readonly string[]): void {
-  for (const type of types) {
-    logOnce(
-      ctx.logger,
-      `messages tool ${type}`,
-      `dropping tools of type "${type}" from /v1/messages requests: no upstream here runs ` +
-        "Anthropic's server tools (logged once)",
-    );
-  }
-}
-
 /**
  * The upstream's 2xx answer as an Anthropic message. A stream the client asked for is already
  * translated; anything else is read whole and rendered at once.
@@ -123,19 +108,9 @@ async function answer(
   response: Response,
   maxResponseBytes: number,
 ): Promise<Response> {
-  const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
-  if (request.stream && sse) return response;
-
-  const events = await answerEvents(response, maxResponseBytes);
-  const out: AnthropicEvent[] = [];
-  translator.start(out);
-  for (const event of events) translator.accept(event, out);
-  translator.finish(out);
-  if (request.stream) {
-    let text = "";
-    for (const event of out) text += sseEvent(event);
-    return new Response(encoder.encode(text), { status: 200, headers: SSE_HEADERS });
-  }
+  if (request.stream && isEventStream(response)) return response;
+  const out = await translateWhole(response, translator, maxResponseBytes);
+  if (request.stream) return eventStreamOf(out, sseEvent);
   const folded = foldMessage(out);
   if ("error" in folded) return anthropicError(502, folded.error.message);
   return Response.json(folded.message);

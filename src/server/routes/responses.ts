@@ -12,18 +12,20 @@ import {
   type TranslatedResponsesRequest,
   translateResponsesRequest,
 } from "../openai-responses/request.ts";
-import { type ResponsesEvent, ResponseTranslator, sseEvent } from "../openai-responses/response.ts";
+import { ResponseTranslator, sseEvent } from "../openai-responses/response.ts";
 import type { ResponseStore } from "../openai-responses/store.ts";
 import { readBody } from "../body.ts";
 import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { badRequest, failureResponse, notFound, tooLarge } from "../responses.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
-  answerEvents,
   chatBodyPerAccount,
+  eventStreamOf,
+  isEventStream,
+  logDroppedTools,
   logOnce,
-  SSE_HEADERS,
   streamedWhenThinking,
+  translateWhole,
 } from "../translated-call.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
 
@@ -75,7 +77,7 @@ export async function createResponse(
     throw error;
   }
   ctx.entry.model = request.model;
-  reportDroppedTools(ctx, request.droppedTools);
+  logDroppedTools(ctx.logger, "/v1/responses", request.droppedTools, "OpenAI's built-in tools");
 
   const { model, stream } = request;
   const chat = streamedWhenThinking(request.chat, stream);
@@ -168,17 +170,6 @@ function unknownResponse(id: string): Response {
   );
 }
 
-function reportDroppedTools(ctx: RouteContext, types: readonly string[]): void {
-  for (const type of types) {
-    logOnce(
-      ctx.logger,
-      `responses tool ${type}`,
-      `dropping tools of type "${type}" from /v1/responses requests: no upstream here runs ` +
-        "OpenAI's built-in tools (logged once)",
-    );
-  }
-}
-
 /**
  * The upstream's 2xx answer as a response object. A stream the client asked for is already
  * translated; anything else is read whole and rendered at once.
@@ -190,20 +181,10 @@ async function answer(
   keep: () => void,
   maxResponseBytes: number,
 ): Promise<Response> {
-  const sse = (response.headers.get("content-type") ?? "").startsWith("text/event-stream");
-  if (request.stream && sse) return response;
-
-  const events = await answerEvents(response, maxResponseBytes);
-  const out: ResponsesEvent[] = [];
-  translator.start(out);
-  for (const event of events) translator.accept(event, out);
-  translator.finish(out);
+  if (request.stream && isEventStream(response)) return response;
+  const out = await translateWhole(response, translator, maxResponseBytes);
   keep();
-  if (request.stream) {
-    let text = "";
-    for (const event of out) text += sseEvent(event);
-    return new Response(encoder.encode(text), { status: 200, headers: SSE_HEADERS });
-  }
+  if (request.stream) return eventStreamOf(out, sseEvent);
   return Response.json(translator.response(), { status: translator.failed ? 502 : 200 });
 }
 
