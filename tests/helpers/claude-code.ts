@@ -4,12 +4,12 @@
  * proxy or other `ANTHROPIC_*` variable of the host leaks in) and the switches that stop its own
  * traffic to Anthropic (docs/clients.md#claude-code-21328-as-measured).
  */
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { runAgent } from "./agent-process.ts";
 
 export const CLAUDE_CODE_BINARY = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -76,85 +76,15 @@ export async function runClaudeCode(options: ClaudeCodeOptions): Promise<ClaudeC
       CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC: "1",
       DISABLE_AUTOUPDATER: "1",
     };
-    return await run(["-p", options.prompt, ...(options.args ?? [])], env, cwd, options.timeoutMs);
+    return await runAgent(
+      "Claude Code",
+      CLAUDE_CODE_BINARY,
+      ["-p", options.prompt, ...(options.args ?? [])],
+      env,
+      cwd,
+      options.timeoutMs,
+    );
   } finally {
     await rm(home, { recursive: true, force: true });
-  }
-}
-
-async function run(
-  args: string[],
-  env: Record<string, string>,
-  cwd: string,
-  timeoutMs = 90_000,
-): Promise<ClaudeCodeResult> {
-  const started = performance.now();
-  const child = spawn(CLAUDE_CODE_BINARY, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  let timedOut = false;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    // A chance to end its tools' shells itself, then no more; a leftover shell holding its
-    // output open would also keep "close" from coming.
-    child.kill("SIGTERM");
-    killTimer = setTimeout(() => {
-      child.kill("SIGKILL");
-      void killLeftovers(env.HOME);
-    }, 2_000);
-  }, timeoutMs);
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on(
-        "error",
-        (error) =>
-          reject(new Error(`Cannot run Claude Code "${CLAUDE_CODE_BINARY}": ${error.message}`)),
-      );
-      child.on("close", (code) => resolve(code));
-    });
-    if (timedOut) {
-      throw new Error(
-        `Claude Code did not finish within ${timeoutMs} ms; stdout: ${stdout.slice(-2000)}` +
-          `; stderr: ${stderr.slice(-2000)}`,
-      );
-    }
-    return { code, stdout, stderr, durationMs: Math.round(performance.now() - started) };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(killTimer);
-    await killLeftovers(env.HOME);
-  }
-}
-
-/**
- * Kills what Claude Code started and left running: its tools' shells live in process groups of
- * their own and outlive it when it is killed. They are found by the temporary HOME they inherited
- * (Linux's /proc; elsewhere nothing is found).
- */
-async function killLeftovers(home: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir("/proc");
-  } catch {
-    return;
-  }
-  const marker = `\0HOME=${home}\0`;
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let environ: string;
-    try {
-      environ = await readFile(`/proc/${entry}/environ`, "latin1");
-    } catch {
-      continue; // gone, or not ours
-    }
-    if (!`\0${environ}`.includes(marker)) continue;
-    try {
-      process.kill(Number(entry), "SIGKILL");
-    } catch {
-      // It exited meanwhile.
-    }
   }
 }

@@ -5,13 +5,13 @@
  * nothing, and a proxy on loopback that catches whatever it would still send elsewhere
  * (docs/clients.md#codex-01690-as-measured).
  */
-import { spawn } from "node:child_process";
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { createServer, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import process from "node:process";
 import { fileURLToPath } from "node:url";
+import { runAgent } from "./agent-process.ts";
 
 export const CODEX_BINARY = join(
   dirname(fileURLToPath(import.meta.url)),
@@ -104,7 +104,7 @@ export async function runCodex(options: CodexOptions): Promise<CodexResult> {
       "--",
       options.prompt,
     ];
-    const result = await run(args, env, cwd, options.timeoutMs);
+    const result = await runAgent("Codex", CODEX_BINARY, args, env, cwd, options.timeoutMs);
     return { ...result, strayRequests: [...proxy.requests] };
   } finally {
     await proxy.close();
@@ -177,80 +177,4 @@ async function startRefusingProxy(): Promise<RefusingProxy> {
         server.close(() => resolve());
       }),
   };
-}
-
-async function run(
-  args: string[],
-  env: Record<string, string>,
-  cwd: string,
-  timeoutMs = 90_000,
-): Promise<Omit<CodexResult, "strayRequests">> {
-  const started = performance.now();
-  const child = spawn(CODEX_BINARY, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
-  let stdout = "";
-  let stderr = "";
-  child.stdout!.setEncoding("utf8").on("data", (chunk: string) => (stdout += chunk));
-  child.stderr!.setEncoding("utf8").on("data", (chunk: string) => (stderr += chunk));
-  let timedOut = false;
-  let killTimer: ReturnType<typeof setTimeout> | undefined;
-  const timer = setTimeout(() => {
-    timedOut = true;
-    // The npm launcher passes SIGTERM on to the native binary, which then ends its tools' process
-    // groups; SIGKILL would orphan the binary itself, so it comes only as the last resort.
-    child.kill("SIGTERM");
-    killTimer = setTimeout(() => {
-      child.kill("SIGKILL");
-      void killLeftovers(env.HOME);
-    }, 2_000);
-  }, timeoutMs);
-  try {
-    const code = await new Promise<number | null>((resolve, reject) => {
-      child.on(
-        "error",
-        (error) => reject(new Error(`Cannot run Codex "${CODEX_BINARY}": ${error.message}`)),
-      );
-      child.on("close", (code) => resolve(code));
-    });
-    if (timedOut) {
-      throw new Error(
-        `Codex did not finish within ${timeoutMs} ms; stdout: ${stdout.slice(-2000)}` +
-          `; stderr: ${stderr.slice(-2000)}`,
-      );
-    }
-    return { code, stdout, stderr, durationMs: Math.round(performance.now() - started) };
-  } finally {
-    clearTimeout(timer);
-    clearTimeout(killTimer);
-    await killLeftovers(env.HOME);
-  }
-}
-
-/**
- * Kills what Codex started and left running: the native binary when its launcher was killed, and
- * its tools' shells, which run in sessions of their own. They are found by the temporary HOME they
- * inherited (Linux's /proc; elsewhere nothing is found).
- */
-async function killLeftovers(home: string): Promise<void> {
-  let entries: string[];
-  try {
-    entries = await readdir("/proc");
-  } catch {
-    return;
-  }
-  const marker = `\0HOME=${home}\0`;
-  for (const entry of entries) {
-    if (!/^\d+$/.test(entry) || Number(entry) === process.pid) continue;
-    let environ: string;
-    try {
-      environ = await readFile(`/proc/${entry}/environ`, "latin1");
-    } catch {
-      continue; // gone, or not ours
-    }
-    if (!`\0${environ}`.includes(marker)) continue;
-    try {
-      process.kill(Number(entry), "SIGKILL");
-    } catch {
-      // It exited meanwhile.
-    }
-  }
 }
