@@ -10,7 +10,10 @@ import {
   completionEvents,
 } from "../upstream/stream/chat-events.ts";
 import { responseTooLarge } from "../upstream/client.ts";
+import type { ForwardRequest } from "../upstream/client.ts";
+import type { BodyTransform } from "../upstream/stream/pass-through.ts";
 import type { Logger } from "./log.ts";
+import type { RouteContext } from "./routes/context.ts";
 import type { StreamTranslator } from "./translated-stream.ts";
 
 const encoder = new TextEncoder();
@@ -24,7 +27,7 @@ const SSE_HEADERS = {
  * The chat body as each account sends it: the model under the account's name for it (the model
  * map), serialized once per name however many accounts the call tries.
  */
-export function chatBodyPerAccount(
+function chatBodyPerAccount(
   model: string,
   chat: Record<string, unknown>,
 ): (member: Member) => string {
@@ -35,6 +38,31 @@ export function chatBodyPerAccount(
       rendered = { model: upstreamModel, text: JSON.stringify({ model: upstreamModel, ...chat }) };
     }
     return rendered.text;
+  };
+}
+
+/**
+ * The chat completion a translated request sends upstream: generation (its 5xx are retried), usage
+ * counted, and a streamed answer translated on its way by `transform`.
+ */
+export function translatedForward(
+  ctx: RouteContext,
+  model: string,
+  chat: Record<string, unknown>,
+  transform: BodyTransform | undefined,
+): ForwardRequest {
+  return {
+    method: "POST",
+    path: "/chat/completions",
+    body: chatBodyPerAccount(model, chat),
+    contentType: "application/json",
+    accept: chat.stream ? "text/event-stream" : "application/json",
+    userAgent: ctx.request.headers.get("user-agent"),
+    clientRequest: ctx.request,
+    connection: ctx.connection,
+    usage: true,
+    retryServerErrors: true,
+    transform,
   };
 }
 

@@ -16,11 +16,11 @@ import { readBody } from "../body.ts";
 import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
-  chatBodyPerAccount,
   eventStreamOf,
   isEventStream,
   logDroppedTools,
   streamedWhenThinking,
+  translatedForward,
   translateWhole,
 } from "../translated-call.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
@@ -43,22 +43,15 @@ export async function messages(ctx: RouteContext): Promise<Response | DialectCal
     stopSequences: parsed.stopSequences,
   });
   return {
-    forward: {
-      method: "POST",
-      path: "/chat/completions",
-      body: chatBodyPerAccount(model, chat),
-      contentType: "application/json",
-      accept: chat.stream ? "text/event-stream" : "application/json",
-      userAgent: ctx.request.headers.get("user-agent"),
-      clientRequest: ctx.request,
-      connection: ctx.connection,
-      usage: true,
-      retryServerErrors: true,
-      // A streamed answer is translated on its way through the upstream client's pass-through.
-      transform: stream
+    // A streamed answer is translated on its way through the upstream client's pass-through.
+    forward: translatedForward(
+      ctx,
+      model,
+      chat,
+      stream
         ? new TranslatingTransform(translator, sseEvent, { timer: ctx.keepAlive, bytes: PING })
         : undefined,
-    },
+    ),
     answer: (response) => answer(parsed, translator, response, ctx.maxResponseBytes),
     failure: failureResponse,
   };

@@ -19,12 +19,12 @@ import { nestedTooDeep, TOO_DEEP_MESSAGE } from "../json-scan.ts";
 import { badRequest, failureResponse, notFound, tooLarge } from "../responses.ts";
 import { TranslatingTransform } from "../translated-stream.ts";
 import {
-  chatBodyPerAccount,
   eventStreamOf,
   isEventStream,
   logDroppedTools,
   logOnce,
   streamedWhenThinking,
+  translatedForward,
   translateWhole,
 } from "../translated-call.ts";
 import type { DialectCall, RouteContext } from "./context.ts";
@@ -103,19 +103,12 @@ export async function createResponse(
     );
   };
   return {
-    forward: {
-      method: "POST",
-      path: "/chat/completions",
-      body: chatBodyPerAccount(model, chat),
-      contentType: "application/json",
-      accept: chat.stream ? "text/event-stream" : "application/json",
-      userAgent: ctx.request.headers.get("user-agent"),
-      clientRequest: ctx.request,
-      connection: ctx.connection,
-      usage: true,
-      retryServerErrors: true,
-      // A streamed answer is translated on its way through the upstream client's pass-through.
-      transform: stream
+    // A streamed answer is translated on its way through the upstream client's pass-through.
+    forward: translatedForward(
+      ctx,
+      model,
+      chat,
+      stream
         ? new TranslatingTransform(
           translator,
           sseEvent,
@@ -123,7 +116,7 @@ export async function createResponse(
           keep,
         )
         : undefined,
-    },
+    ),
     answer: (response) => answer(request, translator, response, keep, ctx.maxResponseBytes),
     failure: failureResponse,
   };
