@@ -41,7 +41,7 @@ export interface LockOptions {
 export class LockTimeoutError extends QwenError {
   constructor(readonly lockPath: string, attempts: number) {
     super(
-      `Cannot take the refresh lock "${lockPath}": another process held it through ${attempts} attempts; try again, or delete the file if no Qwen process is running`,
+      `Cannot take the lock "${lockPath}": another process held it through ${attempts} attempts; try again, or delete the file if no Qwen process is running`,
       { code: "lock_timeout", status: 503, exitCode: ExitCode.failure },
     );
     this.name = "LockTimeoutError";
@@ -168,7 +168,7 @@ async function breakStaleLock(lockPath: string, id: string): Promise<void> {
 }
 
 function lockError(lockPath: string, detail: string): QwenError {
-  return new QwenError(`Cannot take the refresh lock "${lockPath}": ${detail}`, {
+  return new QwenError(`Cannot take the lock "${lockPath}": ${detail}`, {
     code: "lock_failed",
     status: 500,
     exitCode: ExitCode.failure,

@@ -28,9 +28,13 @@ export async function readPrivateFile(path: string): Promise<PrivateFileRead> {
   }
 }
 
-/** Changes whenever the file is replaced or rewritten: inode, mtime and size. */
+/**
+ * Changes whenever the file is replaced or rewritten: inode, mtime and size. The mtime is in
+ * whole milliseconds because Bun gives a fraction and Deno does not, and two `qwen serve` on
+ * different runtimes compare identities through the state file.
+ */
 function identityOf(info: { ino: number; mtimeMs: number; size: number }): string {
-  return `${info.ino}:${info.mtimeMs}:${info.size}`;
+  return `${info.ino}:${Math.floor(info.mtimeMs)}:${info.size}`;
 }
 
 /** The file's identity, or undefined when it cannot be stat'ed. */

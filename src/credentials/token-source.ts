@@ -54,6 +54,8 @@ interface OAuthTokenSourceOptions {
   retryAheadAfterMs?: number;
   /** Lock tuning (attempts, delays); tests only. */
   lock?: Pick<LockOptions, "attempts" | "initialDelayMs" | "maxDelayMs" | "staleMs">;
+  /** Tests only: where the lock goes instead of beside the file, as the official CLI puts it. */
+  lockPath?: string;
 }
 
 interface RefreshResult {
@@ -104,7 +106,7 @@ export class OAuthTokenSource implements TokenSource {
     this.#options = options;
     this.account = options.account;
     this.path = options.path;
-    this.lockPath = lockPathFor(options.path);
+    this.lockPath = options.lockPath ?? lockPathFor(options.path);
     this.#now = options.now ?? Date.now;
     this.#refreshAheadMs = Math.max(0, options.refreshAheadMs ?? 0);
     this.#statIntervalMs = options.statIntervalMs ?? 1_000;
@@ -162,12 +164,15 @@ export class OAuthTokenSource implements TokenSource {
       const result = await this.#refreshShared(rejected, options.signal);
       return toAuth(result.credentials);
     } catch (error) {
-      // Refreshing ahead of time failed: the token in hand still works for a while.
-      if (
-        !options.forceRefresh && !options.signal?.aborted && this.isValid(credentials) &&
-        error instanceof QwenError &&
-        (error.code === "needs_login" || error.status === 502 || error.status === 503)
-      ) {
+      if (options.signal?.aborted || !(error instanceof QwenError)) throw error;
+      // The new token is in memory though the disk refused it: this process goes on with it.
+      const kept = this.#cache?.read;
+      if (error.code === "credentials_write_failed" && kept?.kind === "ok") {
+        return toAuth(kept.credentials);
+      }
+      // Refreshing ahead of time failed, whatever the cause (the network, the server, a lock
+      // that cannot be created on a full disk): the token in hand still works for a while.
+      if (!options.forceRefresh && this.isValid(credentials)) {
         if (error.code !== "needs_login") {
           this.#retryAheadAt = this.#now() + this.#retryAheadAfterMs;
         }

@@ -101,7 +101,7 @@ describe("refresh lock", () => {
         assert.ok(error instanceof LockTimeoutError);
         assert.equal(error.exitCode, 1);
         assert.ok(error.message.includes(path), error.message);
-        assert.match(error.message, /^Cannot take the refresh lock/);
+        assert.match(error.message, /^Cannot take the lock "/);
         return true;
       },
     );

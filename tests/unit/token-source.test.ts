@@ -319,6 +319,23 @@ describe("OAuthTokenSource", () => {
     assert.equal(refreshes(), 1);
   });
 
+  it("keeps handing out a still-valid token when the lock cannot be created (a full disk)", async () => {
+    // A lock path below a regular file: creating it fails with ENOTDIR, as ENOSPC would.
+    const blocker = join(home, "not-a-folder");
+    await writeFile(blocker, "");
+    const lockPath = join(blocker, "oauth_creds.lock");
+    const { source, path, refreshes, credentials } = await setup(
+      { expiry_date: Date.now() + 2 * 60_000 },
+      { refreshAheadMs: 5 * 60_000, lockPath },
+    );
+    await issuedAgo(path, HOUR);
+    assert.equal((await source.getToken()).token, credentials.access_token);
+    assert.equal(refreshes(), 0);
+    // Once the token is no longer valid, the failure is the caller's to see.
+    const expired = await setup({ expiry_date: Date.now() - 1_000 }, { lockPath });
+    await assert.rejects(expired.source.getToken(), { code: "lock_failed" });
+  });
+
   it("refreshes a short-lived token from the file only half way through its usable life", async () => {
     // Written just now, valid 2 minutes: 90 s of usable life, so the window is 45 s, not 5 min.
     let clock = Date.now();
