@@ -32,6 +32,7 @@ import {
 import { HeaderCache, relayedResponse } from "./headers.ts";
 import { retryDelay, type RetryPolicy } from "./retry.ts";
 import {
+  type BodyReading,
   type BodyTransform,
   IdleTimeoutError,
   passThrough,
@@ -141,6 +142,8 @@ class CallControl implements WatchHooks {
   #onClientAbort?: () => void;
   readonly #clientRequest: Request;
   readonly #connection: ClientConnection | undefined;
+  /** The streamed body's reader, once the answer streams. */
+  body?: BodyReading;
 
   constructor(request: ForwardRequest, dog: Watchdog, firstByteMs: number) {
     this.#clientRequest = request.clientRequest;
@@ -155,11 +158,17 @@ class CallControl implements WatchHooks {
   }
 
   expire(): void {
-    this.controller.abort(
+    this.abort(
       this.#idleTimeoutMs === undefined
         ? new FirstByteTimeoutError()
         : new IdleTimeoutError(this.#idleTimeoutMs),
     );
+  }
+
+  /** Aborts the fetch, and stops the read of its body when one is streaming. */
+  abort(reason: unknown): void {
+    this.controller.abort(reason);
+    this.body?.stopReading(reason);
   }
 
   slow(): void {
@@ -207,7 +216,11 @@ class StreamedCall implements PassThroughCall {
   }
 
   abort(reason: unknown): void {
-    this.control.controller.abort(reason);
+    this.control.abort(reason);
+  }
+
+  reading(body: BodyReading): void {
+    this.control.body = body;
   }
 
   ended(outcome: PassThroughOutcome): void {

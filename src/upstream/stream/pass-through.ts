@@ -36,6 +36,18 @@ export interface PassThroughCall {
   abort(reason: unknown): void;
   /** Called once, when the body ended, broke or was cancelled by the client. */
   ended(outcome: PassThroughOutcome): void;
+  /** Hands over the body's reader, for the call's owner to stop when it aborts the call. */
+  reading?(body: BodyReading): void;
+}
+
+/**
+ * The read of an upstream body, as the call's owner sees it. Aborting the fetch should fail a
+ * read that waits, but on Deno a BYOB read of a fetch body sometimes stays pending through the
+ * abort (docs/reliability.md): the owner stops the read itself when it aborts on a timeout or at
+ * shutdown, and the stream then ends with the abort's reason.
+ */
+export interface BodyReading {
+  stopReading(reason: unknown): void;
 }
 
 interface PassThroughOptions {
@@ -116,6 +128,7 @@ export async function passThrough(
     options.keepTailBytes ?? 0,
     options.transform,
   );
+  call.reading?.(source);
   return await source.takeArrived() ?? new ReadableStream<Bytes>(source);
 }
 
@@ -134,7 +147,7 @@ function fewTurns(): Promise<null> {
 }
 
 /** The client side's underlying source: one object per stream, its methods called by the stream. */
-class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
+class PassThroughSource implements UnderlyingDefaultSource<Bytes>, BodyReading {
   #ended = false;
   readonly #tail: Uint8Array[] = [];
   #tailBytes = 0;
@@ -263,6 +276,12 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes> {
       // A chunk that only began an event: the client asked for something, read on.
       if (out.byteLength > 0) return;
     }
+  }
+
+  stopReading(reason: unknown): void {
+    // A cancelled reader settles the read that waits with `done`, and `pull` then looks at
+    // why the call was aborted.
+    this.reader.cancel(reason).catch(() => {});
   }
 
   /** The keep-alive timer found the upstream silent since its last tick. */
