@@ -41,10 +41,17 @@ interface PendingCall {
  * call may arrive in pieces, interleaved with others, so calls go out once text resumes, the
  * choice finishes or the stream ends, in the order of their indexes.
  */
+/**
+ * The most text one event may hold, its unfinished line included: an upstream that never ends
+ * a line must not grow the server's memory until it runs out. Far above a real chunk.
+ */
+const MAX_EVENT_CHARS = 16 * 1024 * 1024;
+
 export class ChatStreamReader {
   readonly #decoder = new TextDecoder();
   #buffer = "";
   #data: string[] = [];
+  #dataChars = 0;
   #calls: PendingCall[] = [];
   #finish?: string;
   #done = false;
@@ -56,6 +63,7 @@ export class ChatStreamReader {
 
   /** The events the chunk completes, appended to `out`. */
   push(chunk: Uint8Array, out: ChatEvent[]): void {
+    if (this.#done) return;
     this.#lines(this.#decoder.decode(chunk, { stream: true }), out);
   }
 
@@ -84,6 +92,22 @@ export class ChatStreamReader {
       for (const part of parts) this.#line(part, out);
     }
     this.#buffer = buffer;
+    if (buffer.length + this.#dataChars > MAX_EVENT_CHARS) this.#tooLarge(out);
+  }
+
+  /** Ends the reading with an error: what the event held so far is dropped. */
+  #tooLarge(out: ChatEvent[]): void {
+    this.#buffer = "";
+    this.#data = [];
+    this.#dataChars = 0;
+    this.#done = true;
+    out.push({
+      type: "error",
+      message: `The upstream sent a stream event of more than ${
+        MAX_EVENT_CHARS / 1024 / 1024
+      } MiB: the response was cut`,
+      code: "upstream_event_too_large",
+    });
   }
 
   #line(line: string, out: ChatEvent[]): void {
@@ -91,12 +115,15 @@ export class ChatStreamReader {
       if (this.#data.length > 0) {
         const data = this.#data.length === 1 ? this.#data[0] : this.#data.join("\n");
         this.#data = [];
+        this.#dataChars = 0;
         this.#dispatch(data, out);
       }
       return;
     }
     if (line.startsWith("data:")) {
-      this.#data.push(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
+      const data = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
+      this.#data.push(data);
+      this.#dataChars += data.length;
     }
   }
 
