@@ -55,3 +55,10 @@ export async function readAtMost(
     : concatBytes(chunks, size);
   return { bytes, over: false };
 }
+
+/** A body's first `max` bytes as text, the rest not read: for error answers, which are short. */
+export async function readTextAtMost(response: Response, max: number): Promise<string> {
+  if (response.body === null) return "";
+  const { bytes } = await readAtMost(response.body, max);
+  return new TextDecoder().decode(bytes.subarray(0, max));
+}

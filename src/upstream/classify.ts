@@ -76,6 +76,9 @@ const CONTENT_FILTER =
 /** Quota messages that speak of a day. */
 const DAILY = /\b(daily|per[ -]day|today)\b/i;
 
+/** Error bodies are small: an HTML error page is cut to this many bytes rather than held whole. */
+export const MAX_ERROR_BODY_BYTES = 64 * 1024;
+
 /** Classifies one non-2xx answer from its status, headers and (small) body text. */
 export function classifyAnswer(
   status: number,

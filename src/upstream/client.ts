@@ -7,7 +7,7 @@
  * (stream/pass-through.ts) and never retried.
  */
 import type { UpstreamAuth } from "../credentials/types.ts";
-import { readAtMost } from "../lib/bytes.ts";
+import { readAtMost, readTextAtMost } from "../lib/bytes.ts";
 import type { Fetch } from "../lib/context.ts";
 import { describeError } from "../lib/errors.ts";
 import { clip, hostOf, redact, withoutSecrets } from "../lib/text.ts";
@@ -17,6 +17,7 @@ import {
   classifyAnswer,
   codingPlanMessage,
   failureClass,
+  MAX_ERROR_BODY_BYTES,
   OAUTH_DISCONTINUED_MESSAGE,
   passesWithTime,
   refusesTheRequest,
@@ -116,9 +117,6 @@ export interface CallReport {
   /** A streamed body ended, broke or was cancelled (after `forward` returned). */
   bodyEnded(outcome: PassThroughOutcome): void;
 }
-
-/** Error bodies are small; an HTML error page is cut rather than held whole. */
-const MAX_ERROR_BODY_BYTES = 64 * 1024;
 
 class FirstByteTimeoutError extends Error {
   constructor() {
@@ -415,7 +413,7 @@ export class UpstreamClient {
 
       // An error body is small and read at once: the client is followed from here on.
       call.follow();
-      const text = await readCapped(response, MAX_ERROR_BODY_BYTES).catch(() => "");
+      const text = await readTextAtMost(response, MAX_ERROR_BODY_BYTES).catch(() => "");
       call.release();
       if (clientLeft(request)) return clientGone();
       const error = classifyAnswer(
@@ -647,10 +645,4 @@ export function responseTooLarge(maxBytes: number): CallFailure {
     "upstream_response_too_large",
     `The upstream's answer is larger than ${maxBytes} bytes: raise "--max-response" to allow it`,
   );
-}
-
-async function readCapped(response: Response, max: number): Promise<string> {
-  if (response.body === null) return "";
-  const { bytes } = await readAtMost(response.body, max);
-  return new TextDecoder().decode(bytes.subarray(0, max));
 }

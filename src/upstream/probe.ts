@@ -21,10 +21,12 @@
 import type { TokenSource, UpstreamAuth } from "../credentials/types.ts";
 import type { Fetch } from "../lib/context.ts";
 import { describeError, QwenError } from "../lib/errors.ts";
-import { clip, hostOf } from "../lib/text.ts";
+import { readTextAtMost } from "../lib/bytes.ts";
+import { clip, hostOf, withoutSecrets } from "../lib/text.ts";
 import {
   arrearsAdvice,
   classifyAnswer,
+  MAX_ERROR_BODY_BYTES,
   OAUTH_DISCONTINUED_MESSAGE,
   type UpstreamError,
 } from "./classify.ts";
@@ -141,7 +143,10 @@ export async function probe(target: ProbeTarget, deps: ProbeDeps): Promise<Probe
       };
     }
     // An upstream that quotes the key back (some do) must not get it into our output.
-    const text = (await response.text().catch(() => "")).replaceAll(auth.token, "[key]");
+    const text = withoutSecrets(
+      await readTextAtMost(response, MAX_ERROR_BODY_BYTES).catch(() => ""),
+      [auth.token, ...auth.otherSecrets ?? []],
+    );
     return probeOutcome(response.status, text, response.headers, {
       kind: auth.kind,
       host,

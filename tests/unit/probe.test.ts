@@ -301,7 +301,32 @@ describe("probe calls", () => {
     );
     assert.equal(outcome.result, "invalid_key");
     assert.ok(!outcome.message.includes(KEY));
-    assert.match(outcome.message, /\[key\]/);
+    assert.match(outcome.message, /\[redacted\]/);
+  });
+
+  it("never repeats a key quoted back JSON-escaped, and reads a huge error body only in part", async () => {
+    let pulled = 0;
+    const filler = new TextEncoder().encode(" ".repeat(64 * 1024));
+    const escaped = KEY.replace("-", "\\u002d");
+    const head =
+      `{"error":{"message":"Incorrect API key provided: ${escaped}","code":"invalid_api_key"}}`;
+    const body = new ReadableStream<Uint8Array>({
+      start(controller) {
+        controller.enqueue(new TextEncoder().encode(head));
+      },
+      pull(controller) {
+        // An error page that never ends: only its first 64 KiB may be read.
+        pulled++;
+        controller.enqueue(filler);
+      },
+    });
+    const outcome = await probe(
+      { source: source("http://127.0.0.1:9/v1"), model: "m" },
+      deps(() => Promise.resolve(new Response(body, { status: 401 }))),
+    );
+    assert.equal(outcome.result, "invalid_key");
+    assert.ok(!outcome.message.includes(KEY) && !outcome.message.includes(escaped));
+    assert.ok(pulled <= 3, `read ${pulled} chunks of 64 KiB`);
   });
 });
 
