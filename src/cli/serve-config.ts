@@ -139,6 +139,7 @@ export const SERVE_FLAGS = [
     name: "env-file",
     env: "QWEN_SERVE_ENV_FILE",
     value: "PATH",
+    path: "file",
     help:
       "Read variables (QWEN_SERVE_*, key variables such as DASHSCOPE_API_KEY) from this file, " +
       "over the environment; SIGHUP reads it again",
