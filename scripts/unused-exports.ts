@@ -36,7 +36,6 @@ const TESTED_DIRECTLY: Record<string, string> = {
   "src/terminal/qr.ts: ModuleMatrix": "the QR code a phone decodes, module by module",
   "src/cli/flags.ts: parseArgsOptions": "what a flag table hands to parseArgs",
   "src/cli/flags.ts: synopsis": "the README's flag table is checked against the flag table",
-  "src/cli/flags.ts: Flag": "the README's flag table is checked against the flag table",
   "src/server/security.ts: constantTimeEqual": "keys of every length compared in constant time",
   "src/server/anthropic/response.ts: AnthropicEvent":
     "the events the translator's tests check against Anthropic's grammar",

@@ -6,7 +6,7 @@
 import type { Context } from "../lib/context.ts";
 import { describeError, ExitCode, QwenError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandShape } from "./command.ts";
 import type { FlagTable } from "./flags.ts";
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
@@ -21,6 +21,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
   status: {
     summary: "Tell whether the login can be used (exit codes, --json)",
     load: async () => (await import("./status.ts")).statusCommand,
+  },
+  completions: {
+    summary: "Print a completion script for bash, zsh, fish or PowerShell",
+    load: async () => (await import("./completions.ts")).completionsCommand,
   },
 };
 
@@ -43,7 +47,7 @@ Usage:
   qwen <command> [flags]
 
 Commands:
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+${commandList()}
 
 Flags:
 ${(await import("./flags.ts")).flagsHelp(ROOT_FLAGS)}
@@ -51,6 +55,32 @@ ${(await import("./flags.ts")).flagsHelp(ROOT_FLAGS)}
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated, 4 expired, 5 refused by the upstream, 130 cancelled.
 Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (default https://chat.qwen.ai), NO_COLOR.
 `;
+
+function commandList(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  return Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join("\n");
+}
+
+/**
+ * `qwen` as shell completions see it: every command with its flags and sub-commands, and `help`
+ * followed by a command's name. Loads every command.
+ */
+export async function commandTree(): Promise<CommandShape> {
+  const entries = Object.entries(commands);
+  const loaded = await Promise.all(entries.map(async ([name, { summary, load }]) => {
+    const { flags, subcommands } = await load();
+    return [name, { summary, flags, subcommands }] as const;
+  }));
+  const help = {
+    summary: "Show the help of a command",
+    flags: [],
+    subcommands: Object.fromEntries(
+      entries.map(([name, { summary }]) => [name, { summary, flags: [] }]),
+    ),
+  };
+  return { flags: ROOT_FLAGS, subcommands: { ...Object.fromEntries(loaded), help } };
+}
 
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
   try {
