@@ -57,7 +57,7 @@ const DECLARED =
   /^export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|class|interface|type|enum|abstract\s+class)\s+([A-Za-z_$][\w$]*)/gm;
 const NAMED_IMPORT = /(?:import|export)\s+(?:type\s+)?\{([^}]*)\}\s*from\s*"(\.[^"]+)"/g;
 const LAZY_MEMBER = /\(await\s+import\("(\.[^"]+)"\)\)\.([A-Za-z_$][\w$]*)/g;
-const LAZY_DESTRUCTURED = /\{([^}]*)\}\s*=\s*await\s+import\("(\.[^"]+)"\)/g;
+const LAZY_DESTRUCTURED = /\{([^{}]*)\}\s*=\s*await\s+import\("(\.[^"]+)"\)/g;
 const LAZY_ALL = /\[([^\]]*)\]\s*=\s*await\s+Promise\.all\(\[([\s\S]*?)\]\)/g;
 
 /** The names a brace list brings in (`a, type B, c as d` → a, B, c). */
