@@ -36,7 +36,6 @@ const TESTED_DIRECTLY: Record<string, string> = {
   "src/terminal/qr.ts: ModuleMatrix": "the QR code a phone decodes, module by module",
   "src/cli/flags.ts: parseArgsOptions": "what a flag table hands to parseArgs",
   "src/cli/flags.ts: synopsis": "the README's flag table is checked against the flag table",
-  "src/cli/flags.ts: Flag": "the README's flag table is checked against the flag table",
   "src/server/security.ts: constantTimeEqual": "keys of every length compared in constant time",
   "src/server/anthropic/response.ts: AnthropicEvent":
     "the events the translator's tests check against Anthropic's grammar",
@@ -58,7 +57,7 @@ const DECLARED =
   /^export\s+(?:declare\s+)?(?:async\s+)?(?:function\*?|const|let|class|interface|type|enum|abstract\s+class)\s+([A-Za-z_$][\w$]*)/gm;
 const NAMED_IMPORT = /(?:import|export)\s+(?:type\s+)?\{([^}]*)\}\s*from\s*"(\.[^"]+)"/g;
 const LAZY_MEMBER = /\(await\s+import\("(\.[^"]+)"\)\)\.([A-Za-z_$][\w$]*)/g;
-const LAZY_DESTRUCTURED = /\{([^}]*)\}\s*=\s*await\s+import\("(\.[^"]+)"\)/g;
+const LAZY_DESTRUCTURED = /\{([^{}]*)\}\s*=\s*await\s+import\("(\.[^"]+)"\)/g;
 const LAZY_ALL = /\[([^\]]*)\]\s*=\s*await\s+Promise\.all\(\[([\s\S]*?)\]\)/g;
 
 /** The names a brace list brings in (`a, type B, c as d` → a, B, c). */

@@ -1,8 +1,8 @@
 /**
  * Flag tables: each command describes its flags once, and the parseArgs options, the "Flags:"
- * block of its help and its environment variables are generated from that (shell completions
- * will be too). Parsing is `node:util` parseArgs in strict mode: `@std/cli` would be the
- * Deno-native choice but is published only on JSR, which our build machines cannot reach.
+ * block of its help, its environment variables and its shell completions are generated from that.
+ * Parsing is `node:util` parseArgs in strict mode: `@std/cli` would be the Deno-native choice but
+ * is published only on JSR, which our build machines cannot reach.
  */
 import process from "node:process";
 import type { ParseArgsOptionDescriptor } from "node:util";
@@ -28,6 +28,8 @@ export interface Flag {
   readonly help: string;
   /** A boolean listed as "--qr, --no-qr", or with "only" as "--no-browser" alone (on by default). */
   readonly negatable?: true | "only";
+  /** The value names a file or a folder: shell completions offer those. */
+  readonly path?: "file" | "directory";
 }
 
 export type FlagTable = readonly Flag[];

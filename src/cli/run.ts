@@ -1,11 +1,13 @@
 /**
  * The command table and global flags. Commands are imported lazily so that `qwen status` does
- * not pay for loading the server, and `--version` pays for nothing.
+ * not pay for loading the server, and `--version` pays for nothing. A loaded Command carries its
+ * flag table and sub-commands as data, which is all shell completions need of it.
  */
 import type { Context } from "../lib/context.ts";
 import { describeError, ExitCode, QwenError, UsageError } from "../lib/errors.ts";
 import { VERSION } from "../lib/version.ts";
-import type { Command } from "./command.ts";
+import type { Command, CommandShape } from "./command.ts";
+import type { FlagTable } from "./flags.ts";
 
 const commands: Record<string, { summary: string; load: () => Promise<Command> }> = {
   auth: {
@@ -20,30 +22,72 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Tell whether the login can be used (exit codes, --json)",
     load: async () => (await import("./status.ts")).statusCommand,
   },
+  completions: {
+    summary: "Print a completion script for bash, zsh, fish or PowerShell",
+    load: async () => (await import("./completions.ts")).completionsCommand,
+  },
 };
 
-const USAGE = `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
+/** The flags of `qwen` itself; each command's own are on its Command, loaded with it. */
+const ROOT_FLAGS = [
+  {
+    name: "help",
+    short: "h",
+    type: "boolean",
+    help: "Show this help (also: qwen <command> --help)",
+  },
+  { name: "version", short: "V", type: "boolean", help: "Print the version" },
+] as const satisfies FlagTable;
+
+/** Built on demand: `--version` and the commands need none of it. */
+const usage = async () =>
+  `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
 
 Usage:
   qwen <command> [flags]
 
 Commands:
-${Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.summary}`).join("\n")}
+${commandList()}
 
 Flags:
-  -h, --help     Show this help (also: qwen <command> --help)
-  -V, --version  Print the version
+${(await import("./flags.ts")).flagsHelp(ROOT_FLAGS)}
 
 Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated, 4 expired, 5 refused by the upstream, 130 cancelled.
 Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (default https://chat.qwen.ai), NO_COLOR.
 `;
+
+function commandList(): string {
+  const width = Math.max(...Object.keys(commands).map((name) => name.length));
+  return Object.entries(commands).map(([name, c]) => `  ${name.padEnd(width)}  ${c.summary}`)
+    .join("\n");
+}
+
+/**
+ * `qwen` as shell completions see it: every command with its flags and sub-commands, and `help`
+ * followed by a command's name. Loads every command.
+ */
+export async function commandTree(): Promise<CommandShape> {
+  const entries = Object.entries(commands);
+  const loaded = await Promise.all(entries.map(async ([name, { summary, load }]) => {
+    const { flags, subcommands } = await load();
+    return [name, { summary, flags, subcommands }] as const;
+  }));
+  const help = {
+    summary: "Show the help of a command",
+    flags: [],
+    subcommands: Object.fromEntries(
+      entries.map(([name, { summary }]) => [name, { summary, flags: [] }]),
+    ),
+  };
+  return { flags: ROOT_FLAGS, subcommands: { ...Object.fromEntries(loaded), help } };
+}
 
 export async function runCli(argv: string[], ctx: Context): Promise<number> {
   try {
     const [first, ...rest] = argv;
     if (first === undefined || first === "-h" || first === "--help" || first === "help") {
       if (first === "help" && rest[0]) return await runCli([rest[0], "--help"], ctx);
-      (first === undefined ? ctx.stderr : ctx.stdout)(USAGE);
+      (first === undefined ? ctx.stderr : ctx.stdout)(await usage());
       return first === undefined ? ExitCode.usage : ExitCode.ok;
     }
     if (first === "-V" || first === "--version" || first === "version") {

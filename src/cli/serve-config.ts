@@ -139,15 +139,22 @@ export const SERVE_FLAGS = [
     name: "env-file",
     env: "QWEN_SERVE_ENV_FILE",
     value: "PATH",
+    path: "file",
     help:
       "Read variables (QWEN_SERVE_*, key variables such as DASHSCOPE_API_KEY) from this file, " +
       "over the environment; SIGHUP reads it again",
   },
+  {
+    name: "check",
+    type: "boolean",
+    help: "Read the configuration and the accounts as serving would, say what would be served, " +
+      "and exit: 0 it would start, 2 a configuration error, 1 another failure",
+  },
   HELP_FLAG,
 ] as const satisfies FlagTable;
 
-/** The flag values as parseArgs gives them, `--help` aside. */
-type ServeFlags = Omit<FlagValues<typeof SERVE_FLAGS>, "help">;
+/** The flag values as parseArgs gives them, `--help` and `--check` aside. */
+type ServeFlags = Omit<FlagValues<typeof SERVE_FLAGS>, "help" | "check">;
 
 type ServeFlag = (typeof SERVE_FLAGS)[number];
 /** The flags of one value with a default, which is parsed as if it had been given. */

@@ -19,6 +19,10 @@ Environment (a flag replaces its variable; lists are comma-separated):
 ${envHelp(SERVE_FLAGS, [["PORT", `--port, when ${SERVE_ENV.port} is not set`]])}
 
 Binding an address other than loopback requires at least one API key.
+--check reads all of the above (flags, environment, --env-file, the accounts and their files) and
+prints one line on what would be served, binding no port and calling no host: exit 0 it would
+start (warnings, such as no accounts yet, on stderr), 2 a configuration error (on stderr), 1
+another failure (QWEN_HOME cannot be listed). A port already in use shows only on a real start.
 SIGHUP lists the accounts again and re-reads --env-file: accounts, keys, API keys, model map,
 strategy, allowed hosts and origins and --grace change without a restart; SIGTERM or SIGINT drain.
 Endpoints: POST /v1/chat/completions, GET /v1/models, other /v1/* forwarded, GET /health,
@@ -26,7 +30,7 @@ GET /metrics (Prometheus; same API keys as /v1). Usage and cooldowns: QWEN_HOME/
 `;
 
 export const serveCommand = flagCommand("qwen serve", SERVE_FLAGS, USAGE, async (values, ctx) => {
-  const { help: _help, ...flags } = values;
+  const { help: _help, check, ...flags } = values;
   const path = (flags["env-file"] ?? ctx.env[SERVE_ENV["env-file"]])?.trim();
   const envFile = path ? new EnvFile(path) : undefined;
   // At start, and again on each SIGHUP: flags stay as given, the file is read anew.
@@ -42,6 +46,10 @@ export const serveCommand = flagCommand("qwen serve", SERVE_FLAGS, USAGE, async 
     };
   };
   const setup = await read();
+  if (check) {
+    const { runServeCheck } = await import("../commands/serve-check.ts");
+    return await runServeCheck(setup, ctx);
+  }
   const { runServe } = await import("../commands/serve.ts");
   return await runServe(setup, ctx, read);
 });

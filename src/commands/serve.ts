@@ -6,7 +6,7 @@
  */
 import process from "node:process";
 import type { Context } from "../lib/context.ts";
-import { listAccounts, selectAccounts } from "../accounts/account.ts";
+import { type Account, listAccounts, selectAccounts } from "../accounts/account.ts";
 import { homeFolderWarning } from "../credentials/home-folder.ts";
 import { qwenHome } from "../credentials/paths.ts";
 import { AccountPool } from "../pool/pool.ts";
@@ -96,18 +96,9 @@ export async function runServe(
     secrets,
   });
   if (setup.note) logger.info(setup.note);
-  const accountDeps = {
-    oauthBaseUrl: oauthBaseUrl(env),
-    fetch: ctx.fetch,
-    now: ctx.now,
-    // Refresh a few minutes early so a long request never starts on a token about to expire.
-    refreshAheadMs: 5 * 60_000,
-  };
-  const list = async () =>
-    selectAccounts(await listAccounts(home, env, accountDeps), config.accounts);
-  const first = await list().catch((error) => {
-    throw new QwenError(`Cannot list the accounts in "${home}": ${(error as Error).message}`);
-  });
+  const accountDeps = serveAccountDeps(env, ctx);
+  const list = () => listServeAccounts(home, env, config.accounts, accountDeps);
+  const first = await firstListing(home, env, config.accounts, accountDeps);
   const metrics = new Metrics();
   const state = new StateStore(home, { now: ctx.now });
   const pool = new AccountPool({
@@ -225,18 +216,9 @@ export async function runServe(
       );
     }
     ctx.stderr(`listening on ${server.url}\n`);
-    if (first.unknown.length > 0) {
-      // Not an error: a systemd unit may start before "qwen auth --account NAME" ran.
-      logger.info(
-        `no account ${first.unknown.map((n) => `"${n}"`).join(", ")} yet in "${home}" or the ` +
-          'environment: it joins once it appears (see "qwen status")',
-      );
-    }
+    if (first.unknown.length > 0) logger.info(unknownAccountsNote(first.unknown, home));
     if (pool.size === 0) {
-      logger.info(
-        'no accounts yet: run "qwen auth" or "qwen auth --provider PRESET"; requests get 401 ' +
-          "until one appears",
-      );
+      logger.info(NO_ACCOUNTS_NOTE);
     } else {
       logger.info(describePool(pool));
     }
@@ -276,6 +258,51 @@ export async function runServe(
     signals.dispose();
   }
 }
+
+type AccountDeps = Parameters<typeof listAccounts>[2];
+
+/** How a serve lists its accounts (and `--check` too): refreshes go to QWEN_OAUTH_BASE_URL. */
+export function serveAccountDeps(env: Env, ctx: Pick<Context, "fetch" | "now">): AccountDeps {
+  return {
+    oauthBaseUrl: oauthBaseUrl(env),
+    fetch: ctx.fetch,
+    now: ctx.now,
+    // Refresh a few minutes early so a long request never starts on a token about to expire.
+    refreshAheadMs: 5 * 60_000,
+  };
+}
+
+/** The accounts `names` selects (all when empty), and the names no account has: no network. */
+async function listServeAccounts(
+  home: string,
+  env: Env,
+  names: readonly string[],
+  deps: AccountDeps,
+): Promise<{ accounts: Account[]; unknown: string[] }> {
+  return selectAccounts(await listAccounts(home, env, deps), names);
+}
+
+/** The listing a serve starts with; a home that cannot be listed stops the start. */
+export async function firstListing(
+  home: string,
+  env: Env,
+  names: readonly string[],
+  deps: AccountDeps,
+): ReturnType<typeof listServeAccounts> {
+  return await listServeAccounts(home, env, names, deps).catch((error) => {
+    throw new QwenError(`Cannot list the accounts in "${home}": ${(error as Error).message}`);
+  });
+}
+
+/** Not an error: a systemd unit may start before "qwen auth --account NAME" ran. */
+export function unknownAccountsNote(unknown: readonly string[], home: string): string {
+  return `no account ${unknown.map((n) => `"${n}"`).join(", ")} yet in "${home}" or the ` +
+    'environment: it joins once it appears (see "qwen status")';
+}
+
+export const NO_ACCOUNTS_NOTE =
+  'no accounts yet: run "qwen auth" or "qwen auth --provider PRESET"; requests get 401 until ' +
+  "one appears";
 
 /** `3 accounts (round-robin): default, work, env-dashscope`. */
 function describePool(pool: AccountPool): string {

@@ -40,7 +40,8 @@ async function readmeServeFlags(): Promise<Row[]> {
   return rows;
 }
 
-const FLAGS: readonly Flag[] = SERVE_FLAGS.filter((flag) => flag.name !== "help");
+// --check and --help change what the command does, not how it serves: the README tells them apart.
+const FLAGS: readonly Flag[] = SERVE_FLAGS.filter((flag) => !["help", "check"].includes(flag.name));
 
 /** `--name`, with `-s` before it when the flag has a short form. */
 const names = (shown: string) => shown.split(" ").filter((word) => word.startsWith("-")).join(" ");
