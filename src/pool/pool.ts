@@ -201,7 +201,8 @@ export class AccountPool {
 
   /**
    * The attempt with a taken account is over. Unless it succeeded or its answer decided otherwise
-   * (a refusal, a quota), the try failed: the back-off doubles.
+   * (the credentials refused or accepted), the try failed (a 5xx, the network): the back-off
+   * doubles.
    */
   endTrial(member: Member): void {
     if (!member.trying) return;
@@ -237,6 +238,19 @@ export class AccountPool {
     } else if (h.state === "cooling_down" || h.strikes) {
       this.#setHealth(member, { state: "ok", changedAt: this.#now() });
     }
+  }
+
+  /**
+   * The upstream refused the call but took the credentials (a quota, a rate limit, a model it
+   * does not allow): a rejected account is back in service, and the answer's own effect follows.
+   */
+  credentialsAccepted(member: Member): void {
+    if (member.health.state !== "rejected") return;
+    member.trying = false;
+    this.#setHealth(member, { state: "ok", reason: "try_ok", changedAt: this.#now() });
+    this.#options.log?.(
+      `account "${member.name}" had its credentials accepted again: back in service`,
+    );
   }
 
   usage(member: Member, usage: TokenUsage): void {

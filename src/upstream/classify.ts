@@ -175,6 +175,15 @@ export function refusesTheRequest(failure: Failure): boolean {
   return failure === "no_access" || failure === "unknown_model";
 }
 
+/**
+ * Whether the answer shows the upstream took the credentials, though it refused the call: a
+ * quota, a rate limit, a model or request refused. A rejected account that gets one is back.
+ */
+export function acceptsTheCredentials(failure: Failure): boolean {
+  return failure === "quota" || failure === "throttled" || failure === "no_access" ||
+    failure === "unknown_model" || failure === "coding_plan_client" || failure === "request";
+}
+
 /** Whether the same call may pass after a wait, when every account failed (throttling, 5xx). */
 export function passesWithTime(failure: Failure): boolean {
   return failure === "throttled" || failure === "server";

@@ -13,6 +13,7 @@ import { describeError } from "../lib/errors.ts";
 import { clip, hostOf, redact, withoutSecrets } from "../lib/text.ts";
 import type { AccountPool, Member } from "../pool/pool.ts";
 import {
+  acceptsTheCredentials,
   ACCOUNT_EFFECT,
   classifyAnswer,
   codingPlanMessage,
@@ -447,6 +448,7 @@ export class UpstreamClient {
         continue;
       }
 
+      if (acceptsTheCredentials(error.failure)) pool.credentialsAccepted(member);
       switch (ACCOUNT_EFFECT[error.failure]) {
         case "reject":
           pool.rejected(

@@ -150,6 +150,15 @@ export const PROVIDER_ANSWERS = {
     }),
   },
   throttled: { ...UPSTREAM_ERRORS.throttling, headers: { "retry-after": "30" } },
+  /** DashScope's answer for a model the key is not entitled to. */
+  modelDenied: {
+    status: 403,
+    body: JSON.stringify({
+      code: "AccessDenied.Unpurchased",
+      message: "Access to model denied.",
+      request_id: "r-3",
+    }),
+  },
   serverError: UPSTREAM_ERRORS.html,
 } as const satisfies Record<string, KeyAnswer>;
 

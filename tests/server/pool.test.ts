@@ -415,7 +415,7 @@ describe("pool: rejected accounts are tried again", () => {
     assert.equal(a.health.state, "ok");
   });
 
-  it("lets a try's own answer (a 400) not decide the request", async () => {
+  it("lets a try's own answer (a 400) not decide the request, and takes it as the key accepted", async () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
     const bad = JSON.stringify({
       error: { message: "bad 400", type: "invalid_request_error", param: null, code: "x" },
@@ -426,7 +426,23 @@ describe("pool: rejected accounts are tried again", () => {
     const since = provider.fake.requests.length;
     assert.equal((await chat(r)).response.status, 200);
     assert.deepEqual(keysUsed(since), ["a", "b"]);
-    assert.equal(member(r, "a").health.retryAt, r.clock.now + 60_000);
+    assert.equal(member(r, "a").health.state, "ok");
+  });
+
+  it("brings an account back when its try is throttled or refused a model: the key was taken", async () => {
+    for (const answer of [PROVIDER_ANSWERS.throttled, PROVIDER_ANSWERS.modelDenied]) {
+      const r = rig({ strategy: "fill-first", names: ["a", "b"] });
+      provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey, answer);
+      await chat(r);
+      const a = member(r, "a");
+      assert.equal(a.health.state, "rejected");
+      r.clock.now = a.health.retryAt!;
+      const since = provider.fake.requests.length;
+      assert.equal((await chat(r)).response.status, 200);
+      assert.deepEqual(keysUsed(since), ["a", "b"]);
+      assert.equal(a.health.state, "ok", `after ${answer.body}`);
+      assert.equal(a.health.retryAt, undefined);
+    }
   });
 
   it("lets one live request try it, not every request that arrives meanwhile", async () => {
