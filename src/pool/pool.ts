@@ -201,8 +201,8 @@ export class AccountPool {
 
   /**
    * The attempt with a taken account is over. Unless it succeeded or its answer decided otherwise
-   * (the credentials refused or accepted), the try failed (a 5xx, the network): the back-off
-   * doubles.
+   * (the credentials refused again, which doubles the back-off, or accepted), the try told
+   * nothing (a 5xx, a timeout, the network): the next one comes after the same back-off.
    */
   endTrial(member: Member): void {
     if (!member.trying) return;
@@ -210,11 +210,11 @@ export class AccountPool {
     const h = member.health;
     if (h.state !== "rejected") return;
     const now = this.#now();
-    const strikes = (h.strikes ?? 1) + 1;
-    const retryAt = now + trialBackoff(strikes);
-    this.#setHealth(member, { ...h, strikes, retryAt, changedAt: now });
+    const retryAt = now + trialBackoff(h.strikes ?? 1);
+    this.#setHealth(member, { ...h, retryAt, changedAt: now });
     this.#options.log?.(
-      `account "${member.name}" failed its try: next try after ${new Date(retryAt).toISOString()}`,
+      `account "${member.name}" could not be tried (no answer about its credentials): next try ` +
+        `after ${new Date(retryAt).toISOString()}`,
     );
   }
 
