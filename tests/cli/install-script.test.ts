@@ -504,6 +504,22 @@ describe("scripts/install.sh", () => {
       assert.deepEqual(requestedSince(from), []);
     });
 
+    it("is described by the README: its install line, its default base and its variables", async () => {
+      const readme = await readFile("README.md", "utf8");
+      assert.ok(
+        readme.includes(`\ncurl -fsSL ${RELEASES_URL}/latest/download/install.sh | sh\n`),
+        "the README's install line is the releases' install.sh",
+      );
+      const section = readme.slice(readme.indexOf("## Install\n"), readme.indexOf("## Commands\n"));
+      const documented = new Set(
+        section.match(/^\| `(QWEN_\w+)`/gm)?.map((row) => row.slice(3, -1)),
+      );
+      const source = await readFile(SCRIPT, "utf8");
+      const read = new Set(source.match(/\$\{?QWEN_\w+/g)?.map((v) => v.replace(/^\$\{?/, "")));
+      assert.deepEqual([...documented].sort(), [...read].sort());
+      assert.match(section, new RegExp(`\`QWEN_DOWNLOAD_URL\` +\\| replaces \`${RELEASES_URL}\``));
+    });
+
     it("the source copy, without QWEN_DOWNLOAD_URL, says to use a release's install.sh", async () => {
       const source = await readFile(SCRIPT, "utf8");
       // Written once, so that the build's replacement is the whole story.
