@@ -405,7 +405,7 @@ download_verified() {
     rm -f "$work/$file"
     die "Cannot verify \"$file\": its SHA-256 is $actual but \"$sums_url\" says $expected; the download was deleted and nothing was installed"
   fi
-  say "Verified its SHA-256 against $sums_url"
+  say "Verified $file against $sums_url"
   if [ "$use_archive" = 1 ]; then
     mkdir "$work/x" && tar -xzf "$work/$file" -C "$work/x" 2>"$work/tar.err" ||
       die "Cannot unpack \"$file\": $(cat "$work/tar.err" 2>/dev/null)"

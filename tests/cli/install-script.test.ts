@@ -30,6 +30,7 @@ import {
   tarGz,
   writeRelease,
 } from "../helpers/fake-releases.ts";
+import { compiledBinary } from "../helpers/compiled-binary.ts";
 import { collect } from "../helpers/run-cli.ts";
 import { type TempHomes, tempHomes } from "../helpers/temp-homes.ts";
 import { startServer } from "../helpers/with-server.ts";
@@ -676,6 +677,15 @@ describe("scripts/install.sh", () => {
         forced.stdout,
       );
       assert.equal(existsSync(trace), false);
+    });
+
+    it("recognises the real compiled binary as ours", async () => {
+      const elsewhere = join(await homes.fresh(), "opt");
+      await mkdir(elsewhere);
+      await symlink(compiledBinary(), join(elsewhere, "qwen"));
+      const r = await install({ path: [elsewhere] });
+      assert.equal(r.code, 0, r.stderr);
+      await assertInstalled(join(r.bin, "qwen"), "0.2.0", "linux-x64");
     });
 
     it("is not stopped by another copy of ours elsewhere on PATH", async () => {
