@@ -20,6 +20,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Tell whether the login can be used (exit codes, --json)",
     load: async () => (await import("./status.ts")).statusCommand,
   },
+  service: {
+    summary: "Run qwen serve in the background (systemd, launchd): install, status, logs",
+    load: async () => (await import("./service.ts")).serviceCommand,
+  },
 };
 
 const USAGE = `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
