@@ -24,6 +24,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Run qwen serve in the background (systemd, launchd): install, status, logs",
     load: async () => (await import("./service.ts")).serviceCommand,
   },
+  upgrade: {
+    summary: "Replace this binary with the latest release (--check: is there one?)",
+    load: async () => (await import("./upgrade.ts")).upgradeCommand,
+  },
 };
 
 const USAGE = `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
@@ -38,7 +42,8 @@ Flags:
   -h, --help     Show this help (also: qwen <command> --help)
   -V, --version  Print the version
 
-Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated, 4 expired, 5 refused by the upstream, 130 cancelled.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated, 4 expired, 5 refused by the upstream,
+10 newer release (upgrade --check), 130 cancelled.
 Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (default https://chat.qwen.ai), NO_COLOR.
 `;
 

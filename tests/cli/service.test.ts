@@ -209,7 +209,7 @@ describe("qwen service", () => {
       ]);
       assert.ok(!r.stdout.includes(API_KEY) && !r.stdout.includes(DASHSCOPE_KEY));
       assert.match(r.stdout, /DASHSCOPE_API_KEY \(sk-…9f2c\)/);
-      assert.match(r.stdout, /QWEN_SERVE_API_KEYS \(1 keys\)/);
+      assert.match(r.stdout, /QWEN_SERVE_API_KEYS \(1 key\)/);
       // Linger is suggested, never enabled.
       assert.match(r.stdout, /loginctl enable-linger "\$USER"/);
       assert.deepEqual(await s.programs.callsOf("loginctl"), [

@@ -85,7 +85,7 @@ export function serviceManager(
 }
 
 /** The `serve` flags of a service's command, without the env file, and that file. */
-export function serveFlagsOf(command: ServiceCommand): { flags: string[]; envFile?: string } {
+function serveFlagsOf(command: ServiceCommand): { flags: string[]; envFile?: string } {
   const flags = command.args[0] === "serve" ? command.args.slice(1) : [...command.args];
   const at = flags.indexOf("--env-file");
   if (at === -1) return { flags };
@@ -244,7 +244,10 @@ function envFileLine(
 ): string {
   const names = Object.entries(variables).map(([name, value]) => {
     if (name.endsWith("_API_KEY")) return `${name} (${fingerprint(value)})`;
-    if (name === "QWEN_SERVE_API_KEYS") return `${name} (${value.split(",").length} keys)`;
+    if (name === "QWEN_SERVE_API_KEYS") {
+      const count = value.split(",").length;
+      return `${name} (${count} ${count === 1 ? "key" : "keys"})`;
+    }
     return name;
   });
   const verb = update.created ? "Wrote" : update.changed ? "Updated" : "Kept";

@@ -31,7 +31,8 @@ export class SystemdService implements ServiceManager {
     await systemctl(changed ? "restart" : "reload-or-restart", UNIT_NAME);
     const lines = [
       `${changed ? (before === undefined ? "Wrote" : "Updated") : "Kept"} ${this.path}`,
-      `${changed ? "Restarted" : "Reloaded"} ${UNIT_NAME}: see "qwen service status" and ` +
+      `${before === undefined ? "Enabled and started" : changed ? "Restarted" : "Reloaded"} ` +
+      `${UNIT_NAME}: see "qwen service status" and ` +
       `"qwen service logs"`,
     ];
     if (!(await this.#lingers())) {
