@@ -278,6 +278,18 @@ describe("qwen service", () => {
       assert.match(await readFile(s.unitPath, "utf8"), / --port 8090\n/);
     });
 
+    it("puts the unit and the env file under XDG_CONFIG_HOME when it is set", async () => {
+      const s = await setup();
+      const config = join(s.home, "xdg config");
+      const r = await s.service({ action: "install" }, {}, { XDG_CONFIG_HOME: config });
+      assert.equal(r.code, 0, r.stderr);
+      const unit = await readFile(join(config, "systemd", "user", "qwen.service"), "utf8");
+      const envFile = join(config, "qwen", "serve.env");
+      assert.equal(readUnitCommand(unit)?.args[2], envFile);
+      assert.equal((await stat(envFile)).mode & 0o777, 0o600);
+      await assert.rejects(stat(s.unitPath), { code: "ENOENT" });
+    });
+
     it("refuses flags serve would refuse, before writing anything (exit 2)", async () => {
       const s = await setup();
       const cases: [string[], RegExp][] = [
@@ -304,13 +316,26 @@ describe("qwen service", () => {
       assert.equal(r.code, 0, r.stderr);
     });
 
+    it("says when there is no user manager to talk to", async () => {
+      const s = await setup({
+        systemctl: 'echo "Failed to connect to bus: No medium found" >&2; exit 1',
+      });
+      const r = await s.service({ action: "install" });
+      assert.equal(r.code, 1);
+      assert.match(
+        r.stderr,
+        /"systemctl --user daemon-reload" failed \(exit 1\): Failed to connect to bus: No medium found\. There is no systemd user manager for this session/,
+      );
+    });
+
     it("leaves a unit it did not write alone, unless --force", async () => {
       const s = await setup();
       await mkdir(join(s.home, ".config", "systemd", "user"), { recursive: true });
       await writeFile(s.unitPath, "[Service]\nExecStart=/usr/bin/true\n");
-      const refused = await s.service({ action: "install" });
+      const refused = await s.service({ action: "install", serveArgv: ["--api-key", API_KEY] });
       assert.equal(refused.code, 1);
       assert.match(refused.stderr, /Refusing to replace ".*qwen\.service": .* --force/);
+      await assert.rejects(stat(s.envFilePath), { code: "ENOENT" });
       const notRemoved = await s.service({ action: "uninstall" });
       assert.equal(notRemoved.code, 1);
       assert.equal(await readFile(s.unitPath, "utf8"), "[Service]\nExecStart=/usr/bin/true\n");

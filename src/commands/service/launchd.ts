@@ -22,11 +22,14 @@ export class LaunchdService implements ServiceManager {
     this.#target = `${this.#domain}/${name}`;
   }
 
+  async checkOurs(force: boolean): Promise<void> {
+    const text = await this.#read();
+    if (text !== undefined && !text.includes(PLIST_MARKER) && !force) throw notOurs(this.path);
+  }
+
   async install(spec: InstallSpec): Promise<string[]> {
+    await this.checkOurs(spec.force);
     const before = await this.#read();
-    if (before !== undefined && !before.includes(PLIST_MARKER) && !spec.force) {
-      throw notOurs(this.path);
-    }
     const plist = renderPlist({
       label: this.name,
       programArguments: [spec.binary, "serve", "--env-file", spec.envFile, ...spec.serveArgs],
@@ -54,9 +57,8 @@ export class LaunchdService implements ServiceManager {
   }
 
   async uninstall(force: boolean): Promise<string[] | undefined> {
-    const before = await this.#read();
-    if (before === undefined) return undefined;
-    if (!before.includes(PLIST_MARKER) && !force) throw notOurs(this.path);
+    if ((await this.#read()) === undefined) return undefined;
+    await this.checkOurs(force);
     const lines: string[] = [];
     if (await this.#loaded()) {
       const stopped = await this.programs.call("launchctl", ["bootout", this.#target]);

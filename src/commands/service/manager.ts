@@ -33,6 +33,8 @@ export interface ServiceManager {
   readonly path: string;
   /** "qwen.service", or the launchd label. */
   readonly name: string;
+  /** Refuses when a file install did not write is at its path, unless `force`. */
+  checkOurs(force: boolean): Promise<void>;
   /** Writes the file, (re)starts the service; the lines say what was done. */
   install(spec: InstallSpec): Promise<string[]>;
   /** Stops the service and removes the file; undefined when there was nothing to remove. */

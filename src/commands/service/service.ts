@@ -114,6 +114,7 @@ async function install(
   // anything is written, so a configuration that would not start installs nothing.
   const envFileBefore = await settings.readEnvFile(files.envFile);
   settings.address(args, { ...envFileBefore, ...variables, QWEN_HOME: home });
+  await manager.checkOurs(options.force);
 
   const update = await updateEnvFile(files.envFile, variables);
   const lines = [envFileLine(files.envFile, update, variables, Object.keys(fromEnvironment))];

@@ -15,15 +15,21 @@ export class SystemdService implements ServiceManager {
     private readonly uid: number | undefined,
   ) {}
 
+  async checkOurs(force: boolean): Promise<void> {
+    const text = await this.#read();
+    if (text !== undefined && !text.includes(UNIT_MARKER) && !force) throw notOurs(this.path);
+  }
+
   async install(spec: InstallSpec): Promise<string[]> {
+    await this.checkOurs(spec.force);
     const before = await this.#read();
-    if (before !== undefined && !before.includes(UNIT_MARKER) && !spec.force) {
-      throw notOurs(this.path);
-    }
     const unit = renderUnit(spec);
     const changed = unit !== before;
     if (changed) await writeReadableFile(this.path, unit);
-    const systemctl = (...args: string[]) => this.programs.must("systemctl", ["--user", ...args]);
+    const systemctl = (...args: string[]) =>
+      this.programs.must("systemctl", ["--user", ...args]).catch((error) => {
+        throw /connect to bus/i.test(String(error?.message)) ? noUserManager(error) : error;
+      });
     await systemctl("daemon-reload");
     await systemctl("enable", UNIT_NAME);
     // A new unit (binary, flags) needs a restart; the same one a reload, which re-reads the env
@@ -32,8 +38,7 @@ export class SystemdService implements ServiceManager {
     const lines = [
       `${changed ? (before === undefined ? "Wrote" : "Updated") : "Kept"} ${this.path}`,
       `${before === undefined ? "Enabled and started" : changed ? "Restarted" : "Reloaded"} ` +
-      `${UNIT_NAME}: see "qwen service status" and ` +
-      `"qwen service logs"`,
+      `${UNIT_NAME}: see "qwen service status" and "qwen service logs"`,
     ];
     if (!(await this.#lingers())) {
       lines.push(
@@ -44,9 +49,8 @@ export class SystemdService implements ServiceManager {
   }
 
   async uninstall(force: boolean): Promise<string[] | undefined> {
-    const before = await this.#read();
-    if (before === undefined) return undefined;
-    if (!before.includes(UNIT_MARKER) && !force) throw notOurs(this.path);
+    if ((await this.#read()) === undefined) return undefined;
+    await this.checkOurs(force);
     const lines: string[] = [];
     const stopped = await this.programs.call("systemctl", [
       "--user",
@@ -120,6 +124,15 @@ export class SystemdService implements ServiceManager {
     ]);
     return answer.code === 0 && answer.stdout.trim() === "yes";
   }
+}
+
+/** systemctl --user finds no manager: a shell from sudo or su, or a session without one. */
+function noUserManager(error: QwenError): QwenError {
+  return new QwenError(
+    `${error.message}. There is no systemd user manager for this session: log in as the user ` +
+      "directly (not through sudo or su), or run it with XDG_RUNTIME_DIR=/run/user/$(id -u); " +
+      'then run "qwen service install" again',
+  );
 }
 
 function notOurs(path: string): QwenError {

@@ -5,6 +5,7 @@
  */
 import { createHash } from "node:crypto";
 import { chmod, open, rm } from "node:fs/promises";
+import { readAtMost } from "../../lib/bytes.ts";
 import type { Context } from "../../lib/context.ts";
 import { describeError, QwenError } from "../../lib/errors.ts";
 import { extractTarEntry } from "./tar.ts";
@@ -16,11 +17,13 @@ const SMALL_FILE_MAX_BYTES = 1024 * 1024;
 export async function fetchSmallFile(ctx: Context, url: string): Promise<string> {
   const signal = AbortSignal.any([ctx.signal, AbortSignal.timeout(SMALL_FILE_TIMEOUT_MS)]);
   const response = await get(ctx, url, signal);
-  const text = await response.text();
-  if (text.length > SMALL_FILE_MAX_BYTES) {
-    throw new QwenError(`Cannot use "${url}": ${text.length} bytes, expected a small text file`);
+  const { bytes, over } = await readAtMost(response.body!, SMALL_FILE_MAX_BYTES);
+  if (over) {
+    throw new QwenError(
+      `Cannot use "${url}": over ${SMALL_FILE_MAX_BYTES} bytes, expected a few lines`,
+    );
   }
-  return text;
+  return new TextDecoder().decode(bytes);
 }
 
 /** `sha256sum` output: "<hex>  <file>" (or "<hex> *<file>") per line → file → hex. */
