@@ -26,6 +26,14 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Print a completion script for bash, zsh, fish or PowerShell",
     load: async () => (await import("./completions.ts")).completionsCommand,
   },
+  service: {
+    summary: "Run qwen serve in the background (systemd, launchd): install, status, logs",
+    load: async () => (await import("./service.ts")).serviceCommand,
+  },
+  upgrade: {
+    summary: "Replace this binary with the latest release (--check: is there one?)",
+    load: async () => (await import("./upgrade.ts")).upgradeCommand,
+  },
 };
 
 /** The flags of `qwen` itself; each command's own are on its Command, loaded with it. */
@@ -52,7 +60,8 @@ ${commandList()}
 Flags:
 ${(await import("./flags.ts")).flagsHelp(ROOT_FLAGS)}
 
-Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated, 4 expired, 5 refused by the upstream, 130 cancelled.
+Exit codes: 0 ok, 1 failure, 2 usage, 3 not authenticated, 4 expired, 5 refused by the upstream,
+10 newer release (upgrade --check), 130 cancelled.
 Environment: QWEN_HOME (default ~/.qwen), QWEN_OAUTH_BASE_URL (default https://chat.qwen.ai), NO_COLOR.
 `;
 

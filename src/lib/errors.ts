@@ -6,6 +6,8 @@ export const ExitCode = {
   notAuthenticated: 3,
   expired: 4,
   refused: 5,
+  /** `qwen upgrade --check`: a newer release exists. */
+  updateAvailable: 10,
   cancelled: 130,
 } as const;
 export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode];

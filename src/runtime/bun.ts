@@ -1,12 +1,17 @@
 /// <reference types="bun-types" />
 import {
   AddressInUseError,
+  definedEnv,
   type Handler,
   internalErrorResponse,
+  notStarted,
+  readOutput,
   type RequestInfo,
+  type RunResult,
   type Runtime,
   type ServeOptions,
   type Server,
+  signalExitCode,
 } from "./types.ts";
 
 /** What a request may ask of the server under it. */
@@ -24,6 +29,36 @@ class BunRequestInfo implements RequestInfo {
 export const bunRuntime: Runtime = {
   args() {
     return Bun.argv.slice(2);
+  },
+  executable() {
+    // Bun.main of a compiled binary is a path in its embedded file system ("/$bunfs/root/..."),
+    // so execPath is the only real path to the file; isStandaloneExecutable says which it is.
+    return { path: process.execPath, compiled: Bun.isStandaloneExecutable, runtime: "bun" };
+  },
+  async run(command, args, options): Promise<RunResult> {
+    let child;
+    try {
+      child = Bun.spawn([command, ...args], {
+        env: definedEnv(options.env),
+        stdin: "ignore",
+        stdout: "pipe",
+        stderr: "pipe",
+      });
+    } catch (error) {
+      return notStarted(command, error);
+    }
+    const kill = () => child.kill("SIGTERM");
+    options.signal?.addEventListener("abort", kill, { once: true });
+    try {
+      const [stdout, stderr, code] = await Promise.all([
+        readOutput(child.stdout, 1, options.onOutput),
+        readOutput(child.stderr, 2, options.onOutput),
+        child.exited,
+      ]);
+      return { code: child.signalCode ? signalExitCode(child.signalCode) : code, stdout, stderr };
+    } finally {
+      options.signal?.removeEventListener("abort", kill);
+    }
   },
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let server: ReturnType<typeof Bun.serve>;

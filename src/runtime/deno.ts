@@ -1,11 +1,16 @@
 import {
   AddressInUseError,
+  definedEnv,
   type Handler,
   internalErrorResponse,
+  notStarted,
+  readOutput,
   type RequestInfo,
+  type RunResult,
   type Runtime,
   type ServeOptions,
   type Server,
+  signalExitCode,
 } from "./types.ts";
 
 /** Deno.serve has no idle limit on a response in progress: nothing to lift. */
@@ -14,6 +19,42 @@ const NO_IDLE_LIMIT: RequestInfo = { disableIdleTimeout() {} };
 export const denoRuntime: Runtime = {
   args() {
     return [...Deno.args];
+  },
+  executable() {
+    return { path: Deno.execPath(), compiled: Deno.build.standalone, runtime: "deno" };
+  },
+  async run(command, args, options): Promise<RunResult> {
+    let child: Deno.ChildProcess;
+    try {
+      child = new Deno.Command(command, {
+        args: [...args],
+        env: definedEnv(options.env),
+        clearEnv: true,
+        stdin: "null",
+        stdout: "piped",
+        stderr: "piped",
+      }).spawn();
+    } catch (error) {
+      return notStarted(command, error);
+    }
+    const kill = () => {
+      try {
+        child.kill("SIGTERM");
+      } catch {
+        // Ended already.
+      }
+    };
+    options.signal?.addEventListener("abort", kill, { once: true });
+    try {
+      const [stdout, stderr, status] = await Promise.all([
+        readOutput(child.stdout, 1, options.onOutput),
+        readOutput(child.stderr, 2, options.onOutput),
+        child.status,
+      ]);
+      return { code: status.signal ? signalExitCode(status.signal) : status.code, stdout, stderr };
+    } finally {
+      options.signal?.removeEventListener("abort", kill);
+    }
   },
   serve(handler: Handler, options: ServeOptions): Promise<Server> {
     let listener: Listener;

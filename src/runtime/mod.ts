@@ -6,7 +6,16 @@ import { bunRuntime } from "./bun.ts";
 import { denoRuntime } from "./deno.ts";
 import type { Runtime } from "./types.ts";
 
-export type { Handler, RequestInfo, Runtime, ServeOptions, Server } from "./types.ts";
+export type {
+  Executable,
+  Handler,
+  RequestInfo,
+  RunOptions,
+  RunResult,
+  Runtime,
+  ServeOptions,
+  Server,
+} from "./types.ts";
 export { AddressInUseError } from "./types.ts";
 
 export const runtime: Runtime = "Deno" in globalThis ? denoRuntime : bunRuntime;

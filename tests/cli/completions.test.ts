@@ -291,8 +291,8 @@ describe("qwen completions", () => {
         (await bashRun(r.stdout, "complete -p qwen-proxy")).trim(),
         "complete -F _qwen_proxy qwen-proxy",
       );
-      const [serve] = await bashComplete(r.stdout, [["qwen-proxy", "se"]], "_qwen_proxy");
-      assert.deepEqual(serve, ["serve"]);
+      const [serve] = await bashComplete(r.stdout, [["qwen-proxy", "sta"]], "_qwen_proxy");
+      assert.deepEqual(serve, ["status"]);
     });
   });
 
