@@ -20,6 +20,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Tell whether the login can be used (exit codes, --json)",
     load: async () => (await import("./status.ts")).statusCommand,
   },
+  version: {
+    summary: "Print the version (--verbose: commit, runtime, repository)",
+    load: async () => (await import("./version.ts")).versionCommand,
+  },
 };
 
 const USAGE = `qwen ${VERSION}: use Qwen models from any OpenAI-compatible tool
@@ -46,7 +50,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
       (first === undefined ? ctx.stderr : ctx.stdout)(USAGE);
       return first === undefined ? ExitCode.usage : ExitCode.ok;
     }
-    if (first === "-V" || first === "--version" || first === "version") {
+    if (first === "-V" || first === "--version") {
       ctx.stdout(`${VERSION}\n`);
       return ExitCode.ok;
     }

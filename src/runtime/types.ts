@@ -27,6 +27,9 @@ export interface Server {
 }
 
 export interface Runtime {
+  /** Which runtime this is, and its version (`qwen version --verbose`). */
+  readonly name: "bun" | "deno";
+  readonly version: string;
   /** Command-line arguments after the program/script name. */
   args(): string[];
   serve(handler: Handler, options: ServeOptions): Promise<Server>;
