@@ -77,17 +77,14 @@ try {
   const entry = await writeEntry(entryDir);
 
   // The host's binary: built for the machine we are on, no runtime to fetch.
-  {
-    const r = await run(bun, [...bunFlags(), entry, "--outfile", hostExe]);
-    if (r.code !== 0) {
-      process.stderr.write(r.output);
-      log(`Cannot build the host binary "${hostExe}"`);
-      process.exit(1);
-    }
-    log(`built ${hostExe} (bun, ${hostPlatform})`);
-  }
+  const host = await run(bun, [...bunFlags(), entry, "--outfile", hostExe]);
+  if (host.code !== 0) {
+    process.stderr.write(host.output);
+    log(`Cannot build the host binary "${hostExe}"`);
+    failed = true;
+  } else log(`built ${hostExe} (bun, ${hostPlatform})`);
 
-  if (!flags.host) {
+  if (!flags.host && !failed) {
     // A stale binary (a Deno one from an earlier run) must not be packaged with this build.
     for (const { file } of allBinaries()) await rm(join(dist, file), { force: true });
     for (const platform of RELEASE_PLATFORMS) {
