@@ -8,6 +8,8 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import { hostBinary } from "./release/files.ts";
+import { smokeTest } from "./release/smoke.ts";
 
 const bin = (name: string) => join("node_modules", ".bin", name);
 const deno = bin("deno");
@@ -64,7 +66,7 @@ await step("unused exports", bun, ["scripts/unused-exports.ts"]);
 // The binary is built before the tests so that tests/cli/binary.test.ts runs the same file the
 // smoke test below checks.
 const build = await step("build host binary", bun, ["scripts/build.ts", "--host"]);
-const exe = join("dist", process.platform === "win32" ? "qwen.exe" : "qwen");
+const exe = hostBinary("dist");
 const testEnv = build.code === 0 ? { QWEN_TEST_BINARY: exe } : undefined;
 
 const bunTests = await step("bun test", bun, ["test", "tests/"], testEnv);
@@ -93,11 +95,11 @@ const denoTests = await step("deno test", deno, ["test", "-A", "tests/"], testEn
 }
 
 if (build.code === 0) {
+  // The release's smoke test (scripts/release/smoke.ts), as each binary gets it before it is
+  // published, then one more check of our own.
+  process.stdout.write(`\n== smoke: ${exe} (--version, version --verbose, serve and /health)\n`);
   const version = JSON.parse(await readFile("package.json", "utf8")).version;
-  const v = await step("smoke: --version", exe, ["--version"]);
-  if (v.output.trim() !== version) {
-    failures.push(`smoke: --version printed "${v.output.trim()}", expected "${version}"`);
-  }
+  for (const problem of await smokeTest(exe, version)) failures.push(`smoke: ${problem}`);
   const home = await mkdtemp(join(tmpdir(), "qwen-smoke-"));
   try {
     const s = await run(exe, ["status", "--json"], { QWEN_HOME: home });

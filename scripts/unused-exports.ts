@@ -1,6 +1,7 @@
 /**
- * Lists every export of src/ that no other file of src/ imports (tests do not count: an export
- * kept only for a test is dead code to the program). Exits 1 when there is one. Run by
+ * Lists every export of src/ that no other file of src/ or scripts/ imports (tests do not count: an
+ * export kept only for a test is dead code to the program; the build in scripts/ is part of the
+ * program, and reads the release layout from src/lib/release.ts). Exits 1 when there is one. Run by
  * `npm test`; `bun scripts/unused-exports.ts` alone prints the list.
  *
  * The one exception is TESTED_DIRECTLY: pure pieces whose unit tests pin a specification through
@@ -19,6 +20,7 @@ import process from "node:process";
 const ROOT = resolve(import.meta.dirname ?? ".", "..");
 const SRC = join(ROOT, "src");
 const TESTS = join(ROOT, "tests");
+const SCRIPTS = join(ROOT, "scripts");
 
 /** "file: name" → why a unit test imports it directly. */
 const TESTED_DIRECTLY: Record<string, string> = {
@@ -26,8 +28,6 @@ const TESTED_DIRECTLY: Record<string, string> = {
   "src/oauth/pkce.ts: codeChallengeFor":
     "RFC 7636 appendix B's vector; the fake OAuth server checks",
   "src/server/app.ts: splitUrl": "the path edge cases a URL parser would rewrite",
-  "src/credentials/lock.ts: acquireLock": "the official CLI's lock protocol, step by step",
-  "src/credentials/lock.ts: releaseLock": "the official CLI's lock protocol, step by step",
   "src/credentials/lock.ts: LockTimeoutError": "the official CLI's lock protocol, step by step",
   "src/terminal/browser.ts: browserDecision": "when to open a browser, per platform and session",
   "src/terminal/qr.ts: qrMatrix": "the QR code a phone decodes, module by module",
@@ -37,8 +37,6 @@ const TESTED_DIRECTLY: Record<string, string> = {
   "src/cli/flags.ts: parseArgsOptions": "what a flag table hands to parseArgs",
   "src/cli/flags.ts: synopsis": "the README's flag table is checked against the flag table",
   "src/server/security.ts: constantTimeEqual": "keys of every length compared in constant time",
-  "src/server/anthropic/response.ts: AnthropicEvent":
-    "the events the translator's tests check against Anthropic's grammar",
   "src/server/openai-responses/response.ts: ResponsesEvent":
     "the events the translator's tests check against the Responses grammar",
   "src/lib/token-estimate.ts: estimateTextTokens":
@@ -69,7 +67,7 @@ function names(list: string): string[] {
 const files = sourceFiles(SRC);
 /** "file\0name" of every name some file imports from another. */
 const used = new Set<string>();
-for (const file of files) {
+for (const file of [...files, ...sourceFiles(SCRIPTS)]) {
   const text = readFileSync(file, "utf8");
   const target = (specifier: string) => resolve(dirname(file), specifier);
   const use = (specifier: string, name: string) => {
@@ -100,9 +98,9 @@ for (const file of files) {
     const key = `${relative(ROOT, file)}: ${name}`;
     const inSrc = used.has(`${file}\0${name}`);
     if (!listed.delete(key)) {
-      if (!inSrc) problems.push(`${key}: no other file of src/ imports it`);
+      if (!inSrc) problems.push(`${key}: no other file of src/ or scripts/ imports it`);
     } else if (inSrc) {
-      problems.push(`${key}: src/ imports it now; take it off TESTED_DIRECTLY`);
+      problems.push(`${key}: src/ or scripts/ imports it now; take it off TESTED_DIRECTLY`);
     } else if (!new RegExp(`\\b${name}\\b`).test(testText)) {
       problems.push(`${key}: no test imports it; unexport it and take it off TESTED_DIRECTLY`);
     }
@@ -112,14 +110,14 @@ for (const key of listed) problems.push(`${key}: listed in TESTED_DIRECTLY but n
 
 if (problems.length > 0) {
   process.stdout.write(
-    `Exports of src/ that nothing in src/ needs (unexport or remove them):\n${
+    `Exports of src/ that nothing in src/ or scripts/ needs (unexport or remove them):\n${
       problems.map((line) => `  ${line}`).join("\n")
     }\n`,
   );
   process.exit(1);
 }
 process.stdout.write(
-  `Every export of src/ is imported elsewhere in src/ (${files.length} files), but for ${
+  `Every export of src/ is imported elsewhere in src/ or scripts/ (${files.length} files), but for ${
     Object.keys(TESTED_DIRECTLY).length
   } that unit tests pin.\n`,
 );

@@ -34,6 +34,10 @@ const commands: Record<string, { summary: string; load: () => Promise<Command> }
     summary: "Replace this binary with the latest release (--check: is there one?)",
     load: async () => (await import("./upgrade.ts")).upgradeCommand,
   },
+  version: {
+    summary: "Print the version (--verbose: commit, runtime, repository)",
+    load: async () => (await import("./version.ts")).versionCommand,
+  },
 };
 
 /** The flags of `qwen` itself; each command's own are on its Command, loaded with it. */
@@ -99,7 +103,7 @@ export async function runCli(argv: string[], ctx: Context): Promise<number> {
       (first === undefined ? ctx.stderr : ctx.stdout)(await usage());
       return first === undefined ? ExitCode.usage : ExitCode.ok;
     }
-    if (first === "-V" || first === "--version" || first === "version") {
+    if (first === "-V" || first === "--version") {
       ctx.stdout(`${VERSION}\n`);
       return ExitCode.ok;
     }

@@ -26,18 +26,23 @@ export const RELEASE_PLATFORMS = [
 
 export type ReleasePlatform = typeof RELEASE_PLATFORMS[number];
 
+/** The compilers a release has binaries of: Bun's always, Deno's where its runtime was fetched. */
+export const COMPILERS = ["bun", "deno"] as const;
+
+export type Compiler = typeof COMPILERS[number];
+
 /** Checksums of every other file of a release, in `sha256sum` format. */
 export const CHECKSUMS_FILE = "SHA256SUMS";
 /** The release's version, one line without a "v" (e.g. "0.2.0\n"). */
 export const VERSION_FILE = "VERSION";
 
 /** `qwen-bun-linux-x64`, `qwen-bun-windows-x64.exe`: the plain binary. */
-export function binaryFile(platform: ReleasePlatform, compiler: "bun" | "deno" = "bun"): string {
+export function binaryFile(platform: ReleasePlatform, compiler: Compiler = "bun"): string {
   return `qwen-${compiler}-${platform}${platform.startsWith("windows") ? ".exe" : ""}`;
 }
 
 /** The same binary, compressed: one entry named `qwen` (`qwen.exe`) in a .tar.gz (.zip). */
-export function archiveFile(platform: ReleasePlatform, compiler: "bun" | "deno" = "bun"): string {
+export function archiveFile(platform: ReleasePlatform, compiler: Compiler = "bun"): string {
   return `qwen-${compiler}-${platform}${platform.startsWith("windows") ? ".zip" : ".tar.gz"}`;
 }
 
@@ -48,3 +53,8 @@ export function releaseFileUrl(base: string, file: string, version?: string): st
     ? `${root}/latest/download/${file}`
     : `${root}/download/v${version.replace(/^v/, "")}/${file}`;
 }
+
+/** The install script (scripts/install.sh with its default base URL filled in). */
+export const INSTALL_SCRIPT_FILE = "install.sh";
+/** Where scripts/install.sh has its default base URL; the build puts RELEASES_URL there. */
+export const RELEASES_URL_PLACEHOLDER = "@RELEASES_URL@";

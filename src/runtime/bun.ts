@@ -27,6 +27,10 @@ class BunRequestInfo implements RequestInfo {
 }
 
 export const bunRuntime: Runtime = {
+  name: "bun",
+  get version() {
+    return Bun.version;
+  },
   args() {
     return Bun.argv.slice(2);
   },

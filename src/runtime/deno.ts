@@ -17,6 +17,10 @@ import {
 const NO_IDLE_LIMIT: RequestInfo = { disableIdleTimeout() {} };
 
 export const denoRuntime: Runtime = {
+  name: "deno",
+  get version() {
+    return Deno.version.deno;
+  },
   args() {
     return [...Deno.args];
   },

@@ -54,6 +54,9 @@ export interface RunResult {
 }
 
 export interface Runtime {
+  /** Which runtime this is, and its version (`qwen version --verbose`). */
+  readonly name: "bun" | "deno";
+  readonly version: string;
   /** Command-line arguments after the program/script name. */
   args(): string[];
   executable(): Executable;

@@ -40,6 +40,20 @@ describe("the compiled binary", () => {
     assert.equal(r.stdout, `${pkg.version}\n`);
   });
 
+  it("names its commit, runtime and repository, and carries the address in its file", async () => {
+    const r = await runCli(["version", "--verbose"], { binary });
+    assert.equal(r.code, 0, r.stderr);
+    // Built by scripts/build.ts, it carries the commit it was built from; not read at run time.
+    assert.match(
+      r.stdout,
+      /^version {5}\d+\.\d+\.\d+\ncommit {6}(?:[0-9a-f]{40}(?: \(with uncommitted changes\))?|none \(built outside a git checkout\))\nruntime {5}bun \d/,
+    );
+    assert.match(r.stdout, /^repository {2}https:\/\/github\.com\/qwen-serve\/qwen$/m);
+    // How the install script and qwen upgrade recognise our binary without running it.
+    const file = await readFile(binary);
+    assert.ok(file.includes(Buffer.from("github.com/qwen-serve/qwen")));
+  });
+
   it("says there are no credentials with exit 3", async () => {
     const r = await runCli(["status", "--json"], { binary, env: { QWEN_HOME: home.home } });
     assert.equal(r.code, 3);

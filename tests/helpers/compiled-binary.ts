@@ -1,7 +1,7 @@
 /**
  * The compiled `qwen` binary for the tests that run it: `QWEN_TEST_BINARY` when set (npm test
  * builds dist/qwen first and sets it), else dist/qwen when it is newer than every source file,
- * else a fresh `bun build --compile` into a temporary folder.
+ * else a fresh `scripts/build.ts --host` into a temporary folder.
  */
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readdirSync, statSync } from "node:fs";
@@ -17,13 +17,12 @@ export function compiledBinary(): string {
   if (fromEnv) return (cached = resolve(fromEnv));
   const dist = resolve("dist", process.platform === "win32" ? "qwen.exe" : "qwen");
   if (isNewerThanSources(dist)) return (cached = dist);
-  const out = join(mkdtempSync(join(tmpdir(), "qwen-bin-")), "qwen");
+  // The build script, not a bare `bun build`: its binary carries the commit (version --verbose).
+  const out = mkdtempSync(join(tmpdir(), "qwen-bin-"));
   const bun = resolve("node_modules", ".bin", "bun");
-  const r = spawnSync(bun, ["build", "--compile", "src/main.ts", "--outfile", out], {
-    encoding: "utf8",
-  });
+  const r = spawnSync(bun, ["scripts/build.ts", "--host", "--dist", out], { encoding: "utf8" });
   if (r.status !== 0) throw new Error(`Cannot build the binary for the tests: ${r.stderr}`);
-  return (cached = out);
+  return (cached = join(out, process.platform === "win32" ? "qwen.exe" : "qwen"));
 }
 
 function isNewerThanSources(binary: string): boolean {
