@@ -202,7 +202,8 @@ export class AccountPool {
   /**
    * The attempt with a taken account is over. Unless it succeeded or its answer decided otherwise
    * (the credentials refused again, which doubles the back-off, or accepted), the try told
-   * nothing (a 5xx, a timeout, the network): the next one comes after the same back-off.
+   * nothing (a 5xx, a timeout, the network, the request's own fault): the next request tries
+   * again, since the back-off it waited for is over.
    */
   endTrial(member: Member): void {
     if (!member.trying) return;
@@ -210,12 +211,14 @@ export class AccountPool {
     const h = member.health;
     if (h.state !== "rejected") return;
     const now = this.#now();
-    const retryAt = now + trialBackoff(h.strikes ?? 1);
-    this.#setHealth(member, { ...h, retryAt, changedAt: now });
-    this.#options.log?.(
-      `account "${member.name}" could not be tried (no answer about its credentials): next try ` +
-        `after ${new Date(retryAt).toISOString()}`,
-    );
+    // Said once per back-off: the tries that follow at once would repeat it for every request.
+    if (nextTryAt(h) > h.changedAt) {
+      this.#options.log?.(
+        `account "${member.name}" could not be tried (the answer said nothing about its ` +
+          "credentials): the next request tries it again",
+      );
+    }
+    this.#setHealth(member, { ...h, retryAt: now, changedAt: now });
   }
 
   // ---- what happened upstream ----

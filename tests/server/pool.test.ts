@@ -53,6 +53,8 @@ interface Rig {
   sleeps: number[];
   identities: Map<string, string>;
   sources: Record<string, KeySource>;
+  /** What the pool logged. */
+  lines: string[];
   call(path: string, init?: RequestInit & { json?: unknown }): Promise<Response>;
 }
 
@@ -71,6 +73,7 @@ function rig(
 ): Rig {
   const clock = { now: Date.parse("2026-05-01T10:00:00Z") };
   const sleeps: number[] = [];
+  const lines: string[] = [];
   const identities = new Map<string, string>();
   const sources: Record<string, KeySource> = {};
   const entries: Account[] = (options.names ?? ["a", "b", "c"]).map((name) => {
@@ -87,6 +90,7 @@ function rig(
     observer: metrics,
     modelMap: options.modelMap,
     identity: (entry) => Promise.resolve(identities.get(entry.name)),
+    log: (line) => lines.push(line),
   });
   const app = createApp({
     pool,
@@ -116,6 +120,7 @@ function rig(
     sleeps,
     identities,
     sources,
+    lines,
     call(path, init = {}) {
       const headers = new Headers(init.headers);
       headers.set("host", "127.0.0.1:8080");
@@ -397,9 +402,14 @@ describe("pool: rejected accounts are tried again", () => {
     assert.deepEqual(waits.map((ms) => ms / 1000), [30, 60, 120, 240, 480, 960, 1800, 1800]);
   });
 
-  it("tries again after the same back-off when a try tells nothing (a 5xx)", async () => {
+  it("lets the next request try again when a try tells nothing (a 5xx)", async () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
-    provider.fake.once(KEYS.a, PROVIDER_ANSWERS.invalidKey, PROVIDER_ANSWERS.serverError);
+    provider.fake.once(
+      KEYS.a,
+      PROVIDER_ANSWERS.invalidKey,
+      PROVIDER_ANSWERS.serverError,
+      PROVIDER_ANSWERS.serverError,
+    );
     await chat(r);
     const a = member(r, "a");
     r.clock.now = a.health.retryAt!;
@@ -407,11 +417,16 @@ describe("pool: rejected accounts are tried again", () => {
     assert.equal((await chat(r)).response.status, 200);
     assert.deepEqual(keysUsed(since), ["a", "b"]);
     assert.equal(a.health.state, "rejected");
-    assert.equal(a.health.retryAt, r.clock.now + 30_000);
+    assert.equal(a.health.retryAt, r.clock.now);
+    r.clock.now += 1;
+    assert.equal((await chat(r)).response.status, 200);
+    assert.deepEqual(keysUsed(since), ["a", "b", "a", "b"]);
+    // Said once, not for every request that tries.
+    assert.equal(r.lines.filter((l) => /could not be tried/.test(l)).length, 1);
     // The next try works: back in service.
-    r.clock.now += 30_000;
+    r.clock.now += 1;
     await chat(r);
-    assert.deepEqual(keysUsed(since), ["a", "b", "a"]);
+    assert.deepEqual(keysUsed(since), ["a", "b", "a", "b", "a"]);
     assert.equal(a.health.state, "ok");
   });
 
