@@ -56,6 +56,10 @@ const QUOTA_BACKOFF_MAX_MS = 3_600_000;
 const THROTTLE_START_MS = 2_000;
 const THROTTLE_MAX_MS = 60_000;
 const TRIAL_START_MS = 30_000;
+/** How long a model refused to an account sends requests for it to the other accounts first. */
+const REFUSED_MODEL_MS = 10 * 60_000;
+/** Models remembered per account: clients can name any model, and memory must stay bounded. */
+const MAX_REFUSED_MODELS = 64;
 const TRIAL_MAX_MS = 1_800_000;
 
 /**
@@ -75,6 +79,8 @@ export class Member {
   throttleStrikes = 0;
   /** Rejected, and a request is trying it after its back-off (`takeTrial`). */
   trying = false;
+  /** Models the upstream refused this account lately (the client's name → until when). */
+  refusedModels: Map<string, number> | undefined = undefined;
 
   constructor(entry: Account, overrides: Readonly<Record<string, string>>) {
     this.entry = entry;
@@ -87,6 +93,16 @@ export class Member {
 
   get source(): TokenSource {
     return this.entry.source;
+  }
+
+  /** Whether the upstream refused `model` to this account less than REFUSED_MODEL_MS ago. */
+  refuses(model: string | undefined, now: number): boolean {
+    if (model === undefined || this.refusedModels === undefined) return false;
+    const until = this.refusedModels.get(model);
+    if (until === undefined) return false;
+    if (until > now) return true;
+    this.refusedModels.delete(model);
+    return false;
   }
 
   /** Not cooling down and not rejected, as of `now`. */
@@ -153,9 +169,10 @@ export class AccountPool {
 
   /**
    * The accounts to try for one request, in order: available ones by the strategy, those
-   * throttled a moment ago last. Empty when none is available.
+   * throttled a moment ago after them, and those that were refused `model` lately last. Empty when
+   * none is available.
    */
-  candidates(): readonly Member[] {
+  candidates(model?: string): readonly Member[] {
     const members = this.members;
     const n = members.length;
     if (n === 0) return [];
@@ -172,15 +189,30 @@ export class AccountPool {
     if (this.#next >= 1 << 30) this.#next = 0;
     const ready: Member[] = [];
     let throttled: Member[] | undefined;
+    let refusing: Member[] | undefined;
     for (let k = 0; k < n; k++) {
       const m = members[(start + k) % n];
       if (!m.available(now)) continue;
-      if (m.throttledUntil > now) (throttled ??= []).push(m);
+      if (m.refuses(model, now)) (refusing ??= []).push(m);
+      else if (m.throttledUntil > now) (throttled ??= []).push(m);
       else ready.push(m);
     }
-    if (throttled === undefined) return ready;
-    throttled.sort((a, b) => a.throttledUntil - b.throttledUntil);
-    return ready.concat(throttled);
+    if (throttled === undefined && refusing === undefined) return ready;
+    throttled?.sort((a, b) => a.throttledUntil - b.throttledUntil);
+    return ready.concat(throttled ?? [], refusing ?? []);
+  }
+
+  /**
+   * The upstream refused `model` to this account (a model it is not entitled to, or does not
+   * know): for a while, requests for that model try the other accounts first.
+   */
+  modelRefused(member: Member, model: string | undefined): void {
+    if (model === undefined) return;
+    const refused = member.refusedModels ??= new Map();
+    refused.delete(model);
+    // Insertion order is age order: the oldest goes first when the map is full.
+    if (refused.size >= MAX_REFUSED_MODELS) refused.delete(refused.keys().next().value!);
+    refused.set(model, this.#now() + REFUSED_MODEL_MS);
   }
 
   /**

@@ -54,6 +54,7 @@ export function translatedForward(
   return {
     method: "POST",
     path: "/chat/completions",
+    model,
     body: chatBodyPerAccount(model, chat),
     contentType: "application/json",
     accept: chat.stream ? "text/event-stream" : "application/json",

@@ -70,6 +70,8 @@ export interface ForwardRequest {
   method: string;
   /** Path below the upstream base (which ends in `/v1`), query included: `/chat/completions`. */
   path: string;
+  /** The model the client asked for, when it names one: refusals of it are remembered. */
+  model?: string;
   /** The body to send; a function when it depends on the account (the model map). */
   body:
     | Uint8Array<ArrayBuffer>
@@ -281,11 +283,13 @@ export class UpstreamClient {
     for (;;) {
       // A rejected account whose back-off has passed goes first, for this request alone.
       const trial = pool.takeTrial();
-      const round = trial === undefined ? pool.candidates() : [trial, ...pool.candidates()];
+      const candidates = pool.candidates(request.model);
+      const round = trial === undefined ? candidates : [trial, ...candidates];
       if (round.length === 0) break;
       let passes = false;
       let retryAfter: string | null = null;
-      for (const member of round) {
+      for (let i = 0; i < round.length; i++) {
+        const member = round[i];
         let outcome: Response | Attempt;
         try {
           outcome = await this.attempt(member, request, report);
@@ -298,8 +302,17 @@ export class UpstreamClient {
         if (outcome.final && member !== trial) return outcome.failure;
         last = outcome;
         if (outcome.refusal) {
-          if (refusal !== undefined) return outcome.failure;
-          refusal = outcome;
+          pool.modelRefused(member, request.model);
+          refusal ??= outcome;
+          // Another account may own the model: go on while the next one has not been refused it
+          // lately (those come last). Without a model to remember, one more account at most.
+          const next = round[i + 1];
+          if (
+            next === undefined || next.refuses(request.model, this.options.now()) ||
+            (request.model === undefined && refusal !== outcome)
+          ) {
+            return refusal.failure;
+          }
         }
         if (outcome.tokenError !== undefined) {
           // The client's words: the token source's own message names files of the home folder.

@@ -430,6 +430,17 @@ describe("pool: rejected accounts are tried again", () => {
     assert.equal(a.health.state, "ok");
   });
 
+  it("remembers refused models for 10 minutes, and at most 64 of them per account", () => {
+    const r = rig({ names: ["a", "b"] });
+    const a = member(r, "a");
+    for (let i = 0; i < 100; i++) r.pool.modelRefused(a, `model-${i}`);
+    assert.equal(a.refusedModels!.size, 64);
+    assert.ok(a.refuses("model-99", r.clock.now) && !a.refuses("model-0", r.clock.now));
+    assert.deepEqual(r.pool.candidates("model-99").map((m) => m.name).at(-1), "a");
+    r.clock.now += 10 * 60_000;
+    assert.equal(a.refuses("model-99", r.clock.now), false);
+  });
+
   it("lets a try's own answer (a 400) not decide the request, and takes it as the key accepted", async () => {
     const r = rig({ strategy: "fill-first", names: ["a", "b"] });
     const bad = JSON.stringify({

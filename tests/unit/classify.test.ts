@@ -443,7 +443,7 @@ describe("a refusal of what was asked leaves the accounts alone", () => {
     }
   });
 
-  it("tries one account more after a refusal, not every account", async () => {
+  it("asks each account once for a model nobody serves, then remembers the refusals", async () => {
     const tokens = keys("once");
     for (const t of tokens) upstream.fake.answer(t, NOT_FOUND);
     try {
@@ -452,8 +452,36 @@ describe("a refusal of what was asked leaves the accounts alone", () => {
       const response = await chat(pool);
       assert.equal(response.status, 404);
       assert.equal((await response.json()).error.code, "model_not_found");
-      assert.deepEqual(usedBy(since, tokens), [0, 1]);
+      assert.deepEqual(usedBy(since, tokens), [0, 1, 2]);
       assert.deepEqual(pool.members.map((m) => m.health.state), ["ok", "ok", "ok"]);
+      // Every account refused it lately: the next request asks one of them, not all.
+      const next = upstream.fake.requests.length;
+      assert.equal((await chat(pool)).status, 404);
+      assert.equal(usedBy(next, tokens).length, 1);
+    } finally {
+      for (const t of tokens) upstream.fake.clear(t);
+    }
+  });
+
+  it("sends a model to the account that serves it once the others refused it", async () => {
+    // Round-robin puts the accounts that lack the model first for some requests: before the
+    // refusals were remembered, two of them could refuse and the request ended there.
+    const tokens = keys("owner");
+    for (const t of tokens.slice(0, 2)) upstream.fake.answer(t, DENIED);
+    try {
+      const pool = poolOf(upstream.baseUrl, tokens, "api_key");
+      const since = upstream.fake.requests.length;
+      const first = await chat(pool);
+      assert.equal(first.status, 200);
+      await first.body?.cancel();
+      assert.deepEqual(usedBy(since, tokens), [0, 1, 2]);
+      for (let i = 0; i < 4; i++) {
+        const next = upstream.fake.requests.length;
+        const response = await chat(pool);
+        assert.equal(response.status, 200);
+        await response.body?.cancel();
+        assert.deepEqual(usedBy(next, tokens), [2], `request ${i + 2}`);
+      }
     } finally {
       for (const t of tokens) upstream.fake.clear(t);
     }

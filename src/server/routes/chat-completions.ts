@@ -92,6 +92,7 @@ export async function chatCompletions(ctx: RouteContext): Promise<ForwardRequest
   return {
     method: "POST",
     path: "/chat/completions",
+    model: requested,
     body: payload,
     contentType: "application/json",
     accept: request.headers.get("accept"),
