@@ -288,8 +288,7 @@ export class UpstreamClient {
       if (round.length === 0) break;
       let passes = false;
       let retryAfter: string | null = null;
-      for (let i = 0; i < round.length; i++) {
-        const member = round[i];
+      for (const member of round) {
         let outcome: Response | Attempt;
         try {
           outcome = await this.attempt(member, request, report);
@@ -302,17 +301,10 @@ export class UpstreamClient {
         if (outcome.final && member !== trial) return outcome.failure;
         last = outcome;
         if (outcome.refusal) {
+          // Another account may own the model: the request goes on, those that refused it lately
+          // being last; the first refusal is the answer when none serves it.
           pool.modelRefused(member, request.model);
           refusal ??= outcome;
-          // Another account may own the model: go on while the next one has not been refused it
-          // lately (those come last). Without a model to remember, one more account at most.
-          const next = round[i + 1];
-          if (
-            next === undefined || next.refuses(request.model, this.options.now()) ||
-            (request.model === undefined && refusal !== outcome)
-          ) {
-            return refusal.failure;
-          }
         }
         if (outcome.tokenError !== undefined) {
           // The client's words: the token source's own message names files of the home folder.

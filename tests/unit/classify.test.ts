@@ -443,7 +443,7 @@ describe("a refusal of what was asked leaves the accounts alone", () => {
     }
   });
 
-  it("asks each account once for a model nobody serves, then remembers the refusals", async () => {
+  it("asks each account once for a model nobody serves", async () => {
     const tokens = keys("once");
     for (const t of tokens) upstream.fake.answer(t, NOT_FOUND);
     try {
@@ -454,10 +454,24 @@ describe("a refusal of what was asked leaves the accounts alone", () => {
       assert.equal((await response.json()).error.code, "model_not_found");
       assert.deepEqual(usedBy(since, tokens), [0, 1, 2]);
       assert.deepEqual(pool.members.map((m) => m.health.state), ["ok", "ok", "ok"]);
-      // Every account refused it lately: the next request asks one of them, not all.
-      const next = upstream.fake.requests.length;
-      assert.equal((await chat(pool)).status, 404);
-      assert.equal(usedBy(next, tokens).length, 1);
+    } finally {
+      for (const t of tokens) upstream.fake.clear(t);
+    }
+  });
+
+  it("still asks an account whose refusal of a model was a one-off", async () => {
+    const tokens = keys("one-off");
+    for (const t of tokens.slice(0, 2)) upstream.fake.answer(t, DENIED);
+    upstream.fake.once(tokens[2], DENIED);
+    try {
+      const pool = poolOf(upstream.baseUrl, tokens, "api_key");
+      assert.equal((await chat(pool)).status, 403);
+      // All three refused it lately; the one that has it is still asked, and answers.
+      const since = upstream.fake.requests.length;
+      const response = await chat(pool);
+      assert.equal(response.status, 200);
+      await response.body?.cancel();
+      assert.deepEqual(usedBy(since, tokens), [0, 1, 2]);
     } finally {
       for (const t of tokens) upstream.fake.clear(t);
     }
