@@ -16,10 +16,9 @@ import type { Host } from "../../src/commands/host.ts";
 import { runService } from "../../src/commands/service/service.ts";
 import { readPlist } from "../../src/commands/service/launchd-plist.ts";
 import { readUnitCommand } from "../../src/commands/service/systemd-unit.ts";
-import { runtime } from "../../src/runtime/mod.ts";
 import { compiledBinary } from "../helpers/compiled-binary.ts";
 import { fakeContext, runInProcess } from "../helpers/fake-context.ts";
-import { type FakePrograms, fakePrograms } from "../helpers/fake-programs.ts";
+import { fakeHost, type FakePrograms, fakePrograms } from "../helpers/fake-programs.ts";
 import { runCli, tempHome } from "../helpers/run-cli.ts";
 import { startServer } from "../helpers/with-server.ts";
 
@@ -70,14 +69,7 @@ describe("qwen service", () => {
     const fake = await fakePrograms({ systemctl: SYSTEMCTL, loginctl: LOGINCTL, ...programs });
     cleanups.push(fake.cleanup);
     const env = { HOME: home, PATH: fake.path };
-    const host = (overrides: Partial<Host> = {}): Host => ({
-      platform: "linux",
-      arch: "x64",
-      uid: 1000,
-      executable: { path: binary, compiled: true, runtime: "bun" },
-      run: (command, args, options) => runtime.run(command, args, options),
-      ...overrides,
-    });
+    const host = (overrides: Partial<Host> = {}): Host => fakeHost(binary, overrides);
     return {
       home,
       binary,

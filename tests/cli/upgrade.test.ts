@@ -25,10 +25,10 @@ import type { Host } from "../../src/commands/host.ts";
 import { runService } from "../../src/commands/service/service.ts";
 import { runUpgrade } from "../../src/commands/upgrade/upgrade.ts";
 import { VERSION } from "../../src/lib/version.ts";
-import { runtime, type Server } from "../../src/runtime/mod.ts";
+import type { Server } from "../../src/runtime/mod.ts";
 import { compiledBinary } from "../helpers/compiled-binary.ts";
 import { fakeContext, runInProcess } from "../helpers/fake-context.ts";
-import { type FakePrograms, fakePrograms } from "../helpers/fake-programs.ts";
+import { fakeHost, type FakePrograms, fakePrograms } from "../helpers/fake-programs.ts";
 import { runCli, tempHome } from "../helpers/run-cli.ts";
 import { startServer } from "../helpers/with-server.ts";
 
@@ -111,14 +111,7 @@ describe("qwen upgrade", { skip: hasTar ? false : "no tar program to build archi
     });
     cleanups.push(programs.cleanup);
     const env = { HOME: home, PATH: programs.path, QWEN_DOWNLOAD_URL: `${server.url}/` };
-    const host = (overrides: Partial<Host> = {}): Host => ({
-      platform: "linux",
-      arch: "x64",
-      uid: 1000,
-      executable: { path: binary, compiled: true, runtime: "bun" },
-      run: (command, args, options) => runtime.run(command, args, options),
-      ...overrides,
-    });
+    const host = (overrides: Partial<Host> = {}): Host => fakeHost(binary, overrides);
     return {
       binary,
       binDir,

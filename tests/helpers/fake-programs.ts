@@ -7,6 +7,8 @@ import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import process from "node:process";
+import type { Host } from "../../src/commands/host.ts";
+import { runtime } from "../../src/runtime/mod.ts";
 
 export interface FakePrograms {
   /** The folder holding the scripts: put it first on PATH. */
@@ -52,4 +54,19 @@ export async function fakePrograms(
   };
   for (const [name, body] of Object.entries(programs)) await fake.define(name, body);
   return fake;
+}
+
+/**
+ * The machine `qwen service` and `qwen upgrade` see: Linux x64, user 1000, running the compiled
+ * binary at `binary`, with programs run for real (the fakes above come first on PATH).
+ */
+export function fakeHost(binary: string, overrides: Partial<Host> = {}): Host {
+  return {
+    platform: "linux",
+    arch: "x64",
+    uid: 1000,
+    executable: { path: binary, compiled: true, runtime: "bun" },
+    run: (command, args, options) => runtime.run(command, args, options),
+    ...overrides,
+  };
 }
