@@ -3,11 +3,11 @@ import assert from "node:assert/strict";
 import {
   type ChatMessage,
   prependConversation,
-  ResponsesRequestError,
-  type ToolOrigin,
   type TranslatedResponsesRequest,
   translateResponsesRequest,
 } from "../../src/server/openai-responses/request.ts";
+import { ResponsesRequestError } from "../../src/server/openai-responses/request-checks.ts";
+import type { ToolOrigin } from "../../src/server/openai-responses/tools.ts";
 
 const PNG =
   "data:image/png;base64,iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAYAAAAfFcSJAAAADUlEQVR42mNk+M9QDwADhgGAWjR9awAAAABJRU5ErkJggg==";

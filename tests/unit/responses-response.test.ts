@@ -14,7 +14,7 @@ import {
   ResponseTranslator,
   sseEvent,
 } from "../../src/server/openai-responses/response.ts";
-import type { ToolOrigin } from "../../src/server/openai-responses/request.ts";
+import type { ToolOrigin } from "../../src/server/openai-responses/tools.ts";
 import { assembleOutput, assertGrammar, parseSse } from "../helpers/responses-grammar.ts";
 
 type Fields = Record<string, unknown>;

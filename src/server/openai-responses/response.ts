@@ -7,7 +7,7 @@
  * is `response()` after the same events, so both answers agree by construction
  * (docs/responses.md#response-translation).
  */
-import type { ToolOrigin } from "./request.ts";
+import type { ToolOrigin } from "./tools.ts";
 import { sealReasoning } from "./sealed-reasoning.ts";
 import type { StreamTranslator } from "../translated-stream.ts";
 import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts";

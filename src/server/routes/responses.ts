@@ -8,10 +8,10 @@
 import {
   type ChatMessage,
   prependConversation,
-  ResponsesRequestError,
   type TranslatedResponsesRequest,
   translateResponsesRequest,
 } from "../openai-responses/request.ts";
+import { ResponsesRequestError } from "../openai-responses/request-checks.ts";
 import { ResponseTranslator, sseEvent } from "../openai-responses/response.ts";
 import type { ResponseStore } from "../openai-responses/store.ts";
 import { readBody } from "../body.ts";
