@@ -54,6 +54,8 @@ interface Release {
   wrongSums?: boolean;
   compiler?: "bun" | "deno";
   platform?: string;
+  /** A real binary that the new one hands everything but `--version` to. */
+  delegateTo?: string;
 }
 
 interface Setup {
@@ -125,12 +127,14 @@ describe("qwen upgrade", { skip: hasTar ? false : "no tar program to build archi
         const platform = release.platform ?? "linux-x64";
         const exe = platform.startsWith("windows") ? ".exe" : "";
         const plainName = `qwen-${compiler}-${platform}${exe}`;
-        const script = `#!/bin/sh
+        const script = release.delegateTo !== undefined
+          ? `#!/bin/sh\ncase "$1" in\n  --version) echo ${version};;\n  *) exec '${release.delegateTo}' "$@";;\nesac\n`
+          : `#!/bin/sh
 case "$1" in
   --version) echo ${release.says ?? version};;
   serve) printf '%s|%s\\n' "$*" "\${QWEN_HOME:-}" >> '${checkLog}'; echo "check says no" >&2; exit ${
-          release.checkExit ?? 0
-        };;
+            release.checkExit ?? 0
+          };;
 esac
 `;
         const dir = join(folder, "download", `v${version}`);
@@ -423,6 +427,32 @@ esac
       assert.equal(await readFile(s.binary, "utf8"), OLD_BINARY);
       assert.deepEqual(await leftovers(s), []);
       assert.deepEqual((await s.programs.callsOf("systemctl")).slice(before), []);
+    });
+
+    it("runs the real serve --check on the installed service's settings", {
+      skip: process.platform === "linux" && process.arch === "x64"
+        ? false
+        : "the release below is for linux-x64",
+    }, async () => {
+      const s = await setup();
+      await installService(s);
+      const envFile = join(s.home, ".config", "qwen", "serve.env");
+      // The new release says it is newer and hands serve --check to this build's binary.
+      await s.publish(NEWER, { latest: true, delegateTo: compiledBinary() });
+      // A setting the new binary refuses: its serve --check exits 2 and nothing is swapped.
+      const settings = await readFile(envFile, "utf8");
+      await writeFile(envFile, `${settings}QWEN_SERVE_STRATEGY=fastest\n`);
+      const refused = await s.upgrade({});
+      assert.equal(refused.code, 1, refused.stdout + refused.stderr);
+      assert.match(refused.stderr, /would not start the installed service: .*exited 2/s);
+      assert.match(refused.stderr, /QWEN_SERVE_STRATEGY/);
+      assert.equal(await readFile(s.binary, "utf8"), OLD_BINARY);
+      // With the settings as install wrote them, the real binary is swapped in.
+      await writeFile(envFile, settings);
+      const r = await s.upgrade({});
+      assert.equal(r.code, 0, r.stderr);
+      assert.match(await readFile(s.binary, "utf8"), new RegExp(`echo ${NEWER}`));
+      assert.match(r.stdout, /Restarted qwen\.service/);
     });
   });
 
