@@ -31,8 +31,8 @@ Flags:
 ${flagsHelp(UPGRADE_FLAGS)}
 
 Exit codes: 0 upgraded or up to date, 10 a newer release exists (--check), 1 failure, 2 usage.
-Environment: QWEN_DOWNLOAD_URL replaces ${RELEASES_URL} (a mirror with the same layout:
-latest/download/FILE, download/vX/FILE).
+Environment: QWEN_DOWNLOAD_URL replaces ${RELEASES_URL}
+(a mirror with the same layout: latest/download/FILE, download/vX/FILE).
 `;
 
 export const upgradeCommand = flagCommand(
