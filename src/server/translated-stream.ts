@@ -7,7 +7,11 @@
  */
 import type { KeepAlive } from "../upstream/stream/keep-alive.ts";
 import type { BodyTransform } from "../upstream/stream/pass-through.ts";
-import { type ChatEvent, ChatStreamReader } from "../upstream/stream/chat-events.ts";
+import {
+  type ChatEvent,
+  ChatStreamReader,
+  type ChatUsage,
+} from "../upstream/stream/chat-events.ts";
 
 /** A dialect's translator of chat events. */
 export interface StreamTranslator<E> {
@@ -28,6 +32,7 @@ export class TranslatingTransform<E> implements BodyTransform {
   readonly keepAlive?: { timer: KeepAlive; bytes: Uint8Array<ArrayBuffer> };
 
   #notified = false;
+  #usage?: ChatUsage;
 
   constructor(
     private readonly translator: StreamTranslator<E>,
@@ -49,6 +54,10 @@ export class TranslatingTransform<E> implements BodyTransform {
     return this.translator.cutShort;
   }
 
+  get usage(): ChatUsage | undefined {
+    return this.#usage;
+  }
+
   chunk(bytes: Uint8Array): string {
     this.#chat.push(bytes, this.#events);
     return this.#translate(false);
@@ -63,7 +72,11 @@ export class TranslatingTransform<E> implements BodyTransform {
     const { translator } = this;
     const events = this.#events;
     const out = this.#out;
-    for (let i = 0; i < events.length; i++) translator.accept(events[i], out);
+    for (let i = 0; i < events.length; i++) {
+      const event = events[i];
+      if (event.type === "usage") this.#usage = event.usage;
+      translator.accept(event, out);
+    }
     events.length = 0;
     if (last) translator.finish(out);
     if (translator.ended && !this.#notified) {

@@ -236,10 +236,8 @@ class StreamedCall implements PassThroughCall {
       // Not the upstream's doing: the account is not blamed, but the log line says what happened.
       this.report.upstreamError = outcome.message;
     }
-    if (outcome.tail) {
-      const usage = usageFromChunks(outcome.tail);
-      if (usage) pool.usage(this.member, usage);
-    }
+    const usage = outcome.usage ?? (outcome.tail && usageFromChunks(outcome.tail));
+    if (usage) pool.usage(this.member, usage);
     this.report.bodyEnded(outcome);
   }
 }
@@ -569,7 +567,11 @@ export class UpstreamClient {
     const piped = await passThrough(
       response.body!,
       new StreamedCall(call, options, member, report, this.#streams),
-      { keepTailBytes: request.usage ? USAGE_TAIL_BYTES : 0, transform: request.transform },
+      {
+        // A translation reads the usage itself.
+        keepTailBytes: request.usage && request.transform === undefined ? USAGE_TAIL_BYTES : 0,
+        transform: request.transform,
+      },
     );
     return relayedResponse(piped, status, response.headers);
   }

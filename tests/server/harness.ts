@@ -32,8 +32,8 @@ export async function setup(options: HarnessOptions = {}) {
   /** Milliseconds the client was asked to wait before each retry. */
   const sleeps: number[] = [];
   const entry = accountOf(tokens, { modelMap: options.modelMap });
-  const pool = new AccountPool({ strategy: "fill-first", entries: [entry] });
   const metrics = new Metrics();
+  const pool = new AccountPool({ strategy: "fill-first", entries: [entry], observer: metrics });
   const app = createApp({
     pool,
     metrics,

@@ -47,6 +47,15 @@ describe("/v1/messages in the app", () => {
     assert.equal(entry.model, ASK.model);
   });
 
+  it("counts a streamed answer's tokens, as the translation read them", async () => {
+    const before = completionTokens(h.metrics.render());
+    const { response, logged } = await send({ ...ASK, stream: true });
+    assert.equal(response.status, 200);
+    await logged();
+    // The fake reports 5 prompt and 7 completion tokens when the usage is asked for.
+    assert.equal(completionTokens(h.metrics.render()), before + 7);
+  });
+
   it("retries before the first byte, as the chat path does", async () => {
     h.upstream.next(
       { kind: "error", ...UPSTREAM_ERRORS.html },
@@ -193,3 +202,8 @@ describe("/v1/messages refusals of the server's own", () => {
     }
   });
 });
+
+function completionTokens(metrics: string): number {
+  const found = /^qwen_tokens_total\{account="[^"]*",kind="completion"\} (\d+)$/m.exec(metrics);
+  return found === null ? 0 : Number(found[1]);
+}

@@ -45,6 +45,17 @@ describe("/v1/responses in the app", () => {
     assert.equal(entry.model, "coder-model");
   });
 
+  it("counts a streamed answer's tokens, as the translation read them", async () => {
+    const before = completionTokens(h.metrics.render());
+    const { response, text, logged } = await send({ ...ASK, stream: true });
+    assert.equal(response.status, 200);
+    await logged();
+    // The fake reports 5 prompt and 7 completion tokens when the usage is asked for.
+    assert.equal(completionTokens(h.metrics.render()), before + 7);
+    const completed = parseSse(text).at(-1)!.data as { response: { usage: unknown } };
+    assert.equal((completed.response.usage as { output_tokens: number }).output_tokens, 7);
+  });
+
   it("ends a stream cut half way with response.failed", async () => {
     h.upstream.next({ kind: "ok", chunks: ["a", "b", "c", "d"], breakAfter: 2 });
     const { text } = await send({ ...ASK, stream: true });
@@ -79,3 +90,8 @@ describe("/v1/responses in the app", () => {
     assert.equal(response.status, 405);
   });
 });
+
+function completionTokens(metrics: string): number {
+  const found = /^qwen_tokens_total\{account="[^"]*",kind="completion"\} (\d+)$/m.exec(metrics);
+  return found === null ? 0 : Number(found[1]);
+}

@@ -6,6 +6,8 @@
  * (docs/anthropic.md#the-upstreams-stream).
  */
 
+import { TextChunkShape, type TextKind } from "./text-chunk-shape.ts";
+
 /** The token counts of a chat completion, as the upstream reported them. */
 export interface ChatUsage {
   promptTokens: number;
@@ -55,6 +57,8 @@ export class ChatStreamReader {
   #calls: PendingCall[] = [];
   #finish?: string;
   #done = false;
+  /** The last plain text chunk's shape: a chunk like it is read without `JSON.parse`. */
+  #shape?: TextChunkShape;
 
   /** True once `[DONE]` came: what follows is ignored. */
   get done(): boolean {
@@ -81,7 +85,13 @@ export class ChatStreamReader {
       const newline = buffer.indexOf("\n", start);
       if (newline < 0) break;
       const end = newline > start && buffer.charCodeAt(newline - 1) === 13 ? newline - 1 : newline;
-      this.#line(buffer.slice(start, end), out);
+      if (end === start) this.#eventEnd(out);
+      else if (buffer.startsWith("data:", start)) {
+        // One slice per line: the field's value, without the space after the colon.
+        this.#dataLine(
+          buffer.slice(buffer.charCodeAt(start + 5) === 32 ? start + 6 : start + 5, end),
+        );
+      }
       start = newline + 1;
     }
     buffer = buffer.slice(start);
@@ -111,20 +121,24 @@ export class ChatStreamReader {
   }
 
   #line(line: string, out: ChatEvent[]): void {
-    if (line === "") {
-      if (this.#data.length > 0) {
-        const data = this.#data.length === 1 ? this.#data[0] : this.#data.join("\n");
-        this.#data = [];
-        this.#dataChars = 0;
-        this.#dispatch(data, out);
-      }
-      return;
+    if (line === "") this.#eventEnd(out);
+    else if (line.startsWith("data:")) {
+      this.#dataLine(line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5));
     }
-    if (line.startsWith("data:")) {
-      const data = line.charCodeAt(5) === 32 ? line.slice(6) : line.slice(5);
-      this.#data.push(data);
-      this.#dataChars += data.length;
-    }
+  }
+
+  #dataLine(data: string): void {
+    this.#data.push(data);
+    this.#dataChars += data.length;
+  }
+
+  #eventEnd(out: ChatEvent[]): void {
+    const lines = this.#data;
+    if (lines.length === 0) return;
+    const data = lines.length === 1 ? lines[0] : lines.join("\n");
+    lines.length = 0;
+    this.#dataChars = 0;
+    this.#dispatch(data, out);
   }
 
   #dispatch(data: string, out: ChatEvent[]): void {
@@ -133,6 +147,11 @@ export class ChatStreamReader {
       this.#done = true;
       this.#flushCalls(out);
       this.#flushFinish(out);
+      return;
+    }
+    const piece = this.#shape?.pieceOf(data);
+    if (piece !== undefined) {
+      this.#piece(this.#shape!.kind, piece, out);
       return;
     }
     let chunk: unknown;
@@ -163,19 +182,41 @@ export class ChatStreamReader {
     }
     const usage = usageOf(chunk.usage);
     if (usage !== undefined) out.push({ type: "usage", usage });
+    else if (isObject(choice)) this.#learnShape(data, choice);
+  }
+
+  /**
+   * A chunk that said nothing but a piece of text or reasoning is the shape the next ones are
+   * compared with (text-chunk-shape.ts); any other keeps the shape learnt before.
+   */
+  #learnShape(data: string, choice: Record<string, unknown>): void {
+    const delta = choice.delta;
+    if (
+      !isObject(delta) || typeof choice.finish_reason === "string" ||
+      Array.isArray(delta.tool_calls)
+    ) return;
+    const reasoning = reasoningOf(delta);
+    const content = delta.content;
+    let shape: TextChunkShape | undefined;
+    if (typeof content === "string" && reasoning === "") {
+      shape = TextChunkShape.of(data, "text", "content");
+    } else if (reasoning !== "" && (content === "" || content === null || content === undefined)) {
+      const key = typeof delta.reasoning_content === "string" ? "reasoning_content" : "reasoning";
+      shape = TextChunkShape.of(data, "reasoning", key);
+    }
+    if (shape !== undefined) this.#shape = shape;
+  }
+
+  #piece(kind: TextKind, text: string, out: ChatEvent[]): void {
+    if (text === "") return;
+    this.#flushCalls(out);
+    out.push({ type: kind, text });
   }
 
   #delta(delta: Record<string, unknown>, out: ChatEvent[]): void {
-    const reasoning = reasoningOf(delta);
-    if (reasoning !== "") {
-      this.#flushCalls(out);
-      out.push({ type: "reasoning", text: reasoning });
-    }
+    this.#piece("reasoning", reasoningOf(delta), out);
     const content = delta.content;
-    if (typeof content === "string" && content !== "") {
-      this.#flushCalls(out);
-      out.push({ type: "text", text: content });
-    }
+    if (typeof content === "string") this.#piece("text", content, out);
     const calls = delta.tool_calls;
     if (Array.isArray(calls)) {
       for (let i = 0; i < calls.length; i++) {

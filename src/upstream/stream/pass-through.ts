@@ -17,6 +17,7 @@
  */
 import { concatBytes } from "../../lib/bytes.ts";
 import { describeError } from "../../lib/errors.ts";
+import type { TokenUsage } from "../../pool/pool.ts";
 import type { KeepAlive } from "./keep-alive.ts";
 import type { Watch } from "./watchdog.ts";
 
@@ -53,7 +54,8 @@ export interface BodyReading {
 interface PassThroughOptions {
   /**
    * Keep references to the last chunks, at least this many bytes, for the usage at the end of
-   * the stream (`tail` of the outcome). Nothing is copied or parsed per chunk.
+   * the stream (`tail` of the outcome). Nothing is copied or parsed per chunk. A translated
+   * stream needs none: its translation reads the usage (`usage` of the outcome).
    */
   keepTailBytes?: number;
   /** Translates the body on its way (another API dialect); absent, the bytes pass as they are. */
@@ -72,14 +74,24 @@ export interface BodyTransform {
   readonly cutShort: boolean;
   /** While the upstream is silent, `bytes` go out on each tick of `timer`. */
   readonly keepAlive?: { timer: KeepAlive; bytes: Bytes };
+  /** The token counts the upstream reported, once read. */
+  readonly usage: TokenUsage | undefined;
 }
 
 export type PassThroughOutcome =
-  | { kind: "complete"; tail?: Uint8Array[] }
-  | { kind: "cancelled"; tail?: Uint8Array[] }
-  | { kind: "broken"; message: string; tail?: Uint8Array[] }
-  /** The server ended it when its shutdown's grace period was over: the upstream did nothing. */
-  | { kind: "shutdown"; message: string; tail?: Uint8Array[] };
+  & (
+    | { kind: "complete" }
+    | { kind: "cancelled" }
+    | { kind: "broken"; message: string }
+    /** The server ended it when its shutdown's grace period was over: the upstream did nothing. */
+    | { kind: "shutdown"; message: string }
+  )
+  & {
+    /** The last chunks (`keepTailBytes`). */
+    tail?: Uint8Array[];
+    /** The usage a translation read. */
+    usage?: TokenUsage;
+  };
 
 const encoder = new TextEncoder();
 
@@ -122,10 +134,12 @@ export async function passThrough(
   call: PassThroughCall,
   options: PassThroughOptions,
 ): Promise<Bytes | ReadableStream<Bytes>> {
+  const keep = options.keepTailBytes ?? 0;
   const source = new PassThroughSource(
-    chunkReader(body),
+    // A translation reads each chunk before the next read: a chunk no one keeps needs no copy.
+    chunkReader(body, options.transform === undefined || keep > 0),
     call,
-    options.keepTailBytes ?? 0,
+    keep,
     options.transform,
   );
   call.reading?.(source);
@@ -358,6 +372,8 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes>, BodyReading {
     this.#ended = true;
     this.transform?.keepAlive?.timer.delete(this);
     if (this.keep > 0) outcome.tail = this.#tail;
+    const usage = this.transform?.usage;
+    if (usage !== undefined) outcome.usage = usage;
     this.call.ended(outcome);
   }
 
@@ -403,7 +419,7 @@ interface ChunkReader {
  * reader allocates a fresh 64 KiB buffer per read (docs/performance.md). Bun's fetch bodies are
  * not byte streams.
  */
-function chunkReader(body: ReadableStream<Bytes>): ChunkReader {
+function chunkReader(body: ReadableStream<Bytes>, copy: boolean): ChunkReader {
   let reader: ReadableStreamBYOBReader | undefined;
   if (byobWorks !== false) {
     try {
@@ -422,7 +438,7 @@ function chunkReader(body: ReadableStream<Bytes>): ChunkReader {
       if (result.done) return { done: true, value: undefined };
       const view = result.value;
       buffer = new Uint8Array(view.buffer);
-      return { done: false, value: view.slice() };
+      return { done: false, value: copy ? view.slice() : view };
     },
     cancel: (reason) => byob.cancel(reason),
   };
