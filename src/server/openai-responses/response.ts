@@ -12,7 +12,10 @@ import { sealReasoning } from "./sealed-reasoning.ts";
 import type { StreamTranslator } from "../translated-stream.ts";
 import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts";
 
-export type ResponsesEvent = { type: string } & Record<string, unknown>;
+export type ResponsesEvent = { type: string; [RESPONSE_JSON]?: string } & Record<string, unknown>;
+
+/** On an event that carries the response object: that object's JSON text. */
+const RESPONSE_JSON = Symbol("the response's JSON");
 
 interface ResponseOptions {
   /** `resp_…` */
@@ -99,11 +102,14 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
   #incompleteReason?: string;
   #error?: { code: string; message: string };
   #completedAt?: number;
-  readonly #echo: Record<string, unknown> = {};
+  /** The request's settings the response repeats, over the defaults. */
+  readonly #settings: Record<string, unknown> = { ...DEFAULTS };
+  #settingsJson?: string;
 
   constructor(private readonly options: ResponseOptions) {
-    for (const [key, value] of Object.entries(options.echo)) {
-      if (value !== undefined && !OWN_FIELDS.has(key)) this.#echo[key] = value;
+    for (const key in options.echo) {
+      const value = options.echo[key];
+      if (value !== undefined && !OWN_FIELDS.has(key)) this.#settings[key] = value;
     }
   }
 
@@ -124,8 +130,9 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
 
   start(out: ResponsesEvent[]): void {
     if (this.options.events === false) return;
-    this.#emit(out, "response.created", { response: this.response() });
-    this.#emit(out, "response.in_progress", { response: this.response() });
+    const snapshot = this.#snapshot();
+    this.#emit(out, "response.created", snapshot);
+    this.#emit(out, "response.in_progress", snapshot);
   }
 
   /** The events one chat event makes, appended to `out`. */
@@ -170,29 +177,52 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
     this.#status = "failed";
     this.#error = { code: code ?? "server_error", message };
     if (this.options.events !== false) {
-      this.#emit(out, "response.failed", { response: this.response() });
+      this.#emit(out, "response.failed", this.#snapshot());
     }
   }
 
   /** The response object as it stands (the final one once ended). */
   response(): Record<string, unknown> {
+    const { head, tail } = this.#fields();
+    return { ...head, ...this.#settings, ...tail };
+  }
+
+  /** The fields of the response object before and after the settings, which never change. */
+  #fields(): { head: Record<string, unknown>; tail: Record<string, unknown> } {
     const usage = this.#usage;
     return {
-      id: this.options.id,
-      object: "response",
-      created_at: this.options.createdAt,
-      status: this.#status,
-      ...(this.#completedAt === undefined ? {} : { completed_at: this.#completedAt }),
-      error: this.#error ?? null,
-      incomplete_details: this.#incompleteReason === undefined
-        ? null
-        : { reason: this.#incompleteReason },
-      access_programs: null,
-      ...DEFAULTS,
-      ...this.#echo,
-      model: this.options.model,
-      output: this.#items.map((item) => itemObject(item, true)),
-      ...(usage === undefined ? {} : { usage: responseUsage(usage) }),
+      head: {
+        id: this.options.id,
+        object: "response",
+        created_at: this.options.createdAt,
+        status: this.#status,
+        ...(this.#completedAt === undefined ? {} : { completed_at: this.#completedAt }),
+        error: this.#error ?? null,
+        incomplete_details: this.#incompleteReason === undefined
+          ? null
+          : { reason: this.#incompleteReason },
+        access_programs: null,
+      },
+      tail: {
+        model: this.options.model,
+        output: this.#items.map((item) => itemObject(item, true)),
+        ...(usage === undefined ? {} : { usage: responseUsage(usage) }),
+      },
+    };
+  }
+
+  /**
+   * The response as an event carries it, with its JSON text: the settings (mostly the tools, for
+   * a coding agent) are serialized once per answer rather than once per event.
+   */
+  #snapshot(): { response: Record<string, unknown>; [RESPONSE_JSON]: string } {
+    const { head, tail } = this.#fields();
+    this.#settingsJson ??= JSON.stringify(this.#settings).slice(1, -1);
+    return {
+      response: { ...head, ...this.#settings, ...tail },
+      [RESPONSE_JSON]: `${JSON.stringify(head).slice(0, -1)},${this.#settingsJson},${
+        JSON.stringify(tail).slice(1)
+      }`,
     };
   }
 
@@ -223,7 +253,7 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
     return [message];
   }
 
-  #emit(out: ResponsesEvent[], type: string, fields: Record<string, unknown>): void {
+  #emit(out: ResponsesEvent[], type: string, fields: Record<string | symbol, unknown>): void {
     if (this.options.events === false) return;
     out.push({ type, sequence_number: this.#sequence++, ...fields });
   }
@@ -273,17 +303,25 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
       last.delta = (last.delta as string) + delta;
       return;
     }
-    const where = { item_id: item.id, output_index: this.#items.length - 1 };
+    if (this.options.events === false) return;
+    // The event of every chunk: written out whole rather than through `#emit`'s spread.
+    const outputIndex = this.#items.length - 1;
     if (type === "message") {
-      this.#emit(out, "response.output_text.delta", {
-        ...where,
+      out.push({
+        type: "response.output_text.delta",
+        sequence_number: this.#sequence++,
+        item_id: item.id,
+        output_index: outputIndex,
         content_index: 0,
         delta,
         logprobs: [],
       });
     } else {
-      this.#emit(out, "response.reasoning_summary_text.delta", {
-        ...where,
+      out.push({
+        type: "response.reasoning_summary_text.delta",
+        sequence_number: this.#sequence++,
+        item_id: item.id,
+        output_index: outputIndex,
         summary_index: 0,
         delta,
       });
@@ -368,13 +406,13 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
       this.#status = "completed";
       this.#completedAt = Math.floor((this.options.now ?? Date.now)() / 1000);
       if (this.options.events !== false) {
-        this.#emit(out, "response.completed", { response: this.response() });
+        this.#emit(out, "response.completed", this.#snapshot());
       }
     } else {
       this.#status = "incomplete";
       this.#incompleteReason = reason;
       if (this.options.events !== false) {
-        this.#emit(out, "response.incomplete", { response: this.response() });
+        this.#emit(out, "response.incomplete", this.#snapshot());
       }
     }
   }
@@ -485,5 +523,10 @@ function itemId(prefix: string): string {
 
 /** One event as the SSE text the Responses API's clients read. */
 export function sseEvent(event: ResponsesEvent): string {
-  return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  const response = event[RESPONSE_JSON];
+  if (response === undefined) return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
+  // The events that carry the response object have no other field.
+  return `event: ${event.type}\ndata: {"type":${
+    JSON.stringify(event.type)
+  },"sequence_number":${event.sequence_number},"response":${response}}\n\n`;
 }

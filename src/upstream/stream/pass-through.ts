@@ -18,6 +18,7 @@
 import { concatBytes } from "../../lib/bytes.ts";
 import { describeError } from "../../lib/errors.ts";
 import type { TokenUsage } from "../../pool/pool.ts";
+import { encodeChunk } from "../../runtime/tactics.ts";
 import type { KeepAlive } from "./keep-alive.ts";
 import type { Watch } from "./watchdog.ts";
 
@@ -214,7 +215,7 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes>, BodyReading {
           this.#next = next;
           break;
         }
-        if (this.transform) keep(encoder.encode(this.transform.end()));
+        if (this.transform) keep(encodeChunk(this.transform.end()));
         this.#end({ kind: "complete" });
         return parts.length === 1 ? parts[0] : concatBytes(parts, bytes);
       }
@@ -265,7 +266,7 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes>, BodyReading {
         return this.#fail(controller, signal.reason);
       }
       if (result.done) {
-        if (this.transform) this.#send(controller, encoder.encode(this.transform.end()));
+        if (this.transform) this.#send(controller, encodeChunk(this.transform.end()));
         this.#end({ kind: "complete" });
         controller.close();
         return;
@@ -305,7 +306,7 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes>, BodyReading {
   }
 
   #translate(chunk: Bytes): Bytes {
-    return this.transform ? encoder.encode(this.transform.chunk(chunk)) : chunk;
+    return this.transform ? encodeChunk(this.transform.chunk(chunk)) : chunk;
   }
 
   #send(controller: ReadableStreamDefaultController<Bytes>, bytes: Bytes): void {
@@ -398,7 +399,7 @@ class PassThroughSource implements UnderlyingDefaultSource<Bytes>, BodyReading {
     const bytes = encoder.encode(`\n\ndata: ${JSON.stringify(event)}\n\n`);
     const transform = this.transform;
     if (transform === undefined) controller.enqueue(bytes);
-    else this.#send(controller, encoder.encode(transform.chunk(bytes) + transform.end()));
+    else this.#send(controller, encodeChunk(transform.chunk(bytes) + transform.end()));
     controller.close();
   }
 }
