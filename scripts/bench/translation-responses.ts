@@ -22,12 +22,17 @@
  * JSON codec is reported beside it, as any translation must re-read and re-write the body.
  */
 import process from "node:process";
+import { encodeChunk } from "../../src/runtime/tactics.ts";
 import {
   type ChatMessage,
   type TranslatedResponsesRequest,
   translateResponsesRequest,
 } from "../../src/server/openai-responses/request.ts";
-import { ResponseTranslator, sseEvent } from "../../src/server/openai-responses/response.ts";
+import {
+  type ResponsesEvent,
+  ResponseTranslator,
+  sseEvent,
+} from "../../src/server/openai-responses/response.ts";
 import { ResponseStore } from "../../src/server/openai-responses/store.ts";
 import { streamedWhenThinking } from "../../src/server/translated-call.ts";
 import { TranslatingTransform } from "../../src/server/translated-stream.ts";
@@ -77,8 +82,8 @@ function translatorFor(request: TranslatedResponsesRequest): ResponseTranslator 
 function translateStream(request: TranslatedResponsesRequest, chunks: Uint8Array[]): number {
   const transform = new TranslatingTransform(translatorFor(request), sseEvent);
   let bytes = 0;
-  for (const chunk of chunks) bytes += encoder.encode(transform.chunk(chunk)).length;
-  return bytes + encoder.encode(transform.end()).length;
+  for (const chunk of chunks) bytes += encodeChunk(transform.chunk(chunk)).length;
+  return bytes + encodeChunk(transform.end()).length;
 }
 
 /** A translator that has seen the whole answer. */
@@ -145,12 +150,19 @@ async function translationCosts(quick: boolean): Promise<TranslationCosts> {
     batches,
     warmup,
   );
-  // Each of `response.created`, `response.in_progress` and `response.completed` carries the
-  // response object, which repeats the request's settings, its tools included.
-  micros["of which: the response object, serialized 3 times"] = measure(
-    () =>
-      JSON.stringify(done.response()).length + JSON.stringify(done.response()).length +
-      JSON.stringify(done.response()).length,
+  // `response.created`, `response.in_progress` and `response.completed` carry the response
+  // object, which repeats the request's settings, its tools included: those three events alone
+  // (a translator started and finished with no answer between).
+  micros["of which: the three events that carry the response object"] = measure(
+    () => {
+      const translator = translatorFor(request);
+      const out: ResponsesEvent[] = [];
+      translator.start(out);
+      translator.finish(out);
+      let bytes = 0;
+      for (const event of out) bytes += sseEvent(event).length;
+      return bytes;
+    },
     batches,
     warmup,
   );

@@ -17,6 +17,7 @@
  * function: no socket is opened (scripts/bench/micro.ts).
  */
 import process from "node:process";
+import { encodeChunk } from "../../src/runtime/tactics.ts";
 import { translateRequest } from "../../src/server/anthropic/request.ts";
 import {
   type AnthropicEvent,
@@ -69,8 +70,8 @@ function translateStream(chunks: Uint8Array[]): number {
   });
   const transform = new TranslatingTransform(translator, sseEvent);
   let bytes = 0;
-  for (const chunk of chunks) bytes += encoder.encode(transform.chunk(chunk)).length;
-  return bytes + encoder.encode(transform.end()).length;
+  for (const chunk of chunks) bytes += encodeChunk(transform.chunk(chunk)).length;
+  return bytes + encodeChunk(transform.end()).length;
 }
 
 /** The route's whole answer: the upstream's answer read whole, folded, serialized. */

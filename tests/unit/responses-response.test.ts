@@ -449,8 +449,9 @@ describe("the Responses translation of a chat answer", () => {
     const out: ResponsesEvent[] = [];
     direct.start(out);
     direct.fail("The upstream stream failed: reset", null, out);
-    assert.deepEqual(out.at(-1)!.response, direct.response());
-    assertGrammar(out.map((e) => ({ event: e.type, data: e })));
+    const sse = parseSse(out.map(sseEvent).join(""));
+    assert.deepEqual(sse.at(-1)!.data.response, direct.response());
+    assertGrammar(sse);
     assert.deepEqual(direct.response().error, {
       code: "server_error",
       message: "The upstream stream failed: reset",

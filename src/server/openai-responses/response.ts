@@ -14,7 +14,10 @@ import type { ChatEvent, ChatUsage } from "../../upstream/stream/chat-events.ts"
 
 export type ResponsesEvent = { type: string; [RESPONSE_JSON]?: string } & Record<string, unknown>;
 
-/** On an event that carries the response object: that object's JSON text. */
+/**
+ * An event that carries the response object (`response.created`…) has its JSON text under this
+ * key, not the object: `sseEvent` writes it as the event's `response`.
+ */
 const RESPONSE_JSON = Symbol("the response's JSON");
 
 interface ResponseOptions {
@@ -130,9 +133,9 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
 
   start(out: ResponsesEvent[]): void {
     if (this.options.events === false) return;
-    const snapshot = this.#snapshot();
-    this.#emit(out, "response.created", snapshot);
-    this.#emit(out, "response.in_progress", snapshot);
+    const json = this.#responseJson();
+    this.#emitResponse(out, "response.created", json);
+    this.#emitResponse(out, "response.in_progress", json);
   }
 
   /** The events one chat event makes, appended to `out`. */
@@ -177,7 +180,7 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
     this.#status = "failed";
     this.#error = { code: code ?? "server_error", message };
     if (this.options.events !== false) {
-      this.#emit(out, "response.failed", this.#snapshot());
+      this.#emitResponse(out, "response.failed", this.#responseJson());
     }
   }
 
@@ -212,18 +215,16 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
   }
 
   /**
-   * The response as an event carries it, with its JSON text: the settings (mostly the tools, for
-   * a coding agent) are serialized once per answer rather than once per event.
+   * `JSON.stringify(this.response())`, for an event to carry: the settings (mostly the tools, for
+   * a coding agent) are serialized once per answer rather than once per event, and the object
+   * itself is never built.
    */
-  #snapshot(): { response: Record<string, unknown>; [RESPONSE_JSON]: string } {
+  #responseJson(): string {
     const { head, tail } = this.#fields();
     this.#settingsJson ??= JSON.stringify(this.#settings).slice(1, -1);
-    return {
-      response: { ...head, ...this.#settings, ...tail },
-      [RESPONSE_JSON]: `${JSON.stringify(head).slice(0, -1)},${this.#settingsJson},${
-        JSON.stringify(tail).slice(1)
-      }`,
-    };
+    return `${JSON.stringify(head).slice(0, -1)},${this.#settingsJson},${
+      JSON.stringify(tail).slice(1)
+    }`;
   }
 
   /**
@@ -253,9 +254,14 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
     return [message];
   }
 
-  #emit(out: ResponsesEvent[], type: string, fields: Record<string | symbol, unknown>): void {
+  #emit(out: ResponsesEvent[], type: string, fields: Record<string, unknown>): void {
     if (this.options.events === false) return;
     out.push({ type, sequence_number: this.#sequence++, ...fields });
+  }
+
+  /** An event that carries the response object, as its JSON text (`sseEvent` writes it). */
+  #emitResponse(out: ResponsesEvent[], type: string, json: string): void {
+    out.push({ type, sequence_number: this.#sequence++, [RESPONSE_JSON]: json });
   }
 
   /** Reasoning and text stream into one item per run: a change of kind closes the open one. */
@@ -406,13 +412,13 @@ export class ResponseTranslator implements StreamTranslator<ResponsesEvent> {
       this.#status = "completed";
       this.#completedAt = Math.floor((this.options.now ?? Date.now)() / 1000);
       if (this.options.events !== false) {
-        this.#emit(out, "response.completed", this.#snapshot());
+        this.#emitResponse(out, "response.completed", this.#responseJson());
       }
     } else {
       this.#status = "incomplete";
       this.#incompleteReason = reason;
       if (this.options.events !== false) {
-        this.#emit(out, "response.incomplete", this.#snapshot());
+        this.#emitResponse(out, "response.incomplete", this.#responseJson());
       }
     }
   }
