@@ -37,8 +37,6 @@ const TESTED_DIRECTLY: Record<string, string> = {
   "src/cli/flags.ts: parseArgsOptions": "what a flag table hands to parseArgs",
   "src/cli/flags.ts: synopsis": "the README's flag table is checked against the flag table",
   "src/server/security.ts: constantTimeEqual": "keys of every length compared in constant time",
-  "src/server/openai-responses/response.ts: ResponsesEvent":
-    "the events the translator's tests check against the Responses grammar",
   "src/lib/token-estimate.ts: estimateTextTokens":
     "calibrated sample by sample against Qwen3's tokenizer",
 };
