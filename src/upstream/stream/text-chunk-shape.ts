@@ -1,8 +1,8 @@
 /**
  * Most of a chat stream's chunks are alike: the same id, model and fields, and a different
  * piece of text. Once one such chunk was parsed, the next ones are told apart by comparing
- * their text around that piece, with no `JSON.parse` (docs/performance.md, "Reading the
- * upstream's stream").
+ * their text around that piece, with no `JSON.parse` (docs/performance.md, "A translated
+ * stream's work per chunk").
  *
  * Exact, not a guess: a chunk that has the learnt chunk's text before the piece's string and the
  * same text after it, and between them the body of one valid JSON string, is the learnt chunk
