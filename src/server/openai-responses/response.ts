@@ -531,8 +531,7 @@ function itemId(prefix: string): string {
 export function sseEvent(event: ResponsesEvent): string {
   const response = event[RESPONSE_JSON];
   if (response === undefined) return `event: ${event.type}\ndata: ${JSON.stringify(event)}\n\n`;
-  // The events that carry the response object have no other field.
-  return `event: ${event.type}\ndata: {"type":${
-    JSON.stringify(event.type)
-  },"sequence_number":${event.sequence_number},"response":${response}}\n\n`;
+  // The events that carry the response object have no other field, and a type of plain letters.
+  const fields = `"type":"${event.type}","sequence_number":${event.sequence_number}`;
+  return `event: ${event.type}\ndata: {${fields},"response":${response}}\n\n`;
 }
