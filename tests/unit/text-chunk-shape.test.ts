@@ -191,3 +191,57 @@ describe("ChatStreamReader with learnt shapes", () => {
     }
   });
 });
+
+describe("ChatStreamReader's decoding", () => {
+  const bom = new Uint8Array([0xef, 0xbb, 0xbf]);
+  const text = (data: string) => encoder.encode(`data: ${data}\n\n`);
+  const piece = (content: string) => qwenChunk({ content });
+
+  function readChunks(chunks: Uint8Array[]): ChatEvent[] {
+    const reader = new ChatStreamReader();
+    const events: ChatEvent[] = [];
+    for (const chunk of chunks) reader.push(chunk, events);
+    reader.end(events);
+    return events;
+  }
+
+  it("drops a byte order mark at the start of the body", () => {
+    const first = text(piece("a"));
+    const withMark = new Uint8Array(bom.length + first.length);
+    withMark.set(bom);
+    withMark.set(first, bom.length);
+    assert.deepEqual(readChunks([withMark, text(piece("x"))]), [
+      { type: "text", text: "a" },
+      { type: "text", text: "x" },
+    ]);
+  });
+
+  it("reads characters split between chunks, and a mark split at the start", () => {
+    const body = encoder.encode(
+      `data: ${piece("é中🙂")}\n\ndata: ${piece("\uFEFFmark")}\n\n`,
+    );
+    const whole = new Uint8Array(bom.length + body.length);
+    whole.set(bom);
+    whole.set(body, bom.length);
+    const expected: ChatEvent[] = [
+      { type: "text", text: "é中🙂" },
+      { type: "text", text: "\uFEFFmark" },
+    ];
+    for (let size = 1; size <= 9; size++) {
+      const chunks: Uint8Array[] = [];
+      for (let i = 0; i < whole.length; i += size) chunks.push(whole.subarray(i, i + size));
+      assert.deepEqual(readChunks(chunks), expected, `chunks of ${size} bytes`);
+    }
+    // A later chunk that starts with U+FEFF, after chunks that each ended on a whole character.
+    const [head, tail] = piece("b").split('"b"');
+    const parts = [
+      encoder.encode(`data: ${piece("a")}\n\n`),
+      encoder.encode(`data: ${head}"`),
+      encoder.encode(`\uFEFFb"${tail}\n\n`),
+    ];
+    assert.deepEqual(readChunks(parts), [
+      { type: "text", text: "a" },
+      { type: "text", text: "\uFEFFb" },
+    ]);
+  });
+});
