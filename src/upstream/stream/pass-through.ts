@@ -416,9 +416,9 @@ interface ChunkReader {
 
 /**
  * The default reader, or where the body is a byte stream (Deno's fetch), a BYOB reader filling
- * one buffer that is handed back after each read, and a copy of just the bytes read: the default
- * reader allocates a fresh 64 KiB buffer per read (docs/performance.md). Bun's fetch bodies are
- * not byte streams.
+ * one buffer that is handed back after each read, and a copy of just the bytes read when `copy`
+ * (a chunk that is only read before the next read needs none): the default reader allocates a
+ * fresh 64 KiB buffer per read (docs/performance.md). Bun's fetch bodies are not byte streams.
  */
 function chunkReader(body: ReadableStream<Bytes>, copy: boolean): ChunkReader {
   let reader: ReadableStreamBYOBReader | undefined;
