@@ -3,7 +3,7 @@
  * the cursor to the command path and completes what may come next there. It works on bash 3.2
  * (macOS) without the bash-completion package, which only loads it by the command's name.
  */
-import { type CompletionNode, identifier } from "./tree.ts";
+import { type CompletionNode, identifier, valueCaseArms } from "./tree.ts";
 
 export function bashScript(nodes: readonly CompletionNode[], name: string, header: string): string {
   const f = `_${identifier(name)}`;
@@ -38,15 +38,10 @@ ${
 ${f}__value() {
   case "$1|$2" in
 ${
-    nodes.flatMap((n) =>
-      n.valueFlags.map((v) => {
-        const pattern = v.words.map((w) => quote(`${n.key}|${w}`)).join(" | ");
-        const set = v.value.kind === "choices"
-          ? `kind=choices choices=${quote(v.value.choices.join(" "))}`
-          : `kind=${v.value.kind}`;
-        return `    ${pattern}) ${set} ;;`;
-      })
-    ).join("\n")
+    valueCaseArms(nodes, quote, (choices) => quote(choices.join(" "))).map(({ pattern, set }) =>
+      `    ${pattern}) ${set} ;;`
+    )
+      .join("\n")
   }
     *) return 1 ;;
   esac

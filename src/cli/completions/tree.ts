@@ -32,6 +32,26 @@ export interface CompletionNode {
   readonly valueFlags: readonly ValueFlag[];
 }
 
+/**
+ * The arms of bash's and zsh's `case` that tells whether a flag takes a value: per such flag, the
+ * `path|flag` pattern of its forms and what it sets (`kind`, and `choices` as the shell writes a
+ * list). The shells differ only in how an arm and a list are written.
+ */
+export function valueCaseArms(
+  nodes: readonly CompletionNode[],
+  quote: (word: string) => string,
+  list: (choices: readonly string[]) => string,
+): { pattern: string; set: string }[] {
+  return nodes.flatMap((n) =>
+    n.valueFlags.map((v) => ({
+      pattern: v.words.map((w) => quote(`${n.key}|${w}`)).join(" | "),
+      set: v.value.kind === "choices"
+        ? `kind=choices choices=${list(v.value.choices)}`
+        : `kind=${v.value.kind}`,
+    }))
+  );
+}
+
 /** Commands, sub-commands and choices go into scripts unquoted: they must be plain words. */
 const PLAIN_WORD = /^[A-Za-z0-9_][A-Za-z0-9_.+-]*$/;
 

@@ -3,7 +3,7 @@
  * it (`_describe`), files from `_files`, and `--flag=value` split with `compset`. Loaded from a
  * folder on $fpath as `_NAME`, or sourced after compinit.
  */
-import { type CompletionNode, identifier, type Word } from "./tree.ts";
+import { type CompletionNode, identifier, valueCaseArms, type Word } from "./tree.ts";
 
 export function zshScript(nodes: readonly CompletionNode[], name: string, header: string): string {
   const f = `_${identifier(name)}`;
@@ -42,15 +42,10 @@ ${
 ${f}__value() {
   case "$1|$2" in
 ${
-    nodes.flatMap((n) =>
-      n.valueFlags.map((v) => {
-        const pattern = v.words.map((w) => quote(`${n.key}|${w}`)).join(" | ");
-        const set = v.value.kind === "choices"
-          ? `kind=choices choices=(${v.value.choices.map(quote).join(" ")})`
-          : `kind=${v.value.kind}`;
-        return `    (${pattern}) ${set} ;;`;
-      })
-    ).join("\n")
+    valueCaseArms(nodes, quote, (choices) => `(${choices.map(quote).join(" ")})`).map((
+      { pattern, set },
+    ) => `    (${pattern}) ${set} ;;`)
+      .join("\n")
   }
     (*) return 1 ;;
   esac
