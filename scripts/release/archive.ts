@@ -6,6 +6,7 @@
  * A binary is ~110 MB; both formats' limits (8 GiB for ustar, 4 GiB without zip64) are far off.
  */
 import { deflateRawSync, gzipSync } from "node:zlib";
+import { concatBytes } from "../../src/lib/bytes.ts";
 
 /** Mode of the entry: an executable file, rwxr-xr-x. */
 const EXECUTABLE = 0o755;
@@ -97,21 +98,14 @@ export function zip(entry: ArchiveEntry): Uint8Array {
   end.setUint32(12, centralSize, true);
   end.setUint32(16, centralOffset, true);
 
-  const parts = [
+  return concatBytes([
     new Uint8Array(local.buffer),
     name,
     compressed,
     new Uint8Array(central.buffer),
     name,
     new Uint8Array(end.buffer),
-  ];
-  const out = new Uint8Array(parts.reduce((sum, part) => sum + part.byteLength, 0));
-  let offset = 0;
-  for (const part of parts) {
-    out.set(part, offset);
-    offset += part.byteLength;
-  }
-  return out;
+  ]);
 }
 
 function checkEntry(entry: ArchiveEntry, maxSize: number): void {

@@ -4,6 +4,7 @@
  * upgrade` writes it out while the download is still being hashed. The whole stream is always
  * read, so that whatever taps it upstream (the checksum) sees every byte.
  */
+import { concatBytes } from "../../lib/bytes.ts";
 import { QwenError } from "../../lib/errors.ts";
 
 const BLOCK = 512;
@@ -37,7 +38,7 @@ export async function extractTarEntry(
 
   const finishEntry = () => {
     if (sink.kind !== "meta") return;
-    const data = concat(sink.parts);
+    const data = concatBytes(sink.parts);
     if (sink.type === "longname") nextName = decode(data).replace(/\0.*$/s, "");
     else nextName = paxPath(data) ?? nextName;
   };
@@ -157,14 +158,4 @@ function cString(bytes: Uint8Array): string {
 
 function decode(bytes: Uint8Array): string {
   return new TextDecoder().decode(bytes);
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
-  let at = 0;
-  for (const part of parts) {
-    out.set(part, at);
-    at += part.length;
-  }
-  return out;
 }
